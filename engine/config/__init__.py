@@ -1,0 +1,55 @@
+"""Configuration: engine.yaml and channel files → typed, validated specs.
+
+Every problem comes back as a :class:`ConfigError` that prints as
+``file:line:column: field: message``; nothing starts until there are none.
+
+    result = load_config("config/engine.yaml")
+    for error in result.errors:
+        print(error)
+"""
+
+from .errors import ConfigError, ConfigInvalid
+from .loader import LoadResult, channel_files, load_config, load_config_or_raise
+from .models import (
+    ChannelSpec,
+    DestinationSpec,
+    DestinationTLS,
+    EngineConfig,
+    FileDestination,
+    FileSource,
+    LoggingSpec,
+    MessageFilter,
+    MllpDestination,
+    MllpSource,
+    RetryPolicy,
+    SourceSpec,
+    SourceTLS,
+)
+from .values import FILENAME_PLACEHOLDERS, HostPort, message_type_matches, parse_duration, parse_host_port
+
+__all__ = [
+    "FILENAME_PLACEHOLDERS",
+    "ChannelSpec",
+    "ConfigError",
+    "ConfigInvalid",
+    "DestinationSpec",
+    "DestinationTLS",
+    "EngineConfig",
+    "FileDestination",
+    "FileSource",
+    "HostPort",
+    "LoadResult",
+    "LoggingSpec",
+    "MessageFilter",
+    "MllpDestination",
+    "MllpSource",
+    "RetryPolicy",
+    "SourceSpec",
+    "SourceTLS",
+    "channel_files",
+    "load_config",
+    "load_config_or_raise",
+    "message_type_matches",
+    "parse_duration",
+    "parse_host_port",
+]

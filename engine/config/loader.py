@@ -1,0 +1,168 @@
+"""Load engine.yaml and every channel file, and check them whole before anything starts.
+
+``load_config`` never raises for a bad configuration: it returns every error of every file, so
+an engineer fixes them all in one pass instead of one per restart.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ._messages import translate
+from ._yaml import Document, Pos, read_document
+from .checks import LoadedChannel, check_channel_environment, check_engine_environment, check_topology
+from .errors import WHOLE_FILE, ConfigError, ConfigInvalid
+from .models import ChannelSpec, EngineConfig, EngineFile
+from .values import describe
+
+
+@dataclass
+class LoadResult:
+    """``config`` is set only when ``errors`` is empty."""
+
+    config: EngineConfig | None
+    errors: list[ConfigError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _sorted(errors: list[ConfigError]) -> list[ConfigError]:
+    return sorted(errors, key=lambda e: (e.line, e.column))
+
+
+def channel_files(directory: Path) -> list[Path]:
+    """The channel files of a directory: ``*.yaml``/``*.yml``, not ``*_test.yaml``, not hidden."""
+    found = []
+    for entry in directory.iterdir():
+        if entry.suffix not in (".yaml", ".yml") or entry.name.startswith("."):
+            continue
+        if entry.stem.endswith("_test") or not entry.is_file():
+            continue
+        found.append(entry)
+    return sorted(found)
+
+
+def load_channel(file: Path, environ: Mapping[str, str]) -> LoadedChannel:
+    """Read and schema-check one channel file; its errors are in ``.doc.errors``."""
+    doc = read_document(file, environ)
+    spec: ChannelSpec | None = None
+    if doc.parsed:
+        if doc.data is None:
+            message = "the file is empty; a channel file needs at least channel: and source:"
+            doc.error(Pos(1, 1), WHOLE_FILE, message)
+        elif not isinstance(doc.data, dict):
+            doc.error(
+                doc.value_pos(()),
+                WHOLE_FILE,
+                f"expected a mapping of channel settings (channel:, source:, ...), got {describe(doc.data)}",
+            )
+        else:
+            try:
+                spec = ChannelSpec.model_validate(doc.data, context={"base_dir": file.parent, "file": file})
+            except ValidationError as exc:
+                translate(doc, exc, ChannelSpec)
+    doc.errors[:] = _sorted(doc.errors)
+    return LoadedChannel(doc=doc, spec=spec)
+
+
+def _engine_file(doc: Document) -> EngineFile | None:
+    data: Any = doc.data
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        doc.error(
+            doc.value_pos(()),
+            WHOLE_FILE,
+            f"expected a mapping of engine settings (store:, channels:, logging:), got {describe(data)}",
+        )
+        return None
+    try:
+        return EngineFile.model_validate(data, context={"base_dir": doc.file.parent})
+    except ValidationError as exc:
+        translate(doc, exc, EngineFile)
+        return None
+
+
+def _channels_dir(doc: Document, engine: EngineFile | None) -> Path | None:
+    """Where channels live, even when another engine.yaml key is wrong, so their errors show too."""
+    if engine is not None:
+        return engine.channels
+    if any(e.field == "channels" or e.field == WHOLE_FILE for e in doc.errors):
+        return None
+    data = doc.data if isinstance(doc.data, dict) else {}
+    value = data.get("channels", "../channels")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return Path(os.path.abspath(doc.file.parent / Path(value).expanduser()))
+
+
+def load_config(
+    path: str | os.PathLike[str],
+    *,
+    environ: Mapping[str, str] | None = None,
+    check_environment: bool = True,
+) -> LoadResult:
+    """Load ``engine.yaml`` and its channels; return the config or every error found.
+
+    ``environ`` replaces ``os.environ`` for ``${VAR}`` substitution (tests, ``huitong validate
+    --env``). ``check_environment=False`` skips the checks that look at this machine's files.
+    """
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    engine_path = Path(os.path.abspath(os.fspath(path)))
+    engine_doc = read_document(engine_path, env)
+    engine = _engine_file(engine_doc) if engine_doc.parsed else None
+    engine_doc.errors[:] = _sorted(engine_doc.errors)
+    schema_errors = list(engine_doc.errors)
+
+    channels: list[LoadedChannel] = []
+    channels_dir = _channels_dir(engine_doc, engine) if engine_doc.parsed else None
+    if channels_dir is not None and channels_dir.is_dir():
+        try:
+            files = channel_files(channels_dir)
+        except OSError as exc:
+            pos = engine_doc.value_pos(("channels",))
+            message = f"cannot list {channels_dir}: {exc}"
+            schema_errors.append(ConfigError(engine_path, pos.line, pos.column, "channels", message))
+            files = []
+        for file in files:
+            loaded = load_channel(file, env)
+            channels.append(loaded)
+            schema_errors.extend(loaded.doc.errors)
+
+    topology_errors = check_topology(channels)
+
+    environment_errors: list[ConfigError] = []
+    if check_environment:
+        if engine is not None:
+            environment_errors.extend(check_engine_environment(engine_doc, engine))
+        for ch in channels:
+            environment_errors.extend(check_channel_environment(ch))
+
+    errors = schema_errors + topology_errors + environment_errors
+    if errors or engine is None:
+        return LoadResult(config=None, errors=errors)
+    specs = {ch.spec.channel: ch.spec for ch in channels if ch.spec is not None}
+    config = EngineConfig(
+        path=engine_path,
+        store=engine.store,
+        channels_dir=engine.channels,
+        logging=engine.logging,
+        channels=specs,
+    )
+    return LoadResult(config=config, errors=[])
+
+
+def load_config_or_raise(path: str | os.PathLike[str], **kwargs: Any) -> EngineConfig:
+    """Like :func:`load_config`, but raise :class:`ConfigInvalid` carrying every error."""
+    result = load_config(path, **kwargs)
+    if result.config is None:
+        raise ConfigInvalid(result.errors)
+    return result.config

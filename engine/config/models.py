@@ -1,0 +1,289 @@
+"""Typed configuration: what a valid engine.yaml and a valid channel file mean.
+
+Models are frozen and compare with ``==``, so a reload can diff old and new channels. Field
+descriptions are shown when a required key is missing, and docs/configuration.md documents each
+field under the same name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
+
+from .values import (
+    Duration,
+    Encoding,
+    FilenameTemplate,
+    HostPortValue,
+    MessageTypePattern,
+    Name,
+    ResolvedPath,
+    StoreUrl,
+    message_type_matches,
+)
+
+__all__ = [
+    "ChannelSpec",
+    "DestinationSpec",
+    "DestinationTLS",
+    "EngineConfig",
+    "EngineFile",
+    "FileDestination",
+    "FileSource",
+    "LoggingSpec",
+    "MessageFilter",
+    "MllpDestination",
+    "MllpSource",
+    "RetryPolicy",
+    "SourceSpec",
+    "SourceTLS",
+]
+
+
+def field_error(field: str, message: str) -> PydanticCustomError:
+    """An error from a model-level check that belongs to one of the model's fields.
+
+    Pydantic places model-level errors on the model; the loader moves this one onto ``field`` so
+    the position is that of the offending value.
+    """
+    return PydanticCustomError("config_field", "{message}", {"field": field, "message": message})
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+
+# --- engine.yaml -------------------------------------------------------------------------------
+
+
+class LoggingSpec(_Spec):
+    """How the engine logs. ``auto`` is console output on a terminal and JSON otherwise."""
+
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="least severe level written"
+    )
+    format: Literal["auto", "json", "console"] = Field("auto", description="log line format")
+    file: ResolvedPath | None = Field(None, description="log file; standard error when absent")
+
+
+class EngineFile(_Spec):
+    """The keys of engine.yaml as written (before channels are loaded)."""
+
+    store: StoreUrl = Field(
+        "sqlite:///../var/huitong.db", validate_default=True, description="SQLAlchemy database URL"
+    )
+    channels: ResolvedPath = Field(
+        Path("../channels"), validate_default=True, description="directory of channel files"
+    )
+    logging: LoggingSpec = Field(default_factory=LoggingSpec, description="logging settings")
+
+
+# --- sources -----------------------------------------------------------------------------------
+
+
+class SourceTLS(_Spec):
+    """TLS for an MLLP listener; ``client_auth`` other than ``none`` checks client certificates."""
+
+    cert_file: ResolvedPath = Field(description="server certificate (PEM), e.g. tls/server.crt")
+    key_file: ResolvedPath = Field(description="private key of cert_file (PEM), e.g. tls/server.key")
+    ca_file: ResolvedPath | None = Field(None, description="CA bundle that signs client certificates")
+    client_auth: Literal["none", "optional", "required"] = Field("none", description="client certificates")
+
+    @model_validator(mode="after")
+    def _client_auth_needs_ca(self) -> SourceTLS:
+        if self.client_auth != "none" and self.ca_file is None:
+            raise field_error(
+                "client_auth",
+                f"client_auth: {self.client_auth} needs ca_file, the CA bundle that signs client "
+                "certificates; add ca_file or set client_auth: none",
+            )
+        return self
+
+
+class MllpSource(_Spec):
+    """Listens for HL7 v2 over MLLP and ACKs after the journal commit."""
+
+    type: Literal["mllp"]
+    listen: HostPortValue = Field(description="host:port to listen on, e.g. 0.0.0.0:2575")
+    encoding: Encoding = Field("utf-8", description="codec used when MSH-18 is empty")
+    max_frame_bytes: int = Field(1024 * 1024, gt=0, description="largest accepted MLLP frame")
+    idle_timeout: Duration = Field(300.0, ge=0, description="close idle connections after this; 0 = never")
+    validation: Literal["basic", "strict"] = Field("basic", description="how strictly messages are checked")
+    tls: SourceTLS | None = Field(None, description="TLS settings; plain TCP when absent")
+
+
+class FileSource(_Spec):
+    """Polls a directory for HL7 files; moves each to done_dir or error_dir once handled."""
+
+    type: Literal["file"]
+    path: ResolvedPath = Field(description="directory to poll, e.g. ../var/inbox/lab")
+    glob: str = Field("*.hl7", min_length=1, description="which file names to pick up")
+    poll_interval: Duration = Field(5.0, gt=0, description="time between directory scans")
+    encoding: Encoding = Field("utf-8", description="codec used when MSH-18 is empty")
+    validation: Literal["basic", "strict"] = Field("basic", description="how strictly messages are checked")
+    done_dir: ResolvedPath = Field(None, description="where handled files go; default <path>/done")  # type: ignore[assignment]
+    error_dir: ResolvedPath = Field(None, description="where failed files go; default <path>/error")  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _default_dirs(self) -> FileSource:
+        # Defaults depend on the resolved path; set once, while the instance is still being built.
+        if self.done_dir is None:
+            object.__setattr__(self, "done_dir", self.path / "done")
+        if self.error_dir is None:
+            object.__setattr__(self, "error_dir", self.path / "error")
+        return self
+
+
+SourceSpec = Annotated[MllpSource | FileSource, Field(discriminator="type")]
+
+
+# --- destinations ------------------------------------------------------------------------------
+
+
+class RetryPolicy(_Spec):
+    """How an outbox retries a failed delivery before the message is dead-lettered."""
+
+    max_attempts: int = Field(10, ge=1, description="attempts before the message is dead (DEAD)")
+    backoff: Literal["exponential", "fixed"] = Field("exponential", description="how waits grow")
+    initial_interval: Duration = Field(1.0, gt=0, description="wait after the first failure")
+    max_interval: Duration = Field(600.0, gt=0, description="longest wait between attempts")
+    multiplier: float = Field(2.0, ge=1, description="growth factor of exponential backoff")
+
+    @model_validator(mode="after")
+    def _max_not_below_initial(self) -> RetryPolicy:
+        if self.max_interval < self.initial_interval:
+            raise field_error(
+                "max_interval",
+                f"max_interval ({self.max_interval:g}s) must not be shorter than initial_interval "
+                f"({self.initial_interval:g}s)",
+            )
+        return self
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based), capped at max_interval."""
+        if self.backoff == "fixed":
+            return self.initial_interval
+        return min(self.max_interval, self.initial_interval * self.multiplier ** max(0, attempt - 1))
+
+
+class DestinationTLS(_Spec):
+    """TLS for an MLLP client connection."""
+
+    ca_file: ResolvedPath | None = Field(
+        None, description="CA bundle to verify the server; system CAs when absent"
+    )
+    cert_file: ResolvedPath | None = Field(None, description="client certificate (PEM) for mutual TLS")
+    key_file: ResolvedPath | None = Field(None, description="private key of cert_file (PEM)")
+    verify: bool = Field(True, description="verify the server certificate and host name")
+
+    @model_validator(mode="after")
+    def _cert_and_key_together(self) -> DestinationTLS:
+        if self.cert_file is not None and self.key_file is None:
+            raise field_error(
+                "cert_file", "cert_file needs key_file, the private key of the client certificate"
+            )
+        if self.key_file is not None and self.cert_file is None:
+            raise field_error("key_file", "key_file needs cert_file, the client certificate it belongs to")
+        return self
+
+
+class _Destination(_Spec):
+    name: Name = Field(description="destination name, unique in the channel, e.g. lis-forward")
+    message_types: tuple[MessageTypePattern, ...] | None = Field(
+        None, description="message types sent here; all when absent"
+    )
+    order_by: Literal["person"] | None = Field(None, description="keep per-patient order (by PID-3)")
+    retry: RetryPolicy = Field(default_factory=RetryPolicy, description="retry policy")
+
+    def wants(self, message_type: str) -> bool:
+        """Should a message of this MSH-9 type be routed to this destination?"""
+        if self.message_types is None:
+            return True
+        return any(message_type_matches(p, message_type) for p in self.message_types)
+
+
+class MllpDestination(_Destination):
+    """Sends HL7 v2 over MLLP and waits for the ACK."""
+
+    type: Literal["mllp"]
+    target: HostPortValue = Field(description="host:port to send to, e.g. 10.1.2.3:2576")
+    ack_timeout: Duration = Field(30.0, gt=0, description="how long to wait for the ACK")
+    on_ae: Literal["retry", "dead", "accept"] = Field("retry", description="what an AE (error) ACK does")
+    on_ar: Literal["retry", "dead", "accept"] = Field("dead", description="what an AR (reject) ACK does")
+    tls: DestinationTLS | None = Field(None, description="TLS settings; plain TCP when absent")
+
+
+class FileDestination(_Destination):
+    """Writes each message to a file in a directory."""
+
+    type: Literal["file"]
+    path: ResolvedPath = Field(description="directory to write to, e.g. ../var/out/his-adt")
+    filename: FilenameTemplate = Field(
+        "{channel}_{message_id}_{control_id}.hl7", description="file name template"
+    )
+
+
+DestinationSpec = Annotated[MllpDestination | FileDestination, Field(discriminator="type")]
+
+
+# --- channel -----------------------------------------------------------------------------------
+
+
+class MessageFilter(_Spec):
+    """Which messages a channel accepts; the others are journaled as FILTERED."""
+
+    message_types: tuple[MessageTypePattern, ...] = Field(
+        description="accepted message types, e.g. [ADT^A01, ADT^A04]"
+    )
+
+    def accepts(self, message_type: str) -> bool:
+        """Does a message of this MSH-9 type pass the filter?"""
+        return any(message_type_matches(p, message_type) for p in self.message_types)
+
+
+class ChannelSpec(_Spec):
+    """One channel file: a source, an optional filter, and destinations."""
+
+    _file: Path = PrivateAttr(default=Path())
+
+    channel: Name = Field(description="channel name, unique across files, e.g. his-adt")
+    description: str = Field("", description="free text for people")
+    enabled: bool = Field(True, description="false keeps the channel loaded but not running")
+    source_system: str = Field(None, min_length=1, description="source system id; default the channel name")  # type: ignore[assignment]
+    source: SourceSpec = Field(description="where messages come from; type: mllp or file")
+    filter: MessageFilter | None = Field(None, description="message filter; accept all when absent")
+    destinations: tuple[DestinationSpec, ...] = Field((), description="where messages go")
+
+    @model_validator(mode="after")
+    def _defaults_and_file(self, info: ValidationInfo) -> ChannelSpec:
+        if self.source_system is None:
+            object.__setattr__(self, "source_system", self.channel)
+        context: dict[str, Any] = info.context or {}
+        if "file" in context:
+            self._file = Path(context["file"])
+        return self
+
+    @property
+    def file(self) -> Path:
+        """The channel file this spec was loaded from."""
+        return self._file
+
+    def destination(self, name: str) -> MllpDestination | FileDestination:
+        """The destination called ``name`` (KeyError when there is none)."""
+        for dest in self.destinations:
+            if dest.name == name:
+                return dest
+        raise KeyError(name)
+
+
+class EngineConfig(_Spec):
+    """Everything the engine needs to start: engine settings and every channel by name."""
+
+    path: Path
+    store: str
+    channels_dir: Path
+    logging: LoggingSpec = Field(default_factory=LoggingSpec)
+    channels: dict[str, ChannelSpec] = Field(default_factory=dict)
