@@ -1,0 +1,342 @@
+"""huitong: the command line. Parses arguments, calls the engine, prints; nothing else lives here."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+DEFAULT_CONFIG = os.environ.get("HUITONG_CONFIG", "config/engine.yaml")
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+def _load(args: argparse.Namespace) -> Any:
+    from engine.config import load_config
+
+    result = load_config(args.config, check_environment=getattr(args, "check_environment", True))
+    if result.errors or result.config is None:
+        for error in result.errors:
+            print(error, file=sys.stderr)
+        print(f"{len(result.errors)} configuration error(s); nothing was started", file=sys.stderr)
+        raise SystemExit(1)
+    return result.config
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from engine.store.database import migrate, open_engine
+
+    config = _load(args)
+    engine = open_engine(config.store)
+    migrate(engine)
+    return engine
+
+
+def _logging(config: Any, *, daemon: bool) -> None:
+    from engine.runtime.logging import configure
+
+    fmt = config.logging.format
+    if fmt == "auto" and daemon and not sys.stderr.isatty():
+        fmt = "json"
+    configure(config.logging.level, fmt, str(config.logging.file) if config.logging.file else None)
+
+
+def _iso(ts: float | None) -> str:
+    return "" if ts is None else datetime.fromtimestamp(ts).astimezone().isoformat(timespec="milliseconds")
+
+
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
+
+
+def _time_arg(text: str) -> float:
+    """An ISO date/time (local time unless it has an offset) or an age such as 30m, 2h, 7d."""
+    match = _RELATIVE.match(text.strip())
+    if match:
+        return time.time() - float(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected an ISO time (2026-11-22T08:00) or an age (30m, 2h), got {text!r}") from exc
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, e.g. 127.0.0.1:2575, got {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+# -- commands -----------------------------------------------------------------------------------------------
+def cmd_validate(args: argparse.Namespace) -> int:
+    from engine.config import load_config
+
+    result = load_config(args.config, check_environment=not args.no_environment)
+    for error in result.errors:
+        print(error)
+    if result.errors or result.config is None:
+        print(f"{len(result.errors)} error(s)", file=sys.stderr)
+        return 1
+    config = result.config
+    print(f"ok: {config.path}")
+    print(f"  store     {config.store}")
+    for name, spec in config.channels.items():
+        source = spec.source
+        where = str(source.listen) if source.type == "mllp" else f"{source.path}/{source.glob}"
+        state = "" if spec.enabled else " (disabled)"
+        dests = ", ".join(f"{d.name}:{d.type}" for d in spec.destinations) or "journal only"
+        print(f"  channel   {name}{state}: {source.type} {where} -> {dests}")
+    return 0
+
+
+def cmd_daemon(args: argparse.Namespace, only: str | None = None) -> int:
+    from engine.runtime.daemon import Daemon
+
+    config = _load(args)
+    if only is not None and only not in config.channels:
+        print(f"no channel named {only!r}; channels: {', '.join(sorted(config.channels)) or '(none)'}",
+              file=sys.stderr)
+        return 1
+    _logging(config, daemon=only is None)
+    return asyncio.run(Daemon(config, only=only).run())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return cmd_daemon(args, only=args.channel)
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    import ssl
+
+    from engine.connectors.mllp.client import exchange
+    from engine.domain.formats.hl7v2 import BatchError, split_messages
+    from engine.domain.formats.hl7v2.ack import read_ack
+
+    host, port = args.to
+    context = None
+    if args.tls:
+        context = ssl.create_default_context(cafile=args.ca)
+        if args.insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        if args.cert:
+            context.load_cert_chain(args.cert, args.key)
+    payloads: list[tuple[str, bytes]] = []
+    for name in args.files:
+        data = Path(name).read_bytes()
+        try:
+            parts = [data] if args.whole else split_messages(data)
+        except BatchError:
+            parts = [data]  # let the receiver judge it
+        payloads.extend((name, part) for part in parts)
+    worst = 0
+    try:
+        for (name, _), answer in zip(payloads, exchange(host, port, (p for _, p in payloads), ssl_context=context),
+                                     strict=False):
+            ack = read_ack(answer)
+            line = f"{ack.code or '??'}  {name}  {ack.control_id}"
+            if ack.text:
+                line += f"  {ack.text}"
+            print(line)
+            if ack.code not in ("AA", "CA"):
+                worst = 1
+    except OSError as exc:
+        print(f"cannot talk to {host}:{port}: {exc}", file=sys.stderr)
+        return 2
+    return worst
+
+
+def _message_json(view: Any) -> dict[str, Any]:
+    return {
+        "id": view.id,
+        "channel": view.channel,
+        "status": view.status,
+        "control_id": view.control_id,
+        "message_type": view.message_type,
+        "received_at": _iso(view.received_at),
+        "source": view.source,
+        "error": view.error,
+        "duplicate_of": view.duplicate_of,
+        "destinations": [
+            {"name": d.name, "status": d.status, "attempts": d.attempts, "last_error": d.last_error,
+             "next_attempt_at": _iso(d.next_attempt_at) or None, "sent_at": _iso(d.sent_at) or None}
+            for d in view.destinations
+        ],
+    }
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def cmd_messages_list(args: argparse.Namespace) -> int:
+    from engine.store import queries
+
+    engine = _store(args)
+    with engine.connect() as conn:
+        ids = queries.find_ids(conn, channel=args.channel, status=args.status, since=args.since, until=args.until,
+                               limit=args.limit)
+        views = queries.messages_by_id(conn, ids)
+    if args.json:
+        _print_json([_message_json(v) for v in views])
+        return 0
+    print(f"{'ID':>8}  {'RECEIVED':<29}  {'CHANNEL':<16} {'TYPE':<12} {'CONTROL ID':<22} {'STATUS':<10} DESTINATIONS")
+    for v in views:
+        dests = " ".join(f"{d.name}:{d.status}({d.attempts})" for d in v.destinations)
+        print(f"{v.id:>8}  {_iso(v.received_at):<29}  {v.channel:<16} {v.message_type:<12} {v.control_id[:22]:<22} "
+              f"{v.status:<10} {dests}")
+        if v.error:
+            print(f"{'':>10}{v.error}")
+    return 0
+
+
+def cmd_messages_show(args: argparse.Namespace) -> int:
+    from engine.store import queries
+
+    engine = _store(args)
+    with engine.connect() as conn:
+        views = queries.messages_by_id(conn, [args.id], with_content=True)
+    if not views:
+        print(f"no message with id {args.id}", file=sys.stderr)
+        return 1
+    v = views[0]
+    if args.json:
+        out = _message_json(v)
+        out["raw"] = (v.raw or b"").decode(v.charset or "utf-8", "replace")
+        out["content"] = {k: b.decode("utf-8", "replace") for k, b in v.content.items()}
+        _print_json(out)
+        return 0
+    for label, value in [("id", v.id), ("channel", v.channel), ("source", v.source), ("received", _iso(v.received_at)),
+                         ("type", v.message_type), ("control id", v.control_id), ("charset", v.charset),
+                         ("status", v.status), ("error", v.error), ("duplicate of", v.duplicate_of)]:
+        if value not in (None, ""):
+            print(f"{label:>13}: {value}")
+    for d in v.destinations:
+        line = f"{'destination':>13}: {d.name} {d.status} attempts={d.attempts}"
+        if d.sent_at:
+            line += f" sent={_iso(d.sent_at)}"
+        if d.next_attempt_at:
+            line += f" next={_iso(d.next_attempt_at)}"
+        print(line)
+        if d.last_error:
+            print(f"{'':>15}{d.last_error}")
+    print("\n--- message ---")
+    print((v.raw or b"").decode(v.charset or "utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n").rstrip())
+    for stage, body in v.content.items():
+        print(f"\n--- {stage} ---")
+        print(body.decode("utf-8", "replace").replace("\r", "\n").rstrip())
+    return 0
+
+
+def cmd_messages_reprocess(args: argparse.Namespace) -> int:
+    from engine.pipeline.reprocess import reprocess
+    from engine.store import queries
+
+    if not args.ids and not (args.channel or args.status or args.dead):
+        print("name message ids, or a filter (--channel, --status, --since, --until, --dead)", file=sys.stderr)
+        return 1
+    engine = _store(args)
+    with engine.begin() as conn:
+        if args.ids:
+            ids = list(args.ids)
+        elif args.dead:
+            ids = queries.dead_message_ids(conn, args.channel)
+        else:
+            ids = queries.find_ids(conn, channel=args.channel, status=args.status, since=args.since, until=args.until,
+                                   newest_first=False)
+        messages, deliveries = reprocess(conn, ids, time.time(), reason=args.reason)
+    print(f"reprocessing {messages} message(s), {deliveries} delivery(ies) queued again"
+          + ("" if messages or deliveries else " (nothing matched)"))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from engine.store import queries
+
+    engine = _store(args)
+    with engine.connect() as conn:
+        table = queries.stats(conn)
+    if args.json:
+        _print_json(table)
+        return 0
+    columns = list(queries.MESSAGE_COUNTS) + list(queries.DELIVERY_COUNTS)
+    print(f"{'CHANNEL':<20}" + "".join(f"{c.upper():>11}" for c in columns))
+    for channel, counts in table.items():
+        print(f"{channel:<20}" + "".join(f"{counts[c]:>11}" for c in columns))
+    return 0
+
+
+# -- argument parsing ---------------------------------------------------------------------------------------
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=DEFAULT_CONFIG, metavar="PATH",
+                        help=f"engine.yaml to use (default {DEFAULT_CONFIG}; env HUITONG_CONFIG)")
+    top = argparse.ArgumentParser(prog="huitong", description="Huitong health-data integration engine")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", parents=[common], help="check the whole configuration; exit 1 on any error")
+    p.add_argument("--no-environment", action="store_true", help="skip checks of files, directories and TLS keys")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("daemon", parents=[common], help="run every enabled channel until SIGTERM")
+    p.set_defaults(func=cmd_daemon)
+
+    p = sub.add_parser("run", parents=[common], help="run one channel in the foreground")
+    p.add_argument("channel")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("send", parents=[common], help="send HL7 v2 files over MLLP and print each ACK")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--to", required=True, type=_host_port, metavar="HOST:PORT")
+    p.add_argument("--tls", action="store_true", help="connect with TLS")
+    p.add_argument("--ca", help="CA bundle that signs the server certificate")
+    p.add_argument("--cert", help="client certificate (mutual TLS)")
+    p.add_argument("--key", help="private key of --cert")
+    p.add_argument("--insecure", action="store_true", help="do not verify the server certificate")
+    p.add_argument("--whole", action="store_true", help="send each file as one frame, even a batch")
+    p.set_defaults(func=cmd_send)
+
+    messages = sub.add_parser("messages", help="what happened to each message").add_subparsers(
+        dest="messages_command", required=True)
+    p = messages.add_parser("list", parents=[common], help="newest first")
+    p.add_argument("--channel")
+    p.add_argument("--status", type=str.upper)
+    p.add_argument("--since", type=_time_arg, metavar="TIME", help="ISO time or age (30m, 2h, 7d)")
+    p.add_argument("--until", type=_time_arg, metavar="TIME")
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_messages_list)
+    p = messages.add_parser("show", parents=[common], help="one message: statuses, deliveries, content")
+    p.add_argument("id", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_messages_show)
+    p = messages.add_parser("reprocess", parents=[common], help="run messages through the pipeline again")
+    p.add_argument("ids", nargs="*", type=int, metavar="ID")
+    p.add_argument("--channel")
+    p.add_argument("--status", type=str.upper)
+    p.add_argument("--since", type=_time_arg, metavar="TIME")
+    p.add_argument("--until", type=_time_arg, metavar="TIME")
+    p.add_argument("--dead", action="store_true", help="every message with a DEAD delivery")
+    p.add_argument("--reason", default="", help="recorded in the audit trail")
+    p.set_defaults(func=cmd_messages_reprocess)
+
+    p = sub.add_parser("stats", parents=[common], help="per channel: received, filtered, errored, queued, sent, dead")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

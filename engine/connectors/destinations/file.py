@@ -1,0 +1,61 @@
+"""File destination: each message written to its own file, atomically (temp file, fsync, rename)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from pathlib import Path
+
+from engine.domain.formats.hl7v2 import canonical
+from engine.pipeline.delivery import Attempt
+from engine.store.outbox import Delivery
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def _safe(value: str) -> str:
+    return _UNSAFE.sub("_", value)[:64] or "_"
+
+
+class FileDestination:
+    def __init__(self, channel: str, name: str, directory: Path, filename: str) -> None:
+        self.channel = channel
+        self.name = name
+        self.directory = directory
+        self.filename = filename
+
+    def path_for(self, delivery: Delivery) -> Path:
+        name = self.filename.format(
+            channel=self.channel,
+            destination=self.name,
+            message_id=delivery.message_id,
+            control_id=_safe(delivery.control_id),
+            message_type=_safe(delivery.message_type),
+        )
+        return self.directory / name
+
+    async def send(self, delivery: Delivery) -> Attempt:
+        return await asyncio.to_thread(self._write, delivery)
+
+    def _write(self, delivery: Delivery) -> Attempt:
+        target = self.path_for(delivery)
+        temp = target.with_name(f".{target.name}.tmp")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with open(temp, "wb") as out:
+                out.write(canonical(delivery.raw))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, target)
+            dir_fd = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            return Attempt(False, error=f"cannot write {target}: {exc.strerror or exc}", destination_down=True)
+        return Attempt(True)
+
+    async def close(self) -> None:
+        return None

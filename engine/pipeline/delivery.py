@@ -1,0 +1,36 @@
+"""What an attempt's outcome does to an outbox row: SENT, ERROR with the next attempt time, or DEAD. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.domain.outcome import DeliveryStatus
+from engine.domain.retry import RetryPolicy
+from engine.store.outbox import Delivery, Result
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What a destination connector reports for one send."""
+
+    ok: bool
+    error: str | None = None
+    retry: bool = True  # False: the destination refused it for good (e.g. AR), retrying cannot help
+    response: bytes | None = None
+    destination_down: bool = False  # connection-level failure: the rest of the batch waits with this row
+
+
+def postpone(delivery: Delivery, until: float) -> Result:
+    """A row not attempted because the destination is down: no attempt counted, due again with the failed one."""
+    return Result(delivery.id, delivery.status, delivery.attempts, until)
+
+
+def settle(delivery: Delivery, attempt: Attempt, policy: RetryPolicy, now: float) -> Result:
+    attempts = delivery.attempts + 1
+    if attempt.ok:
+        return Result(delivery.id, DeliveryStatus.SENT, attempts, now, None, attempt.response, now)
+    if not attempt.retry or policy.exhausted(attempts):
+        return Result(delivery.id, DeliveryStatus.DEAD, attempts, now, attempt.error, attempt.response)
+    return Result(
+        delivery.id, DeliveryStatus.ERROR, attempts, now + policy.delay(attempts), attempt.error, attempt.response
+    )

@@ -1,0 +1,86 @@
+"""Intake: raw bytes from a source become journal entries and the ACK each one earns. No I/O here.
+
+A frame or file may hold a batch; every message in it gets its own journal entry. A message the intake
+rejects (AE/AR) is journaled too, with status ERROR and the reason, so nothing that arrived is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.domain.formats.hl7v2 import BatchError, Inspection, build_ack, build_batch_ack, inspect, split_messages
+from engine.domain.masking import mask_text
+from engine.domain.outcome import MessageStatus
+from engine.store.journal import JournalEntry
+
+STORE_FAILED = "the message could not be stored; send it again later"
+
+
+@dataclass(slots=True)
+class Received:
+    entry: JournalEntry
+    inspection: Inspection | None  # None: nothing readable (an empty frame, a batch without messages)
+
+
+def _rejected(channel: str, source: str, received_at: float, raw: bytes, reason: str) -> Received:
+    entry = JournalEntry(channel, source, received_at, raw, status=MessageStatus.ERROR, error=reason)
+    return Received(entry, None)
+
+
+def receive(
+    data: bytes, *, channel: str, source: str, received_at: float, default_charset: str, validation: str
+) -> list[Received]:
+    """One entry per message in `data` (a frame or a file), each with its inspection."""
+    try:
+        raws = split_messages(data)
+    except BatchError as exc:
+        return [_rejected(channel, source, received_at, data, mask_text(str(exc)))]
+    out = []
+    for raw in raws:
+        found = inspect(raw, default_charset=default_charset, validation=validation)
+        header = found.header
+        entry = JournalEntry(
+            channel,
+            source,
+            received_at,
+            raw,
+            message_type=header.message_type if header else "",
+            control_id=header.control_id if header else "",
+            charset=found.charset,
+        )
+        if found.ack_code != "AA":
+            entry.status = MessageStatus.ERROR
+            entry.error = mask_text(found.reason)
+        out.append(Received(entry, found))
+    return out
+
+
+def too_large(head: bytes, size: int, limit: int, *, channel: str, source: str, received_at: float) -> Received:
+    """A frame over the limit: journal its head with the reason, so the sender gets AR and the operator a trace."""
+    reason = f"message of {size} bytes exceeds max_frame_bytes ({limit})"
+    return _rejected(channel, source, received_at, head, reason)
+
+
+def ack_bytes(items: list[Received], store_error: Exception | None, *, control_id: str, timestamp: str) -> bytes:
+    """The answer to one frame: one ACK, or a batch of ACKs when the frame held several messages."""
+    acks = [_ack(item, store_error, f"{control_id}{i}" if len(items) > 1 else control_id, timestamp)
+            for i, item in enumerate(items)]
+    if len(acks) == 1:
+        text = acks[0]
+    else:
+        text = build_batch_ack(acks, timestamp=timestamp, control_id=control_id)
+    charset = items[0].inspection.charset if items[0].inspection and items[0].inspection.charset else "utf-8"
+    return text.encode(charset, "replace")
+
+
+def _ack(item: Received, store_error: Exception | None, control_id: str, timestamp: str) -> str:
+    found = item.inspection
+    header = found.header if found else None
+    if store_error is not None:
+        return build_ack(header, "AE", control_id=control_id, timestamp=timestamp, text=STORE_FAILED)
+    if found is None:
+        return build_ack(None, "AR", control_id=control_id, timestamp=timestamp, text=item.entry.error or "")
+    return build_ack(
+        header, found.ack_code, control_id=control_id, timestamp=timestamp, problems=found.problems,
+        text=mask_text(found.reason),
+    )

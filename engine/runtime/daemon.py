@@ -1,0 +1,118 @@
+"""The daemon: every enabled channel of a configuration, one store writer, one scheduler, signals.
+
+SIGTERM/SIGINT: stop accepting, answer and commit what is in hand, let deliveries in flight finish, exit 0.
+SIGHUP: validate the configuration again; if it is valid, restart only the channels whose files changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import Engine
+
+from engine.config import ChannelSpec, EngineConfig, load_config
+from engine.runtime.channels import AckIds, RunningChannel, routes_of
+from engine.runtime.intake import IntakeQueue
+from engine.runtime.logging import get_logger
+from engine.runtime.writer import StoreWriter
+from engine.store import outbox
+from engine.store.database import migrate, open_engine
+
+log = get_logger("huitong.daemon")
+
+# Another node may be processing a RECEIVED message this recently; only older ones are swept up.
+SHARED_STORE_SWEEP_AGE = 30.0
+
+
+class Daemon:
+    def __init__(self, config: EngineConfig, *, only: str | None = None) -> None:
+        self.config = config
+        self.only = only
+        self.channels: dict[str, RunningChannel] = {}
+        self._stop = asyncio.Event()
+        self._ack_ids = AckIds()
+        self._engine: Engine | None = None
+
+    def _wanted(self, config: EngineConfig) -> dict[str, ChannelSpec]:
+        return {
+            name: spec
+            for name, spec in config.channels.items()
+            if spec.enabled and (self.only is None or name == self.only)
+        }
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        self._engine = engine = open_engine(self.config.store)
+        await asyncio.to_thread(migrate, engine)
+        single_node = engine.dialect.name == "sqlite"
+        wanted = self._wanted(self.config)
+        self.writer = StoreWriter(
+            engine,
+            {name: routes_of(spec) for name, spec in wanted.items()},
+            on_woken=lambda pairs: loop.call_soon_threadsafe(self._wake, pairs),
+            sweep_age=None if single_node else SHARED_STORE_SWEEP_AGE,
+        )
+        self.writer.start()
+        if single_node:  # leases belong to a process that is gone
+            await asyncio.wrap_future(self.writer.submit(outbox.release_leases))
+        self.scheduler = AsyncIOScheduler()
+        self.scheduler.start()
+        self.intake = IntakeQueue(self.writer, loop)
+        self.scheduler.add_job(self.writer.request_sweep, "interval", seconds=2, id="sweep",
+                               next_run_time=datetime.now())
+        for spec in wanted.values():
+            await self._start(spec)
+        loop.add_signal_handler(signal.SIGTERM, self._stop.set)
+        loop.add_signal_handler(signal.SIGINT, self._stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        log.info("daemon ready", channels=sorted(self.channels), store=engine.url.render_as_string(hide_password=True))
+        await self._stop.wait()
+        await self.shutdown()
+        return 0
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def _start(self, spec: ChannelSpec) -> None:
+        channel = RunningChannel(spec, self.intake, self.writer, self.scheduler, self._ack_ids)
+        await channel.start()
+        self.channels[spec.channel] = channel
+
+    def _wake(self, pairs: set[tuple[str, str]]) -> None:
+        for channel_name, destination in pairs:
+            channel = self.channels.get(channel_name)
+            worker = channel.workers.get(destination) if channel else None
+            if worker is not None:
+                worker.wake()
+
+    async def reload(self) -> None:
+        result = await asyncio.to_thread(load_config, self.config.path)
+        if result.errors or result.config is None:
+            for error in result.errors:
+                log.error("reload refused: configuration error", error=str(error))
+            return
+        new = self._wanted(result.config)
+        old = {name: ch.spec for name, ch in self.channels.items()}
+        changed = [n for n in old if n not in new or new[n] != old[n]]
+        for name in changed:
+            await self.channels.pop(name).stop()
+        self.writer.channels = {name: routes_of(spec) for name, spec in new.items()}
+        for name, spec in new.items():
+            if name not in self.channels:
+                await self._start(spec)
+        self.config = result.config
+        log.info("configuration reloaded", restarted=sorted(n for n in changed if n in new),
+                 stopped=sorted(n for n in changed if n not in new),
+                 started=sorted(n for n in new if n not in old))
+
+    async def shutdown(self) -> None:
+        log.info("stopping")
+        await asyncio.gather(*(ch.stop() for ch in self.channels.values()))
+        self.scheduler.shutdown(wait=False)
+        await asyncio.to_thread(self.writer.stop)
+        if self._engine is not None:
+            self._engine.dispose()
+        log.info("stopped")

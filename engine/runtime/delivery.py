@@ -1,0 +1,138 @@
+"""One delivery worker per destination: claim due outbox rows, send them in order, record each outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from typing import Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from engine.domain.retry import RetryPolicy
+from engine.pipeline.delivery import Attempt, postpone, settle
+from engine.runtime.logging import get_logger
+from engine.runtime.writer import StoreWriter
+from engine.store import outbox
+from engine.store.outbox import Delivery, Result
+
+log = get_logger("huitong.delivery")
+
+
+class Connector(Protocol):
+    async def send(self, delivery: Delivery) -> Attempt: ...
+
+    async def close(self) -> None: ...
+
+
+class DeliveryWorker:
+    BATCH = 50
+    LEASE = 300.0  # seconds a claimed batch belongs to this node; only matters when several nodes share a store
+
+    def __init__(
+        self,
+        channel: str,
+        name: str,
+        connector: Connector,
+        policy: RetryPolicy,
+        *,
+        ordered: bool,
+        writer: StoreWriter,
+        scheduler: AsyncIOScheduler,
+    ) -> None:
+        self.channel = channel
+        self.name = name
+        self.connector = connector
+        self.policy = policy
+        self.ordered = ordered
+        self._writer = writer
+        self._scheduler = scheduler
+        self._wake = asyncio.Event()
+        self._wake.set()  # look once at start: rows may be pending from before
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._job_id = f"wake:{channel}:{name}"
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=self._job_id)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _wake_job(self) -> None:
+        self._wake.set()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Let the send in flight finish (up to `grace`), record it, then stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), grace)
+            except TimeoutError:
+                self._task.cancel()
+        await self.connector.close()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                while not self._stopping and await self._round():
+                    pass
+                await self._schedule_next()
+            except Exception as exc:  # the store is unreachable: try again shortly
+                log.error("delivery round failed", channel=self.channel, destination=self.name, error=str(exc))
+                await asyncio.sleep(1.0)
+                self._wake.set()
+
+    async def _call(self, job):  # type: ignore[no-untyped-def]
+        return await asyncio.wrap_future(self._writer.submit(job))
+
+    async def _round(self) -> bool:
+        """Claim and send one batch; True when a full batch was found (more may be due)."""
+        now = time.time()
+        rows: list[Delivery] = await self._call(
+            lambda c: outbox.claim(
+                c, self.channel, self.name, now=now, lease=self.LEASE, limit=self.BATCH, ordered=self.ordered
+            )
+        )
+        if not rows:
+            return False
+        results: list[Result] = []
+        down = False
+        for i, row in enumerate(rows):
+            if self._stopping:
+                results.extend(postpone(r, time.time()) for r in rows[i:])
+                break
+            attempt = await self.connector.send(row)
+            result = settle(row, attempt, self.policy, time.time())
+            results.append(result)
+            if not attempt.ok:
+                log.warning(
+                    "delivery failed",
+                    channel=self.channel,
+                    destination=self.name,
+                    message_id=row.message_id,
+                    attempts=result.attempts,
+                    status=result.status,
+                    error=attempt.error,
+                )
+                if attempt.destination_down:
+                    down = True
+                    results.extend(postpone(r, result.next_attempt_at) for r in rows[i + 1 :])
+                    break
+        await self._call(lambda c: outbox.record(c, results))
+        return len(rows) == self.BATCH and not down
+
+    async def _schedule_next(self) -> None:
+        due = await self._call(lambda c: outbox.next_due(c, self.channel, self.name))
+        if due is None or self._stopping:
+            return
+        # Due but not claimable means leased by another node or waiting behind an earlier row of the same
+        # person: look again in a second rather than spin.
+        run_at = max(due, time.time() + 1.0) if due <= time.time() else due
+        self._scheduler.add_job(
+            self._wake_job, "date", run_date=datetime.fromtimestamp(run_at), id=self._job_id, replace_existing=True,
+            misfire_grace_time=None,
+        )

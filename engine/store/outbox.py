@@ -1,0 +1,166 @@
+"""Per-destination outbox: at-least-once delivery, one row per (message, destination).
+
+Rows are leased while a node sends them, so several nodes on one PostgreSQL never send the same row at
+once; a crashed node's lease simply runs out. With `ordered`, a row waits while an earlier row for the
+same person (order key) is still pending, so a destination sees each person's messages in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.orm import aliased
+
+from engine.domain.outcome import PENDING_DELIVERY, DeliveryStatus
+from engine.store.dialect import insert_ignoring_conflicts
+from engine.store.schema import messages, outbox
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A leased outbox row with what the connector needs to send it."""
+
+    id: int
+    message_id: int
+    channel: str
+    destination: str
+    status: str
+    attempts: int
+    raw: bytes
+    message_type: str
+    control_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What one attempt came to: status SENT, ERROR (retry at next_attempt_at) or DEAD."""
+
+    id: int
+    status: str
+    attempts: int
+    next_attempt_at: float
+    error: str | None = None
+    response: bytes | None = None
+    sent_at: float | None = None
+
+
+def enqueue(conn: Connection, rows: Sequence[dict[str, object]], now: float) -> None:
+    """Queue deliveries (keys: message_id, channel, destination, order_key) due now.
+
+    A row that exists already (a reprocessed message) is left as it is: requeue() decides about those.
+    """
+    if rows:
+        conn.execute(
+            insert_ignoring_conflicts(conn, outbox),
+            [
+                {**r, "status": DeliveryStatus.QUEUED, "attempts": 0, "next_attempt_at": now, "created_at": now}
+                for r in rows
+            ],
+        )
+
+
+def claim(
+    conn: Connection, channel: str, destination: str, *, now: float, lease: float, limit: int, ordered: bool
+) -> list[Delivery]:
+    """Lease up to `limit` due rows, oldest first."""
+    o = outbox.c
+    due = and_(
+        o.channel == channel,
+        o.destination == destination,
+        o.status.in_(PENDING_DELIVERY),
+        o.next_attempt_at <= now,
+        or_(o.lease_until.is_(None), o.lease_until < now),
+    )
+    if ordered:
+        earlier = aliased(outbox)
+        due = and_(
+            due,
+            or_(
+                o.order_key.is_(None),
+                ~exists().where(
+                    earlier.c.channel == o.channel,
+                    earlier.c.destination == o.destination,
+                    earlier.c.order_key == o.order_key,
+                    earlier.c.id < o.id,
+                    earlier.c.status.in_(PENDING_DELIVERY),
+                ),
+            ),
+        )
+    ids = [
+        r.id
+        for r in conn.execute(select(o.id).where(due).order_by(o.id).limit(limit).with_for_update(skip_locked=True))
+    ]
+    if not ids:
+        return []
+    conn.execute(update(outbox).where(o.id.in_(ids)).values(lease_until=now + lease))
+    query = (
+        select(o.id, o.message_id, o.channel, o.destination, o.status, o.attempts, messages.c.raw, messages.c.message_type,
+               messages.c.control_id)
+        .join(messages, messages.c.id == o.message_id)
+        .where(o.id.in_(ids))
+        .order_by(o.id)
+    )
+    return [Delivery(*row) for row in conn.execute(query)]
+
+
+def record(conn: Connection, results: Sequence[Result]) -> None:
+    """Store the outcome of each attempt and release its lease."""
+    if not results:
+        return
+    stmt = (
+        update(outbox)
+        .where(outbox.c.id == bindparam("r_id"))
+        .values(
+            status=bindparam("r_status"),
+            attempts=bindparam("r_attempts"),
+            next_attempt_at=bindparam("r_next"),
+            last_error=bindparam("r_error"),
+            response=bindparam("r_response"),
+            sent_at=bindparam("r_sent_at"),
+            lease_until=None,
+        )
+    )
+    conn.execute(
+        stmt,
+        [
+            {
+                "r_id": r.id,
+                "r_status": r.status,
+                "r_attempts": r.attempts,
+                "r_next": r.next_attempt_at,
+                "r_error": r.error,
+                "r_response": r.response,
+                "r_sent_at": r.sent_at,
+            }
+            for r in results
+        ],
+    )
+
+
+def next_due(conn: Connection, channel: str, destination: str) -> float | None:
+    """When the earliest pending row of a destination becomes due (None if nothing is pending)."""
+    return conn.execute(
+        select(func.min(outbox.c.next_attempt_at)).where(
+            outbox.c.channel == channel,
+            outbox.c.destination == destination,
+            outbox.c.status.in_(PENDING_DELIVERY),
+        )
+    ).scalar()
+
+
+def release_leases(conn: Connection) -> int:
+    """Drop every lease: a single node restarting after a crash owns all of them (SQLite only)."""
+    return conn.execute(update(outbox).where(outbox.c.lease_until.is_not(None)).values(lease_until=None)).rowcount
+
+
+def requeue(conn: Connection, message_ids: Sequence[int], now: float) -> int:
+    """Queue again every delivery of these messages that was not SENT; attempts start over."""
+    if not message_ids:
+        return 0
+    return conn.execute(
+        update(outbox)
+        .where(outbox.c.message_id.in_(message_ids), outbox.c.status != DeliveryStatus.SENT)
+        .values(status=DeliveryStatus.QUEUED, attempts=0, next_attempt_at=now, lease_until=None, last_error=None)
+    ).rowcount

@@ -1,0 +1,100 @@
+"""One schema for every channel: journal, content per stage, outbox, audit.
+
+Times are epoch seconds (UTC) in double columns so SQLite and PostgreSQL store and compare them the same
+way; the CLI formats them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# SQLite only gives an auto-incrementing rowid to "INTEGER PRIMARY KEY"; PostgreSQL wants BIGINT.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("source", String(255), nullable=False, doc="peer address or file the message came from"),
+    Column("received_at", Double, nullable=False),
+    Column("message_type", String(32), nullable=False, default=""),
+    Column("control_id", String(64), nullable=False, default=""),
+    Column("content_hash", String(32), nullable=False),
+    Column("charset", String(32)),
+    Column("raw", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error", Text),
+    Column("duplicate_of", Id),
+    Column("processed_at", Double),
+)
+Index("ix_messages_status_id", messages.c.status, messages.c.id)
+Index("ix_messages_channel_received", messages.c.channel, messages.c.received_at)
+Index("ix_messages_channel_control", messages.c.channel, messages.c.control_id)
+
+# The first message with a given (channel, control id, content hash) owns the key; later ones are duplicates.
+message_keys = Table(
+    "message_keys",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("control_id", String(64), primary_key=True),
+    Column("content_hash", String(32), primary_key=True),
+    Column("message_id", Id, ForeignKey("messages.id"), nullable=False),
+)
+
+content = Table(
+    "content",
+    metadata,
+    Column("message_id", Id, ForeignKey("messages.id"), primary_key=True),
+    Column("stage", String(32), primary_key=True, doc="ack, or sent:<destination> / response:<destination>"),
+    Column("body", LargeBinary, nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("message_id", Id, ForeignKey("messages.id"), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("destination", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Double, nullable=False),
+    Column("order_key", String(128)),
+    Column("lease_until", Double),
+    Column("last_error", Text),
+    Column("response", LargeBinary),
+    Column("created_at", Double, nullable=False),
+    Column("sent_at", Double),
+    UniqueConstraint("message_id", "destination", name="uq_outbox_message_destination"),
+)
+Index("ix_outbox_due", outbox.c.channel, outbox.c.destination, outbox.c.status, outbox.c.next_attempt_at)
+Index("ix_outbox_order", outbox.c.channel, outbox.c.destination, outbox.c.order_key, outbox.c.id)
+Index("ix_outbox_message", outbox.c.message_id)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", Double, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(255), nullable=False),
+    Column("detail", Text),
+)
+Index("ix_audit_at", audit.c.at)
