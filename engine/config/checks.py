@@ -225,10 +225,12 @@ def check_channel_environment(ch: LoadedChannel) -> list[ConfigError]:
     if isinstance(source, MllpSource) and source.tls is not None:
         tls_files(("source", "tls"), source.tls)
     if isinstance(source, FileSource):
-        add(("source", "path"), _usable_dir(source.path))
+        path_problem = _usable_dir(source.path)
+        add(("source", "path"), path_problem)
         for key in ("done_dir", "error_dir"):
             given = ("source", key) in ch.doc.values
-            add(("source", key) if given else ("source", "path"), _usable_dir(getattr(source, key)))
+            if given or not path_problem:  # a defaulted <path>/done fails whenever <path> does
+                add(("source", key) if given else ("source", "path"), _usable_dir(getattr(source, key)))
     for i, dest in enumerate(spec.destinations):
         if isinstance(dest, MllpDestination) and dest.tls is not None:
             tls_files(("destinations", i, "tls"), dest.tls)

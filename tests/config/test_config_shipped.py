@@ -1,0 +1,64 @@
+"""The configuration in the repository validates, and the reference documents every key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from engine.config import (
+    DestinationTLS,
+    FileDestination,
+    FileSource,
+    LoggingSpec,
+    MessageFilter,
+    MllpDestination,
+    MllpSource,
+    RetryPolicy,
+    SourceTLS,
+    load_config,
+)
+from engine.config.models import ChannelSpec, EngineFile
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_configuration_validates() -> None:
+    result = load_config(REPO / "config" / "engine.yaml", environ={})
+    assert [str(e) for e in result.errors] == []
+    assert result.config is not None
+    assert sorted(result.config.channels) == ["his-adt", "lab-files"]
+    his = result.config.channels["his-adt"]
+    assert isinstance(his.source, MllpSource)
+    assert (str(his.source.listen), his.source.encoding) == ("127.0.0.1:2575", "gb18030")
+    lis = his.destination("lis-forward")
+    assert isinstance(lis, MllpDestination)
+    assert (str(lis.target), lis.order_by) == ("127.0.0.1:2576", "person")
+
+
+def test_shipped_channels_follow_the_environment(tmp_path: Path) -> None:
+    environ = {"HIS_ADT_LISTEN": "0.0.0.0:12575", "LIS_TARGET": "lis.example:12576"}
+    result = load_config(REPO / "config" / "engine.yaml", environ=environ, check_environment=False)
+    assert result.config is not None
+    his = result.config.channels["his-adt"]
+    assert str(his.source.listen) == "0.0.0.0:12575"  # type: ignore[union-attr]
+    assert str(his.destination("lis-forward").target) == "lis.example:12576"  # type: ignore[union-attr]
+
+
+def test_reference_documents_every_key_of_every_model() -> None:
+    text = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", text, flags=re.MULTILINE))
+    models = [
+        EngineFile,
+        LoggingSpec,
+        ChannelSpec,
+        MllpSource,
+        SourceTLS,
+        FileSource,
+        MessageFilter,
+        MllpDestination,
+        DestinationTLS,
+        FileDestination,
+        RetryPolicy,
+    ]
+    missing = {f"{m.__name__}.{name}" for m in models for name in m.model_fields if name not in documented}
+    assert missing == set()
