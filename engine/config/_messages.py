@@ -117,7 +117,9 @@ def _type_message(kind: str, value: Any, ctx: dict[str, Any], tp: Any) -> str:
     }
     if kind in bounds:
         words, key = bounds[kind]
-        return f"expected a number {words} {ctx.get(key)}, {got}"
+        limit = ctx.get(key)
+        shown = f"{limit:g}" if isinstance(limit, float) else str(limit)
+        return f"expected a number {words} {shown}, {got}"
     if kind == "value_error":
         return str(ctx.get("error", "invalid value"))
     if kind == "config_field":
@@ -175,8 +177,12 @@ def translate(doc: Document, exc: ValidationError, root: type[BaseModel]) -> Non
             field_name = dotted((*path, "type"))
             if kind == "union_tag_invalid":
                 pos = doc.value_pos((*path, "type"))
-                tag = str(ctx.get("tag"))
-                message = f"unknown type '{tag}'{_suggest(tag, tags)}; expected one of: {_one_of(tags)}"
+                given = data.get("type") if isinstance(data, dict) else ctx.get("tag")
+                if isinstance(given, str):
+                    hint = _suggest(given, tags)
+                    message = f"unknown type {describe(given)}{hint}; expected one of: {_one_of(tags)}"
+                else:
+                    message = f"expected one of: {_one_of(tags)}; got {describe(given)}"
             else:
                 pos = doc.value_pos(path)
                 message = f"missing required key 'type'; expected one of: {_one_of(tags)}"

@@ -87,18 +87,28 @@ def _line_col(text: str, index: int) -> Pos:
     return Pos(line, index - (text.rfind("\n", 0, index) + 1) + 1)
 
 
-def _syntax_message(exc: yaml.MarkedYAMLError) -> str:
+def _syntax_message(exc: yaml.MarkedYAMLError, line_text: str = "") -> str:
     problem = exc.problem or str(exc)
-    parts = [problem]
-    if exc.context and exc.context_mark is not None:
+    context = exc.context or ""
+    if context and problem.startswith("but "):
+        msg = f"{context}, {problem}"
+    elif context and exc.context_mark is not None:
         mark = exc.context_mark
-        parts.append(f"({exc.context} at line {mark.line + 1}, column {mark.column + 1})")
-    elif exc.context:
-        parts.append(f"({exc.context})")
-    msg = " ".join(parts)
+        msg = f"{problem} ({context} at line {mark.line + 1}, column {mark.column + 1})"
+    elif context:
+        msg = f"{problem} ({context})"
+    else:
+        msg = problem
     if "'\\t'" in problem:
         msg += "; YAML does not allow tabs for indentation, use spaces"
+    elif "${" in line_text and ("flow" in context or "'{'" in problem):
+        msg += "; inside [ ] or { }, quote a value that contains ${...}, e.g. listen: '${LISTEN}'"
     return f"YAML syntax error: {msg}"
+
+
+def _value_message(exc: yaml.MarkedYAMLError) -> str:
+    """A tag PyYAML cannot build (``!!python/object``...): not a syntax error, a value we refuse."""
+    return f"cannot read this value: {exc.problem or exc}; remove the '!' tag"
 
 
 class _Builder:
@@ -175,7 +185,7 @@ class _Builder:
             return self.loader.construct_object(node, deep=True)
         except yaml.MarkedYAMLError as exc:
             pos = _pos(exc.problem_mark or node.start_mark)
-            self.doc.error(pos, dotted(path) or WHOLE_FILE, _syntax_message(exc))
+            self.doc.error(pos, dotted(path) or WHOLE_FILE, _value_message(exc))
             self.doc.poisoned.add(path)
             return node.value
 
@@ -203,7 +213,11 @@ def read_document(file: Path, environ: Mapping[str, str]) -> Document:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        doc.error(_pos(exc.problem_mark or exc.context_mark), WHOLE_FILE, _syntax_message(exc))
+        mark = exc.problem_mark or exc.context_mark
+        line_text = (
+            text.splitlines()[mark.line] if mark is not None and mark.line < len(text.splitlines()) else ""
+        )
+        doc.error(_pos(mark), WHOLE_FILE, _syntax_message(exc, line_text))
         return doc
     except yaml.reader.ReaderError as exc:
         message = f"YAML syntax error: {exc.reason} (character {exc.character!r})"

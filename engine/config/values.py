@@ -78,7 +78,7 @@ def parse_duration(value: Any) -> float:
     else:
         raise ValueError(f"{_DURATION_HELP}, got {describe(value)}")
     if seconds != seconds or seconds in (float("inf"), float("-inf")) or seconds < 0:
-        raise ValueError(f"{_DURATION_HELP} (not negative), got {describe(value)}")
+        raise ValueError(f"{_DURATION_HELP} (finite, not negative), got {describe(value)}")
     return seconds
 
 
