@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Site, one_starting_with
+from config_site import Site, one_starting_with
 
 from engine.config import FileDestination, MllpSource
 from engine.config.envsubst import SubstitutionError, substitute

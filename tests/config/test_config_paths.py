@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Site
+from config_site import Site
 
 from engine.config import FileDestination, FileSource, MllpSource
 from engine.config.values import resolve_store_url

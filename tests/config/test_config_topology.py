@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Site, one_starting_with
+from config_site import Site, one_starting_with
 
 
 def test_duplicate_channel_names_name_both_files(site: Site) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Site, one_starting_with
+from config_site import Site, one_starting_with
 
 from engine.config import (
     ConfigInvalid,
