@@ -133,6 +133,8 @@ def load_config(
             schema_errors.append(ConfigError(engine_path, pos.line, pos.column, "channels", message))
             files = []
         for file in files:
+            if file == engine_path:
+                continue  # "channels: ." next to engine.yaml must not read engine.yaml as a channel
             loaded = load_channel(file, env)
             channels.append(loaded)
             schema_errors.extend(loaded.doc.errors)

@@ -162,3 +162,9 @@ def test_empty_engine_yaml_means_all_defaults(site: Site) -> None:
     config = load_config_or_raise(site.engine, environ={})
     assert config.channels == {}
     assert config.logging == LoggingSpec()
+
+
+def test_engine_yaml_in_the_channels_directory_is_not_a_channel(site: Site) -> None:
+    site.engine_yaml("store: sqlite://\nchannels: .\n")
+    (site.config_dir / "adt.yaml").write_text("channel: adt\nsource: {type: mllp, listen: 0.0.0.0:2575}\n")
+    assert list(load_config_or_raise(site.engine, environ={}).channels) == ["adt"]
