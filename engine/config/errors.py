@@ -7,7 +7,8 @@ type, a port used twice, a missing certificate — is reported in exactly that s
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Literal
 
@@ -28,7 +29,7 @@ class ConfigError:
     message: str
     #: Which check found it (Vector-style): ``schema`` of one file, ``topology`` across files,
     #: or ``environment`` (files and directories on this machine). Not part of ``str()``.
-    stage: Stage = field(default="schema", compare=False)
+    stage: Stage = dataclass_field(default="schema", compare=False)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}: {self.field}: {self.message}"

@@ -63,22 +63,22 @@ class LoggingSpec(_Spec):
     """How the engine logs. ``auto`` is console output on a terminal and JSON otherwise."""
 
     level: Literal["debug", "info", "warning", "error"] = Field(
-        "info", description="least severe level written"
+        default="info", description="least severe level written"
     )
-    format: Literal["auto", "json", "console"] = Field("auto", description="log line format")
-    file: ResolvedPath | None = Field(None, description="log file; standard error when absent")
+    format: Literal["auto", "json", "console"] = Field(default="auto", description="log line format")
+    file: ResolvedPath | None = Field(default=None, description="log file; standard error when absent")
 
 
 class EngineFile(_Spec):
     """The keys of engine.yaml as written (before channels are loaded)."""
 
     store: StoreUrl = Field(
-        "sqlite:///../var/huitong.db", validate_default=True, description="SQLAlchemy database URL"
+        default="sqlite:///../var/huitong.db", validate_default=True, description="SQLAlchemy database URL"
     )
     channels: ResolvedPath = Field(
-        Path("../channels"), validate_default=True, description="directory of channel files"
+        default=Path("../channels"), validate_default=True, description="directory of channel files"
     )
-    logging: LoggingSpec = Field(default_factory=LoggingSpec, description="logging settings")
+    logging: LoggingSpec = Field(default_factory=lambda: LoggingSpec(), description="logging settings")
 
 
 # --- sources -----------------------------------------------------------------------------------
@@ -89,8 +89,10 @@ class SourceTLS(_Spec):
 
     cert_file: ResolvedPath = Field(description="server certificate (PEM), e.g. tls/server.crt")
     key_file: ResolvedPath = Field(description="private key of cert_file (PEM), e.g. tls/server.key")
-    ca_file: ResolvedPath | None = Field(None, description="CA bundle that signs client certificates")
-    client_auth: Literal["none", "optional", "required"] = Field("none", description="client certificates")
+    ca_file: ResolvedPath | None = Field(default=None, description="CA bundle that signs client certificates")
+    client_auth: Literal["none", "optional", "required"] = Field(
+        default="none", description="client certificates"
+    )
 
     @model_validator(mode="after")
     def _client_auth_needs_ca(self) -> SourceTLS:
@@ -108,11 +110,15 @@ class MllpSource(_Spec):
 
     type: Literal["mllp"]
     listen: HostPortValue = Field(description="host:port to listen on, e.g. 0.0.0.0:2575")
-    encoding: Encoding = Field("utf-8", description="codec used when MSH-18 is empty")
-    max_frame_bytes: int = Field(1024 * 1024, gt=0, description="largest accepted MLLP frame")
-    idle_timeout: Duration = Field(300.0, ge=0, description="close idle connections after this; 0 = never")
-    validation: Literal["basic", "strict"] = Field("basic", description="how strictly messages are checked")
-    tls: SourceTLS | None = Field(None, description="TLS settings; plain TCP when absent")
+    encoding: Encoding = Field(default="utf-8", description="codec used when MSH-18 is empty")
+    max_frame_bytes: int = Field(default=1024 * 1024, gt=0, description="largest accepted MLLP frame")
+    idle_timeout: Duration = Field(
+        default=300.0, ge=0, description="close idle connections after this; 0 = never"
+    )
+    validation: Literal["basic", "strict"] = Field(
+        default="basic", description="how strictly messages are checked"
+    )
+    tls: SourceTLS | None = Field(default=None, description="TLS settings; plain TCP when absent")
 
 
 class FileSource(_Spec):
@@ -120,12 +126,14 @@ class FileSource(_Spec):
 
     type: Literal["file"]
     path: ResolvedPath = Field(description="directory to poll, e.g. ../var/inbox/lab")
-    glob: str = Field("*.hl7", min_length=1, description="which file names to pick up")
-    poll_interval: Duration = Field(5.0, gt=0, description="time between directory scans")
-    encoding: Encoding = Field("utf-8", description="codec used when MSH-18 is empty")
-    validation: Literal["basic", "strict"] = Field("basic", description="how strictly messages are checked")
-    done_dir: ResolvedPath = Field(None, description="where handled files go; default <path>/done")  # type: ignore[assignment]
-    error_dir: ResolvedPath = Field(None, description="where failed files go; default <path>/error")  # type: ignore[assignment]
+    glob: str = Field(default="*.hl7", min_length=1, description="which file names to pick up")
+    poll_interval: Duration = Field(default=5.0, gt=0, description="time between directory scans")
+    encoding: Encoding = Field(default="utf-8", description="codec used when MSH-18 is empty")
+    validation: Literal["basic", "strict"] = Field(
+        default="basic", description="how strictly messages are checked"
+    )
+    done_dir: ResolvedPath = Field(default=None, description="where handled files go; default <path>/done")  # type: ignore[assignment]
+    error_dir: ResolvedPath = Field(default=None, description="where failed files go; default <path>/error")  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _default_dirs(self) -> FileSource:
@@ -146,11 +154,11 @@ SourceSpec = Annotated[MllpSource | FileSource, Field(discriminator="type")]
 class RetryPolicy(_Spec):
     """How an outbox retries a failed delivery before the message is dead-lettered."""
 
-    max_attempts: int = Field(10, ge=1, description="attempts before the message is dead (DEAD)")
-    backoff: Literal["exponential", "fixed"] = Field("exponential", description="how waits grow")
-    initial_interval: Duration = Field(1.0, gt=0, description="wait after the first failure")
-    max_interval: Duration = Field(600.0, gt=0, description="longest wait between attempts")
-    multiplier: float = Field(2.0, ge=1, description="growth factor of exponential backoff")
+    max_attempts: int = Field(default=10, ge=1, description="attempts before the message is dead (DEAD)")
+    backoff: Literal["exponential", "fixed"] = Field(default="exponential", description="how waits grow")
+    initial_interval: Duration = Field(default=1.0, gt=0, description="wait after the first failure")
+    max_interval: Duration = Field(default=600.0, gt=0, description="longest wait between attempts")
+    multiplier: float = Field(default=2.0, ge=1, description="growth factor of exponential backoff")
 
     @model_validator(mode="after")
     def _max_not_below_initial(self) -> RetryPolicy:
@@ -173,11 +181,13 @@ class DestinationTLS(_Spec):
     """TLS for an MLLP client connection."""
 
     ca_file: ResolvedPath | None = Field(
-        None, description="CA bundle to verify the server; system CAs when absent"
+        default=None, description="CA bundle to verify the server; system CAs when absent"
     )
-    cert_file: ResolvedPath | None = Field(None, description="client certificate (PEM) for mutual TLS")
-    key_file: ResolvedPath | None = Field(None, description="private key of cert_file (PEM)")
-    verify: bool = Field(True, description="verify the server certificate and host name")
+    cert_file: ResolvedPath | None = Field(
+        default=None, description="client certificate (PEM) for mutual TLS"
+    )
+    key_file: ResolvedPath | None = Field(default=None, description="private key of cert_file (PEM)")
+    verify: bool = Field(default=True, description="verify the server certificate and host name")
 
     @model_validator(mode="after")
     def _cert_and_key_together(self) -> DestinationTLS:
@@ -193,10 +203,10 @@ class DestinationTLS(_Spec):
 class _Destination(_Spec):
     name: Name = Field(description="destination name, unique in the channel, e.g. lis-forward")
     message_types: tuple[MessageTypePattern, ...] | None = Field(
-        None, description="message types sent here; all when absent"
+        default=None, description="message types sent here; all when absent"
     )
-    order_by: Literal["person"] | None = Field(None, description="keep per-patient order (by PID-3)")
-    retry: RetryPolicy = Field(default_factory=RetryPolicy, description="retry policy")
+    order_by: Literal["person"] | None = Field(default=None, description="keep per-patient order (by PID-3)")
+    retry: RetryPolicy = Field(default_factory=lambda: RetryPolicy(), description="retry policy")
 
     def wants(self, message_type: str) -> bool:
         """Should a message of this MSH-9 type be routed to this destination?"""
@@ -210,10 +220,14 @@ class MllpDestination(_Destination):
 
     type: Literal["mllp"]
     target: HostPortValue = Field(description="host:port to send to, e.g. 10.1.2.3:2576")
-    ack_timeout: Duration = Field(30.0, gt=0, description="how long to wait for the ACK")
-    on_ae: Literal["retry", "dead", "accept"] = Field("retry", description="what an AE (error) ACK does")
-    on_ar: Literal["retry", "dead", "accept"] = Field("dead", description="what an AR (reject) ACK does")
-    tls: DestinationTLS | None = Field(None, description="TLS settings; plain TCP when absent")
+    ack_timeout: Duration = Field(default=30.0, gt=0, description="how long to wait for the ACK")
+    on_ae: Literal["retry", "dead", "accept"] = Field(
+        default="retry", description="what an AE (error) ACK does"
+    )
+    on_ar: Literal["retry", "dead", "accept"] = Field(
+        default="dead", description="what an AR (reject) ACK does"
+    )
+    tls: DestinationTLS | None = Field(default=None, description="TLS settings; plain TCP when absent")
 
 
 class FileDestination(_Destination):
@@ -222,7 +236,7 @@ class FileDestination(_Destination):
     type: Literal["file"]
     path: ResolvedPath = Field(description="directory to write to, e.g. ../var/out/his-adt")
     filename: FilenameTemplate = Field(
-        "{channel}_{message_id}_{control_id}.hl7", description="file name template"
+        default="{channel}_{message_id}_{control_id}.hl7", description="file name template"
     )
 
 
@@ -250,12 +264,14 @@ class ChannelSpec(_Spec):
     _file: Path = PrivateAttr(default=Path())
 
     channel: Name = Field(description="channel name, unique across files, e.g. his-adt")
-    description: str = Field("", description="free text for people")
-    enabled: bool = Field(True, description="false keeps the channel loaded but not running")
-    source_system: str = Field(None, min_length=1, description="source system id; default the channel name")  # type: ignore[assignment]
+    description: str = Field(default="", description="free text for people")
+    enabled: bool = Field(default=True, description="false keeps the channel loaded but not running")
+    source_system: str = Field(
+        default=None, min_length=1, description="source system id; default the channel name"
+    )  # type: ignore[assignment]
     source: SourceSpec = Field(description="where messages come from; type: mllp or file")
-    filter: MessageFilter | None = Field(None, description="message filter; accept all when absent")
-    destinations: tuple[DestinationSpec, ...] = Field((), description="where messages go")
+    filter: MessageFilter | None = Field(default=None, description="message filter; accept all when absent")
+    destinations: tuple[DestinationSpec, ...] = Field(default=(), description="where messages go")
 
     @model_validator(mode="after")
     def _defaults_and_file(self, info: ValidationInfo) -> ChannelSpec:
@@ -285,5 +301,5 @@ class EngineConfig(_Spec):
     path: Path
     store: str
     channels_dir: Path
-    logging: LoggingSpec = Field(default_factory=LoggingSpec)
+    logging: LoggingSpec = Field(default_factory=lambda: LoggingSpec())
     channels: dict[str, ChannelSpec] = Field(default_factory=dict)
