@@ -25,7 +25,7 @@ from .models import (
     SourceSpec,
     SourceTLS,
 )
-from .values import FILENAME_PLACEHOLDERS, HostPort, message_type_matches, parse_duration, parse_host_port
+from .values import FILENAME_PLACEHOLDERS, HostPort, parse_duration, parse_host_port
 
 __all__ = [
     "FILENAME_PLACEHOLDERS",
@@ -49,7 +49,6 @@ __all__ = [
     "channel_files",
     "load_config",
     "load_config_or_raise",
-    "message_type_matches",
     "parse_duration",
     "parse_host_port",
 ]

@@ -22,7 +22,6 @@ from .values import (
     Name,
     ResolvedPath,
     StoreUrl,
-    message_type_matches,
 )
 
 __all__ = [
@@ -170,11 +169,6 @@ class RetryPolicy(_Spec):
             )
         return self
 
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based), capped at max_interval."""
-        if self.backoff == "fixed":
-            return self.initial_interval
-        return min(self.max_interval, self.initial_interval * self.multiplier ** max(0, attempt - 1))
 
 
 class DestinationTLS(_Spec):
@@ -208,11 +202,6 @@ class _Destination(_Spec):
     order_by: Literal["person"] | None = Field(default=None, description="keep per-patient order (by PID-3)")
     retry: RetryPolicy = Field(default_factory=lambda: RetryPolicy(), description="retry policy")
 
-    def wants(self, message_type: str) -> bool:
-        """Should a message of this MSH-9 type be routed to this destination?"""
-        if self.message_types is None:
-            return True
-        return any(message_type_matches(p, message_type) for p in self.message_types)
 
 
 class MllpDestination(_Destination):
@@ -253,9 +242,6 @@ class MessageFilter(_Spec):
         description="accepted message types, e.g. [ADT^A01, ADT^A04]"
     )
 
-    def accepts(self, message_type: str) -> bool:
-        """Does a message of this MSH-9 type pass the filter?"""
-        return any(message_type_matches(p, message_type) for p in self.message_types)
 
 
 class ChannelSpec(_Spec):

@@ -28,7 +28,6 @@ __all__ = [
     "ResolvedPath",
     "StoreUrl",
     "describe",
-    "message_type_matches",
     "parse_duration",
     "parse_host_port",
     "resolve_store_url",
@@ -184,16 +183,6 @@ def _check_message_type(value: Any) -> str:
 
 #: ``ADT^A01``, ``ADT^*`` or ``ADT`` (which, like ``ADT^*``, matches every ADT trigger event).
 MessageTypePattern = Annotated[str, BeforeValidator(_check_message_type)]
-
-
-def message_type_matches(pattern: str, message_type: str) -> bool:
-    """Does MSH-9 (``"ADT^A01"``, or ``"ADT^A01^ADT_A01"``) match a configured pattern?"""
-    code, _, rest = message_type.partition("^")
-    event = rest.partition("^")[0]
-    want_code, _, want_event = pattern.partition("^")
-    if code != want_code:
-        return False
-    return want_event in ("", "*") or want_event == event
 
 
 # --- encodings, paths, file names --------------------------------------------------------------

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 
 def type_matches(patterns: Iterable[str] | None, message_type: str) -> bool:
-    """`ADT^A01` matches `ADT^A01`, `ADT^*` and `ADT`; None (no filter) matches everything."""
+    """`ADT^A01` (or `ADT^A01^ADT_A01`) matches `ADT^A01`, `ADT^*` and `ADT`; None (no filter) matches all."""
     if patterns is None:
         return True
-    code, _, trigger = message_type.partition("^")
+    code, _, rest = message_type.partition("^")
+    trigger = rest.partition("^")[0]
     for pattern in patterns:
         p_code, sep, p_trigger = pattern.partition("^")
         if p_code == code and (not sep or p_trigger in ("*", trigger)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.config import MessageFilter, RetryPolicy, message_type_matches, parse_duration, parse_host_port
+from engine.config import parse_duration, parse_host_port
 
 
 @pytest.mark.parametrize(
@@ -34,29 +34,3 @@ def test_bad_durations_say_which_forms_are_accepted(text: object) -> None:
 def test_host_port_round_trips_through_str() -> None:
     assert str(parse_host_port("his.example:2575")) == "his.example:2575"
     assert str(parse_host_port("[fe80::1]:2575")) == "[fe80::1]:2575"
-
-
-@pytest.mark.parametrize(
-    ("pattern", "message_type", "matches"),
-    [
-        ("ADT^A01", "ADT^A01", True),
-        ("ADT^A01", "ADT^A01^ADT_A01", True),
-        ("ADT^A01", "ADT^A04", False),
-        ("ADT^*", "ADT^A40", True),
-        ("ADT", "ADT^A08", True),
-        ("ADT", "ORU^R01", False),
-    ],
-)
-def test_message_type_patterns(pattern: str, message_type: str, matches: bool) -> None:
-    assert message_type_matches(pattern, message_type) is matches
-
-
-def test_filter_accepts_listed_types_only() -> None:
-    f = MessageFilter(message_types=("ADT^A01", "ORU^*"))
-    assert f.accepts("ORU^R01") and f.accepts("ADT^A01") and not f.accepts("ADT^A04")
-
-
-def test_exponential_retry_delay_grows_and_is_capped() -> None:
-    retry = RetryPolicy(initial_interval=1, max_interval=10, multiplier=3)
-    assert [retry.delay(n) for n in (1, 2, 3, 4)] == [1, 3, 9, 10]
-    assert RetryPolicy(backoff="fixed", initial_interval=5).delay(7) == 5

@@ -1,0 +1,73 @@
+"""Shared fixtures: store URLs for SQLite and PostgreSQL, the corpus, one log directory for the whole run."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+
+TESTS = Path(__file__).parent
+CORPUS = TESTS / "corpus"
+ROOT = TESTS.parent
+POSTGRES_URL = os.environ.get("HUITONG_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(scope="session")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every log this run writes (daemons and in-process) lands here; the masking test reads all of it."""
+    path = tmp_path_factory.getbasetemp() / "logs"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _log_to_run_dir(log_dir: Path) -> None:
+    from engine.runtime.logging import configure
+
+    configure("debug", "json", str(log_dir / "in-process.jsonl"))
+
+
+def postgres_schema_url() -> Iterator[str]:
+    if not POSTGRES_URL:
+        pytest.skip("HUITONG_TEST_POSTGRES_URL is not set; .ci/run sets it so CI runs the PostgreSQL path")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty store on each backend (PostgreSQL: a schema of its own, dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        yield from postgres_schema_url()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Like store_url, shared by a module's tests (for a daemon that serves several tests)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('store') / 'store.db'}"
+    else:
+        yield from postgres_schema_url()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `after_everything` read what the whole run produced (its logs), so they run last."""
+    items.sort(key=lambda item: item.get_closest_marker("after_everything") is not None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "after_everything: runs after every other test of the session")

@@ -1,0 +1,145 @@
+"""The store on both backends: the journal keeps what was committed, the outbox leases, orders and retries."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Engine, func, select
+
+from engine.domain.outcome import DeliveryStatus, MessageStatus
+from engine.store import journal, outbox
+from engine.store.database import migrate, open_engine
+from engine.store.journal import JournalEntry
+from engine.store.outbox import Result
+from engine.store.schema import messages
+
+import pytest
+
+
+@pytest.fixture
+def engine(store_url: str) -> Engine:
+    engine = open_engine(store_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def entry(control_id: str, raw: bytes | None = None, channel: str = "his-adt") -> JournalEntry:
+    raw = raw or f"MSH|^~\\&|HIS|H|ENG|E|20260101||ADT^A01|{control_id}|P|2.5\rPID|1||{control_id}^^^HIS^MR\r".encode()
+    return JournalEntry(channel, "127.0.0.1:5000", time.time(), raw, message_type="ADT^A01", control_id=control_id)
+
+
+def queue(engine: Engine, *pairs: tuple[str, str | None]) -> list[int]:
+    """Journal one message per (control id, order key) and queue it for destination 'out'."""
+    entries = [entry(cid) for cid, _ in pairs]
+    with engine.begin() as conn:
+        journal.append(conn, entries)
+        outbox.enqueue(
+            conn,
+            [{"message_id": e.id, "channel": e.channel, "destination": "out", "order_key": key}
+             for e, (_, key) in zip(entries, pairs, strict=True)],
+            time.time(),
+        )
+    return [e.id for e in entries]  # type: ignore[misc]
+
+
+def test_migrating_twice_is_harmless(engine: Engine) -> None:
+    migrate(engine)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(messages)).scalar() == 0
+
+
+def test_journaled_entries_survive_a_new_connection_with_their_raw_bytes(store_url: str, engine: Engine) -> None:
+    raw = "MSH|^~\\&|HIS|县医院|ENG|E|20260101||ADT^A04|X1|P|2.5\rPID|1||9^^^HIS^MR||张三\r".encode("gb18030")
+    with engine.begin() as conn:
+        journal.append(conn, [entry("X1", raw)])
+    engine.dispose()
+    again = open_engine(store_url)
+    with again.connect() as conn:
+        row = conn.execute(select(messages)).one()
+    again.dispose()
+    assert row.raw == raw
+    assert row.status == MessageStatus.RECEIVED
+    assert row.content_hash == journal.content_hash(raw)
+
+
+def test_ids_are_assigned_in_insertion_order(engine: Engine) -> None:
+    entries = [entry(f"C{i}") for i in range(50)]
+    with engine.begin() as conn:
+        journal.append(conn, entries)
+    ids = [e.id for e in entries]
+    assert ids == sorted(ids) and len(set(ids)) == 50
+
+
+def test_a_resend_with_the_same_control_id_and_content_is_a_duplicate(engine: Engine) -> None:
+    first, resend, changed = entry("A1"), entry("A1"), entry("A1", b"MSH|^~\\&|other content|A1")
+    with engine.begin() as conn:
+        journal.append(conn, [first])
+        assert journal.claim_keys(conn, [first]) == {}
+        journal.append(conn, [resend, changed])
+        assert journal.claim_keys(conn, [resend, changed]) == {resend.id: first.id}
+
+
+def test_a_duplicate_inside_one_batch_points_at_the_first(engine: Engine) -> None:
+    a, b = entry("B1"), entry("B1")
+    with engine.begin() as conn:
+        journal.append(conn, [a, b])
+        assert journal.claim_keys(conn, [a, b]) == {b.id: a.id}
+
+
+def test_claim_leases_rows_so_a_second_claim_gets_nothing(engine: Engine) -> None:
+    queue(engine, ("M1", None), ("M2", None))
+    now = time.time()
+    with engine.begin() as conn:
+        first = outbox.claim(conn, "his-adt", "out", now=now, lease=60, limit=10, ordered=False)
+        second = outbox.claim(conn, "his-adt", "out", now=now, lease=60, limit=10, ordered=False)
+    assert [d.control_id for d in first] == ["M1", "M2"]
+    assert second == []
+
+
+def test_ordered_claim_holds_back_a_persons_later_message_while_an_earlier_one_is_pending(engine: Engine) -> None:
+    ids = queue(engine, ("P1-a", "p1"), ("P2-a", "p2"), ("P1-b", "p1"))
+    now = time.time()
+    with engine.begin() as conn:
+        claimed = outbox.claim(conn, "his-adt", "out", now=now, lease=60, limit=10, ordered=True)
+        assert [d.control_id for d in claimed] == ["P1-a", "P2-a"]
+        first = claimed[0]
+        outbox.record(conn, [Result(first.id, DeliveryStatus.ERROR, 1, now + 30, "refused")])
+        later = outbox.claim(conn, "his-adt", "out", now=now + 1, lease=60, limit=10, ordered=True)
+    assert later == []  # P1-b waits behind P1-a's retry; P2-a is leased
+    with engine.begin() as conn:
+        outbox.record(conn, [Result(first.id, DeliveryStatus.SENT, 2, now, sent_at=now)])
+        released = outbox.claim(conn, "his-adt", "out", now=now + 2, lease=60, limit=10, ordered=True)
+    assert [d.message_id for d in released] == [ids[2]]
+
+
+def test_a_failed_row_is_not_claimed_before_its_next_attempt_time(engine: Engine) -> None:
+    queue(engine, ("R1", None))
+    now = time.time()
+    with engine.begin() as conn:
+        [row] = outbox.claim(conn, "his-adt", "out", now=now, lease=60, limit=10, ordered=False)
+        outbox.record(conn, [Result(row.id, DeliveryStatus.ERROR, 1, now + 5, "down")])
+        assert outbox.claim(conn, "his-adt", "out", now=now + 4, lease=60, limit=10, ordered=False) == []
+        assert outbox.next_due(conn, "his-adt", "out") == pytest.approx(now + 5)
+        assert len(outbox.claim(conn, "his-adt", "out", now=now + 6, lease=60, limit=10, ordered=False)) == 1
+
+
+def test_requeue_restarts_dead_deliveries_but_leaves_sent_ones(engine: Engine) -> None:
+    ids = queue(engine, ("D1", None), ("D2", None))
+    now = time.time()
+    with engine.begin() as conn:
+        rows = outbox.claim(conn, "his-adt", "out", now=now, lease=60, limit=10, ordered=False)
+        outbox.record(conn, [Result(rows[0].id, DeliveryStatus.DEAD, 3, now, "gone"),
+                             Result(rows[1].id, DeliveryStatus.SENT, 1, now, sent_at=now)])
+        assert outbox.requeue(conn, ids, now) == 1
+        again = outbox.claim(conn, "his-adt", "out", now=now, lease=60, limit=10, ordered=False)
+    assert [(d.control_id, d.attempts, d.status) for d in again] == [("D1", 0, DeliveryStatus.QUEUED)]
+
+
+def test_enqueue_twice_keeps_one_row_per_message_and_destination(engine: Engine) -> None:
+    [mid] = queue(engine, ("E1", None))
+    with engine.begin() as conn:
+        outbox.enqueue(conn, [{"message_id": mid, "channel": "his-adt", "destination": "out", "order_key": None}],
+                       time.time())
+        rows = outbox.claim(conn, "his-adt", "out", now=time.time(), lease=60, limit=10, ordered=False)
+    assert len(rows) == 1

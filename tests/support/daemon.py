@@ -1,0 +1,96 @@
+"""Run the real daemon in a subprocess against a temporary configuration, as an engineer would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+HUITONG = str(Path(sys.executable).with_name("huitong"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {port} after {timeout}s")
+
+
+def write_config(root: Path, store_url: str, channels: dict[str, dict], log_file: Path) -> Path:
+    """engine.yaml + one channel file per entry under root; returns the engine.yaml path."""
+    (root / "channels").mkdir(parents=True, exist_ok=True)
+    for name, body in channels.items():
+        (root / "channels" / f"{name}.yaml").write_text(yaml.safe_dump({"channel": name, **body}, allow_unicode=True))
+    config = root / "engine.yaml"
+    config.write_text(yaml.safe_dump({
+        "store": store_url,
+        "channels": "channels",
+        "logging": {"level": "info", "format": "json", "file": str(log_file)},
+    }))
+    return config
+
+
+class Daemon:
+    def __init__(self, config: Path, *, ports: tuple[int, ...] = (), command: tuple[str, ...] = ("daemon",)) -> None:
+        self.config = config
+        self.ports = ports
+        self.command = command
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Daemon:
+        self.proc = subprocess.Popen(
+            [HUITONG, *self.command, "--config", str(self.config)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            for port in self.ports:
+                wait_port(port)
+        except TimeoutError:
+            self.proc.kill()
+            out, err = self.proc.communicate()
+            raise RuntimeError(f"daemon did not start:\n{err.decode(errors='replace')}") from None
+        return self
+
+    def stop(self, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout)
+        self.stderr = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+        return code
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def hup(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGHUP)
+
+    def __enter__(self) -> Daemon:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.stop()
+
+
+def huitong(*args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+    extra = ["--config", str(config)] if config else []
+    return subprocess.run([HUITONG, *args, *extra], capture_output=True, text=True, timeout=120)
