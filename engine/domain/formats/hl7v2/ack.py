@@ -1,0 +1,126 @@
+"""Original-mode acknowledgements (HL7 v2.5 chapter 2): ACK, with MSA and one ERR per problem.
+
+Time and control IDs are passed in, never read here, so an ACK is a pure function of its inputs and
+a resent message can be answered byte-for-byte the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .header import Header
+from .validate import ERROR_CODES, Problem
+
+__all__ = ["build_ack", "build_batch_ack", "escape"]
+
+_CODES = frozenset(("AA", "AE", "AR", "CA", "CE", "CR"))
+_LOCATION = re.compile(
+    r"(?:([A-Z0-9]{3})(?:\[(\d+)\])?)?(?:#(\d+))?(?:-(\d+)(?:\((\d+)\))?(?:\.(\d+))?(?:\.(\d+))?)?"
+)
+_DEFAULT_ENCODING = "^~\\&"
+_VERSIONS_WITH_ERR_1_ONLY = ("2.1", "2.2", "2.3", "2.3.1", "2.4")
+
+
+def escape(text: str, field_sep: str = "|", encoding_chars: str = _DEFAULT_ENCODING) -> str:
+    """Escape delimiters so free text can sit in one field; line breaks become spaces."""
+    comp, rep, esc = encoding_chars[0], encoding_chars[1], encoding_chars[2]
+    sub = encoding_chars[3] if len(encoding_chars) > 3 else "&"
+    out = text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
+    if esc in out:
+        out = out.replace(esc, f"{esc}E{esc}")
+    for ch, code in ((field_sep, "F"), (comp, "S"), (rep, "R"), (sub, "T")):
+        if ch in out:
+            out = out.replace(ch, f"{esc}{code}{esc}")
+    return out
+
+
+def _erl(location: str, comp: str) -> list[str]:
+    """``"OBX[2]-5.1"`` -> ERL components [segment, sequence, field, repetition, component, subcomponent]."""
+    m = _LOCATION.fullmatch(location)
+    if m is None:
+        return []
+    seg, occ, line, field, rep, component, sub = m.groups()
+    parts = [
+        seg or "",
+        occ or line or ("1" if seg else ""),
+        field or "",
+        rep or ("1" if field else ""),
+        component or "",
+        sub or "",
+    ]
+    while parts and not parts[-1]:
+        parts.pop()
+    return parts
+
+
+def build_ack(
+    header: Header | None,
+    code: str,
+    *,
+    control_id: str,
+    timestamp: str,
+    problems: Sequence[Problem] = (),
+    text: str = "",
+) -> str:
+    """The ACK for one message, segments joined with ``"\\r"`` (the transport adds the final one).
+
+    ``header`` is the original message's header (``None`` when it was unreadable: a minimal MSH is used
+    and MSA-2 stays empty). Sender and receiver are swapped, MSH-11/12/18 echoed, MSH-9 is
+    ``ACK^<trigger>^ACK``. For AE/AR each problem becomes an ERR segment (ERR-2 location, ERR-3 the
+    table 0357 code, ERR-4 severity, ERR-8 the text); for versions before 2.5, ERR-1 carries the same.
+    ``text`` goes to MSA-3; it defaults to the first problem's text.
+    """
+    if code not in _CODES:
+        raise ValueError(f"acknowledgement code must be one of {sorted(_CODES)}, not {code!r}")
+    if header is not None:
+        fs, enc = header.field_sep, header.encoding_chars
+        comp = enc[0]
+        trigger = header.trigger
+        msh9 = f"ACK{comp}{trigger}{comp}ACK" if trigger else "ACK"
+        processing = header.processing_id if header.processing_id[:1] in ("P", "D", "T") else "P"
+        version = header.version or "2.5"
+        msh = [
+            "MSH",
+            enc,
+            header.receiving_app,
+            header.receiving_facility,
+            header.sending_app,
+            header.sending_facility,
+            timestamp,
+            "",
+            msh9,
+            control_id,
+            processing,
+            version,
+        ]
+        if header.charset:
+            msh += ["", "", "", "", "", header.charset]
+        original_id = header.control_id
+    else:
+        fs, enc, comp, version = "|", _DEFAULT_ENCODING, "^", "2.5"
+        msh = ["MSH", enc, "", "", "", "", timestamp, "", "ACK", control_id, "P", version]
+        original_id = ""
+    if not text and problems:
+        text = problems[0].text
+    segments = [fs.join(msh), fs.join(("MSA", code, escape(original_id, fs, enc), escape(text, fs, enc)))]
+    if code in ("AE", "AR", "CE", "CR"):
+        old_style = version in _VERSIONS_WITH_ERR_1_ONLY
+        sub = enc[3]
+        for p in problems:
+            description = ERROR_CODES.get(p.code, "")
+            location = _erl(p.location, comp)
+            err3 = comp.join((str(p.code), description, "HL70357"))
+            err1 = ""
+            if old_style:
+                eld = [*location[:3], "", "", ""][:3]
+                err1 = comp.join([*eld, sub.join((str(p.code), description, "HL70357"))])
+            fields = ["ERR", err1, comp.join(location), err3, p.severity, "", "", "", escape(p.text, fs, enc)]
+            segments.append(fs.join(fields))
+    return "\r".join(segments)
+
+
+def build_batch_ack(acks: Sequence[str], *, timestamp: str, control_id: str) -> str:
+    """Wrap ACKs for a batch: BHS (BHS-7 time, BHS-11 batch control ID), the ACKs, ``BTS|<count>``."""
+    bhs = f"BHS|{_DEFAULT_ENCODING}|||||{timestamp}||||{control_id}"
+    return "\r".join([bhs, *acks, f"BTS|{len(acks)}"])
