@@ -15,7 +15,12 @@ from .wire import BOM, charset_for
 __all__ = ["KNOWN_VERSIONS", "Header", "read_header", "scan_header"]
 
 #: HL7 v2 versions this engine recognises in MSH-12.1.
-KNOWN_VERSIONS = frozenset("2.1 2.2 2.3 2.3.1 2.4 2.5 2.5.1 2.6 2.7 2.7.1 2.8 2.8.1 2.8.2 2.9".split())
+KNOWN_VERSIONS = frozenset(
+    [
+        *("2.1", "2.2", "2.3", "2.3.1", "2.4", "2.5", "2.5.1"),
+        *("2.6", "2.7", "2.7.1", "2.8", "2.8.1", "2.8.2", "2.9"),
+    ]
+)
 _PROCESSING_IDS = frozenset("PDT")  # HL7 table 0103
 _PROCESSING_MODES = frozenset(("", "A", "I", "R", "T"))  # HL7 table 0207; empty means current processing
 _PROCESSING_COMMON = frozenset(("P", "D", "T"))
