@@ -14,7 +14,7 @@ from .errors import UnknownCharset
 from .header import Header, scan_header
 from .message import Message
 from .validate import Problem, validate
-from .wire import canonical, charset_for
+from .wire import BOM, canonical, charset_for
 
 __all__ = ["Inspection", "inspect"]
 
@@ -26,7 +26,8 @@ class Inspection:
     """Outcome of inspecting one message.
 
     ``header`` is what could be read even when the message is refused (so the AR can echo MSH-10);
-    ``text`` is the decoded message with ``\\r`` segment ends; ``reason`` is ``""`` for AA.
+    ``text`` is the decoded message as received (BOM removed; ``message`` reads any line ends);
+    ``reason`` is ``""`` for AA.
     """
 
     header: Header | None
@@ -62,14 +63,15 @@ def inspect(raw: bytes, *, default_charset: str, validation: str = "basic") -> I
         codec = charset_for(header.charset, default_charset)
     except UnknownCharset as exc:
         return _refuse(header, None, Problem(103, "MSH-18", exc.reason))
-    body = canonical(raw)
+    body = raw[3:] if raw.startswith(BOM) else raw
     try:
         if body.isascii() and not codec.startswith("iso2022"):
             text = body.decode("ascii")  # same result for every ASCII-compatible codec, and much faster
         else:
             text = body.decode(codec)
     except UnicodeDecodeError as exc:
-        segment = body.count(b"\r", 0, exc.start) + 1
+        before = body[: exc.start]
+        segment = canonical(before).count(b"\r") + (1 if before[-1:] in (b"", b"\r", b"\n") else 0)
         return _refuse(
             header, codec, Problem(102, f"#{segment}", f"segment {segment} is not valid {codec} text")
         )

@@ -97,7 +97,7 @@ class Message:
             if "\n" in text:
                 text = text.replace("\r\n", "\r").replace("\n", "\r")
             segs = text.split("\r")
-            if "" in segs or not segs[-1].strip():
+            if "" in segs or not segs[-1].strip() or "\r " in text:
                 segs = [s for s in segs if s.strip()]
             self._segments = segs
         return self._segments

@@ -18,10 +18,13 @@ _ENVELOPE = frozenset((b"FHS", b"BHS", b"BTS", b"FTS"))
 _LINE = re.compile(rb"[^\r\n]+")
 # A line that looks like a segment: an ID of three capitals/digits, then a separator or nothing.
 _SEGMENT = re.compile(rb"[A-Z][A-Z0-9]{2}(?:[^A-Za-z0-9\s]|\Z)")
-_BLANK_LINE = re.compile(rb"(?:\A|[\r\n])[ \t\f\v]*(?:[\r\n]|\Z)")
 _WS = b" \t\r\n\f\v"
-# Any of these at a line start means more than one message or an envelope: take the slow path.
-_SLOW_MARKERS = tuple(sep + seg for seg in (b"MSH", b"BHS", b"BTS", b"FHS", b"FTS") for sep in (b"\r", b"\n"))
+
+
+def _has_trailer(data: bytes) -> bool:
+    """A BTS/FTS among the last lines (one pass over a short tail, not over the message)."""
+    tail = data[-96:]
+    return b"\rBTS" in tail or b"\nBTS" in tail or b"\rFTS" in tail or b"\nFTS" in tail
 
 
 def _is_header(line: bytes, name: bytes) -> bool:
@@ -42,7 +45,7 @@ def split_messages(data: bytes) -> list[bytes]:
     """
     start = 3 if data.startswith(BOM) else 0
     # Fast path: one message, no envelope, no second MSH. This is every MLLP frame in practice.
-    if data.startswith(b"MSH", start) and not any(marker in data for marker in _SLOW_MARKERS):
+    if data.startswith(b"MSH", start) and data.count(b"MSH") == 1 and not _has_trailer(data):
         end = len(data.rstrip(_WS))
         if end == len(data) and start == 0:
             return [data]
@@ -135,10 +138,11 @@ def canonical(raw: bytes) -> bytes:
         raw = raw[3:]
     if not raw:
         return raw
-    last = len(raw) - 1 if raw[-1] == 13 else len(raw)
-    if b"\n" not in raw and not _BLANK_LINE.search(raw, 0, last):
-        return raw if last < len(raw) else raw + b"\r"
-    kept = [line for line in _LINE.findall(raw) if line.strip()]
+    if b"\n" in raw:
+        raw = raw.replace(b"\r\n", b"\r").replace(b"\n", b"\r")
+    if b"\r\r" not in raw and raw[0] != 13 and b"\r " not in raw and b"\r\t" not in raw:
+        return raw if raw[-1] == 13 else raw + b"\r"
+    kept = [line for line in raw.split(b"\r") if line.strip()]
     return b"\r".join(kept) + b"\r" if kept else b""
 
 
