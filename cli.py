@@ -32,10 +32,16 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def _store(args: argparse.Namespace) -> Any:
+    """The store named by engine.yaml; channel files are not needed (or checked) to read it."""
+    from engine.config import load_engine_settings
     from engine.store.database import migrate, open_engine
 
-    config = _load(args)
-    engine = open_engine(config.store)
+    settings, errors = load_engine_settings(args.config)
+    if settings is None or errors:
+        for error in errors:
+            print(error, file=sys.stderr)
+        raise SystemExit(1)
+    engine = open_engine(settings.store)
     migrate(engine)
     return engine
 
@@ -64,7 +70,9 @@ def _time_arg(text: str) -> float:
     try:
         return datetime.fromisoformat(text).timestamp()
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected an ISO time (2026-11-22T08:00) or an age (30m, 2h), got {text!r}") from exc
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO time (2026-11-22T08:00) or an age (30m, 2h), got {text!r}"
+        ) from exc
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -101,8 +109,7 @@ def cmd_daemon(args: argparse.Namespace, only: str | None = None) -> int:
 
     config = _load(args)
     if only is not None and only not in config.channels:
-        print(f"no channel named {only!r}; channels: {', '.join(sorted(config.channels)) or '(none)'}",
-              file=sys.stderr)
+        print(f"no channel named {only!r}; channels: {', '.join(sorted(config.channels)) or '(none)'}", file=sys.stderr)
         return 1
     _logging(config, daemon=only is None)
     return asyncio.run(Daemon(config, only=only).run())
@@ -116,8 +123,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     import ssl
 
     from engine.connectors.mllp.client import exchange
-    from engine.domain.formats.hl7v2 import BatchError, split_messages
-    from engine.domain.formats.hl7v2.ack import read_ack
+    from engine.domain.formats.hl7v2 import BatchError, read_ack, split_messages
 
     host, port = args.to
     context = None
@@ -138,8 +144,9 @@ def cmd_send(args: argparse.Namespace) -> int:
         payloads.extend((name, part) for part in parts)
     worst = 0
     try:
-        for (name, _), answer in zip(payloads, exchange(host, port, (p for _, p in payloads), ssl_context=context),
-                                     strict=False):
+        for (name, _), answer in zip(
+            payloads, exchange(host, port, (p for _, p in payloads), ssl_context=context), strict=False
+        ):
             ack = read_ack(answer)
             line = f"{ack.code or '??'}  {name}  {ack.control_id}"
             if ack.text:
@@ -165,8 +172,14 @@ def _message_json(view: Any) -> dict[str, Any]:
         "error": view.error,
         "duplicate_of": view.duplicate_of,
         "destinations": [
-            {"name": d.name, "status": d.status, "attempts": d.attempts, "last_error": d.last_error,
-             "next_attempt_at": _iso(d.next_attempt_at) or None, "sent_at": _iso(d.sent_at) or None}
+            {
+                "name": d.name,
+                "status": d.status,
+                "attempts": d.attempts,
+                "last_error": d.last_error,
+                "next_attempt_at": _iso(d.next_attempt_at) or None,
+                "sent_at": _iso(d.sent_at) or None,
+            }
             for d in view.destinations
         ],
     }
@@ -181,8 +194,9 @@ def cmd_messages_list(args: argparse.Namespace) -> int:
 
     engine = _store(args)
     with engine.connect() as conn:
-        ids = queries.find_ids(conn, channel=args.channel, status=args.status, since=args.since, until=args.until,
-                               limit=args.limit)
+        ids = queries.find_ids(
+            conn, channel=args.channel, status=args.status, since=args.since, until=args.until, limit=args.limit
+        )
         views = queries.messages_by_id(conn, ids)
     if args.json:
         _print_json([_message_json(v) for v in views])
@@ -190,8 +204,10 @@ def cmd_messages_list(args: argparse.Namespace) -> int:
     print(f"{'ID':>8}  {'RECEIVED':<29}  {'CHANNEL':<16} {'TYPE':<12} {'CONTROL ID':<22} {'STATUS':<10} DESTINATIONS")
     for v in views:
         dests = " ".join(f"{d.name}:{d.status}({d.attempts})" for d in v.destinations)
-        print(f"{v.id:>8}  {_iso(v.received_at):<29}  {v.channel:<16} {v.message_type:<12} {v.control_id[:22]:<22} "
-              f"{v.status:<10} {dests}")
+        print(
+            f"{v.id:>8}  {_iso(v.received_at):<29}  {v.channel:<16} {v.message_type:<12} {v.control_id[:22]:<22} "
+            f"{v.status:<10} {dests}"
+        )
         if v.error:
             print(f"{'':>10}{v.error}")
     return 0
@@ -213,9 +229,18 @@ def cmd_messages_show(args: argparse.Namespace) -> int:
         out["content"] = {k: b.decode("utf-8", "replace") for k, b in v.content.items()}
         _print_json(out)
         return 0
-    for label, value in [("id", v.id), ("channel", v.channel), ("source", v.source), ("received", _iso(v.received_at)),
-                         ("type", v.message_type), ("control id", v.control_id), ("charset", v.charset),
-                         ("status", v.status), ("error", v.error), ("duplicate of", v.duplicate_of)]:
+    for label, value in [
+        ("id", v.id),
+        ("channel", v.channel),
+        ("source", v.source),
+        ("received", _iso(v.received_at)),
+        ("type", v.message_type),
+        ("control id", v.control_id),
+        ("charset", v.charset),
+        ("status", v.status),
+        ("error", v.error),
+        ("duplicate of", v.duplicate_of),
+    ]:
         if value not in (None, ""):
             print(f"{label:>13}: {value}")
     for d in v.destinations:
@@ -249,11 +274,14 @@ def cmd_messages_reprocess(args: argparse.Namespace) -> int:
         elif args.dead:
             ids = queries.dead_message_ids(conn, args.channel)
         else:
-            ids = queries.find_ids(conn, channel=args.channel, status=args.status, since=args.since, until=args.until,
-                                   newest_first=False)
+            ids = queries.find_ids(
+                conn, channel=args.channel, status=args.status, since=args.since, until=args.until, newest_first=False
+            )
         messages, deliveries = reprocess(conn, ids, time.time(), reason=args.reason)
-    print(f"reprocessing {messages} message(s), {deliveries} delivery(ies) queued again"
-          + ("" if messages or deliveries else " (nothing matched)"))
+    print(
+        f"reprocessing {messages} message(s), {deliveries} delivery(ies) queued again"
+        + ("" if messages or deliveries else " (nothing matched)")
+    )
     return 0
 
 
@@ -276,8 +304,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
 # -- argument parsing ---------------------------------------------------------------------------------------
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", default=DEFAULT_CONFIG, metavar="PATH",
-                        help=f"engine.yaml to use (default {DEFAULT_CONFIG}; env HUITONG_CONFIG)")
+    common.add_argument(
+        "--config",
+        default=DEFAULT_CONFIG,
+        metavar="PATH",
+        help=f"engine.yaml to use (default {DEFAULT_CONFIG}; env HUITONG_CONFIG)",
+    )
     top = argparse.ArgumentParser(prog="huitong", description="Huitong health-data integration engine")
     sub = top.add_subparsers(dest="command", required=True)
 
@@ -304,7 +336,8 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_send)
 
     messages = sub.add_parser("messages", help="what happened to each message").add_subparsers(
-        dest="messages_command", required=True)
+        dest="messages_command", required=True
+    )
     p = messages.add_parser("list", parents=[common], help="newest first")
     p.add_argument("--channel")
     p.add_argument("--status", type=str.upper)

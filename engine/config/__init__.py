@@ -9,7 +9,7 @@ Every problem comes back as a :class:`ConfigError` that prints as
 """
 
 from .errors import ConfigError, ConfigInvalid
-from .loader import LoadResult, channel_files, load_config, load_config_or_raise
+from .loader import LoadResult, channel_files, load_config, load_config_or_raise, load_engine_settings
 from .models import (
     ChannelSpec,
     DestinationSpec,
@@ -49,6 +49,7 @@ __all__ = [
     "channel_files",
     "load_config",
     "load_config_or_raise",
+    "load_engine_settings",
     "parse_duration",
     "parse_host_port",
 ]

@@ -7,6 +7,7 @@ an engineer fixes them all in one pass instead of one per restart.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,15 @@ def _channels_dir(doc: Document, engine: EngineFile | None) -> Path | None:
     return Path(os.path.abspath(doc.file.parent / Path(value).expanduser()))
 
 
+def load_engine_settings(
+    path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
+) -> tuple[EngineFile | None, list[ConfigError]]:
+    """engine.yaml alone: what read-only commands need (the store), even while a channel file is broken."""
+    doc = read_document(Path(os.path.abspath(os.fspath(path))), os.environ if environ is None else environ)
+    engine = _engine_file(doc) if doc.parsed else None
+    return engine, _sorted(doc.errors)
+
+
 def load_config(
     path: str | os.PathLike[str],
     *,
@@ -156,6 +166,7 @@ def load_config(
         path=engine_path,
         store=engine.store,
         channels_dir=engine.channels,
+        node=engine.node or socket.gethostname(),
         logging=engine.logging,
         channels=specs,
     )

@@ -78,6 +78,11 @@ class EngineFile(_Spec):
         default=Path("../channels"), validate_default=True, description="directory of channel files"
     )
     logging: LoggingSpec = Field(default_factory=lambda: LoggingSpec(), description="logging settings")
+    node: Name | None = Field(
+        default=None,
+        description="this engine process's name in a shared store; default the host name (set it when "
+        "several engines run on one host against one PostgreSQL)",
+    )
 
 
 # --- sources -----------------------------------------------------------------------------------
@@ -287,5 +292,6 @@ class EngineConfig(_Spec):
     path: Path
     store: str
     channels_dir: Path
+    node: str
     logging: LoggingSpec = Field(default_factory=lambda: LoggingSpec())
     channels: dict[str, ChannelSpec] = Field(default_factory=dict)

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.domain.formats.hl7v2 import BatchError, Inspection, build_ack, build_batch_ack, inspect, split_messages
+from engine.domain.formats.hl7v2 import (
+    BatchError,
+    Inspection,
+    build_ack,
+    build_batch_ack,
+    inspect,
+    split_messages,
+)
 from engine.domain.masking import mask_text
 from engine.domain.outcome import MessageStatus
 from engine.store.journal import JournalEntry
@@ -63,12 +70,11 @@ def too_large(head: bytes, size: int, limit: int, *, channel: str, source: str, 
 
 def ack_bytes(items: list[Received], store_error: Exception | None, *, control_id: str, timestamp: str) -> bytes:
     """The answer to one frame: one ACK, or a batch of ACKs when the frame held several messages."""
-    acks = [_ack(item, store_error, f"{control_id}{i}" if len(items) > 1 else control_id, timestamp)
-            for i, item in enumerate(items)]
-    if len(acks) == 1:
-        text = acks[0]
-    else:
-        text = build_batch_ack(acks, timestamp=timestamp, control_id=control_id)
+    acks = [
+        _ack(item, store_error, f"{control_id}{i}" if len(items) > 1 else control_id, timestamp)
+        for i, item in enumerate(items)
+    ]
+    text = acks[0] if len(acks) == 1 else build_batch_ack(acks, timestamp=timestamp, control_id=control_id)
     charset = items[0].inspection.charset if items[0].inspection and items[0].inspection.charset else "utf-8"
     return text.encode(charset, "replace")
 
@@ -81,6 +87,10 @@ def _ack(item: Received, store_error: Exception | None, control_id: str, timesta
     if found is None:
         return build_ack(None, "AR", control_id=control_id, timestamp=timestamp, text=item.entry.error or "")
     return build_ack(
-        header, found.ack_code, control_id=control_id, timestamp=timestamp, problems=found.problems,
+        header,
+        found.ack_code,
+        control_id=control_id,
+        timestamp=timestamp,
+        problems=found.problems,
         text=mask_text(found.reason),
     )

@@ -123,8 +123,13 @@ class RunningChannel:
             log.info("channel started", channel=self.name, listen=str(source.listen), port=self.server.bound_port)
         else:
             self.scheduler.add_job(
-                self._poll, "interval", seconds=source.poll_interval, id=f"poll:{self.name}",
-                max_instances=1, coalesce=True, next_run_time=datetime.now(),
+                self._poll,
+                "interval",
+                seconds=source.poll_interval,
+                id=f"poll:{self.name}",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(),
             )
             log.info("channel started", channel=self.name, path=str(source.path), glob=source.glob)
 
@@ -146,11 +151,20 @@ class RunningChannel:
         assert isinstance(source, MllpSource)
         now = time.time()
         if isinstance(frame, Oversized):
-            items = [too_large(frame.head, frame.size, source.max_frame_bytes, channel=self.name, source=peer,
-                               received_at=now)]
+            items = [
+                too_large(
+                    frame.head, frame.size, source.max_frame_bytes, channel=self.name, source=peer, received_at=now
+                )
+            ]
         else:
-            items = receive(frame, channel=self.name, source=peer, received_at=now,
-                            default_charset=source.encoding, validation=source.validation)
+            items = receive(
+                frame,
+                channel=self.name,
+                source=peer,
+                received_at=now,
+                default_charset=source.encoding,
+                validation=source.validation,
+            )
         ack_id = self.ack_ids.next()
 
         def durable(error: Exception | None) -> None:
@@ -173,8 +187,14 @@ class RunningChannel:
                 except OSError as exc:
                     log.error("cannot read file", channel=self.name, file=str(path), error=exc.strerror)
                     continue
-                items = receive(data, channel=self.name, source=str(path), received_at=time.time(),
-                                default_charset=source.encoding, validation=source.validation)
+                items = receive(
+                    data,
+                    channel=self.name,
+                    source=str(path),
+                    received_at=time.time(),
+                    default_charset=source.encoding,
+                    validation=source.validation,
+                )
                 batch.append((path, items))
             error = await self.intake.submit_and_wait([i.entry for _, items in batch for i in items])
             if error is not None:
@@ -184,11 +204,15 @@ class RunningChannel:
                 failed = any(i.entry.status == MessageStatus.ERROR for i in items)
                 target = source.error_dir if failed else source.done_dir
                 moved = await asyncio.to_thread(file_source.move, path, target)
-                log.info("file journaled", channel=self.name, file=str(moved), messages=len(items),
-                         rejected=sum(i.entry.status == MessageStatus.ERROR for i in items))
+                log.info(
+                    "file journaled",
+                    channel=self.name,
+                    file=str(moved),
+                    messages=len(items),
+                    rejected=sum(i.entry.status == MessageStatus.ERROR for i in items),
+                )
 
 
 def _chunks(items: list[Path], size: int) -> Iterator[list[Path]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-

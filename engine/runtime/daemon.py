@@ -52,17 +52,23 @@ class Daemon:
         self.writer = StoreWriter(
             engine,
             {name: routes_of(spec) for name, spec in wanted.items()},
+            node=self.config.node,
             on_woken=lambda pairs: loop.call_soon_threadsafe(self._wake, pairs),
             sweep_age=None if single_node else SHARED_STORE_SWEEP_AGE,
         )
         self.writer.start()
-        if single_node:  # leases belong to a process that is gone
-            await asyncio.wrap_future(self.writer.submit(outbox.release_leases))
+        # What this node held when it last stopped (or crashed) is its own again, and comes first.
+        node = self.config.node
+        await asyncio.wrap_future(self.writer.submit(lambda conn: outbox.release_leases(conn, node)))
+        recovered = await asyncio.to_thread(self.writer.recover)
+        if recovered:
+            log.info("recovered messages journaled before a stop", messages=recovered)
         self.scheduler = AsyncIOScheduler()
         self.scheduler.start()
         self.intake = IntakeQueue(self.writer, loop)
-        self.scheduler.add_job(self.writer.request_sweep, "interval", seconds=2, id="sweep",
-                               next_run_time=datetime.now())
+        self.scheduler.add_job(
+            self.writer.request_sweep, "interval", seconds=2, id="sweep", next_run_time=datetime.now()
+        )
         for spec in wanted.values():
             await self._start(spec)
         loop.add_signal_handler(signal.SIGTERM, self._stop.set)
@@ -104,9 +110,12 @@ class Daemon:
             if name not in self.channels:
                 await self._start(spec)
         self.config = result.config
-        log.info("configuration reloaded", restarted=sorted(n for n in changed if n in new),
-                 stopped=sorted(n for n in changed if n not in new),
-                 started=sorted(n for n in new if n not in old))
+        log.info(
+            "configuration reloaded",
+            restarted=sorted(n for n in changed if n in new),
+            stopped=sorted(n for n in changed if n not in new),
+            started=sorted(n for n in new if n not in old),
+        )
 
     async def shutdown(self) -> None:
         log.info("stopping")

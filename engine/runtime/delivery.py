@@ -94,7 +94,14 @@ class DeliveryWorker:
         now = time.time()
         rows: list[Delivery] = await self._call(
             lambda c: outbox.claim(
-                c, self.channel, self.name, now=now, lease=self.LEASE, limit=self.BATCH, ordered=self.ordered
+                c,
+                self.channel,
+                self.name,
+                node=self._writer.node,
+                now=now,
+                lease=self.LEASE,
+                limit=self.BATCH,
+                ordered=self.ordered,
             )
         )
         if not rows:
@@ -133,6 +140,10 @@ class DeliveryWorker:
         # person: look again in a second rather than spin.
         run_at = max(due, time.time() + 1.0) if due <= time.time() else due
         self._scheduler.add_job(
-            self._wake_job, "date", run_date=datetime.fromtimestamp(run_at), id=self._job_id, replace_existing=True,
+            self._wake_job,
+            "date",
+            run_date=datetime.fromtimestamp(run_at),
+            id=self._job_id,
+            replace_existing=True,
             misfire_grace_time=None,
         )

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 
 from engine.domain.outcome import MessageStatus
-from engine.pipeline.process import process
 from engine.domain.routing import ChannelRoutes
+from engine.pipeline.process import process
 from engine.runtime.logging import get_logger
 from engine.store import journal
 from engine.store.journal import JournalEntry
@@ -48,10 +48,12 @@ class StoreWriter:
         engine: Engine,
         channels: Mapping[str, ChannelRoutes],
         *,
+        node: str,
         on_woken: Woken,
         sweep_age: float | None,
     ) -> None:
         self._engine = engine
+        self.node = node
         self.channels = dict(channels)
         self._on_woken = on_woken
         self._sweep_age = sweep_age
@@ -91,6 +93,25 @@ class StoreWriter:
             self._jobs.append((job, future))
             self._cv.notify()
         return future
+
+    def recover(self) -> int:
+        """Process this node's RECEIVED messages left by an earlier run before new intake starts.
+
+        Doing this first keeps a resent message behind its original, and a person's messages in order.
+        """
+        total = 0
+        while True:
+
+            def batch(conn: Connection) -> tuple[int, set[tuple[str, str]]]:
+                found = self._leftovers(conn)
+                return len(found), process(conn, found, self.channels, time.time()) if found else set()
+
+            count, woken = self.submit(batch).result()
+            total += count
+            if woken:
+                self._on_woken(woken)
+            if count < self.PROCESS_BATCH:
+                return total
 
     def request_sweep(self) -> None:
         """Look for RECEIVED messages left by a crash, another node or a reprocess request."""
@@ -138,7 +159,7 @@ class StoreWriter:
         error: Exception | None = None
         try:
             with self._engine.begin() as conn:
-                journal.append(conn, entries)
+                journal.append(conn, entries, self.node)
                 if backlog:
                     woken = process(conn, backlog, self.channels, time.time())
         except Exception as exc:
@@ -148,7 +169,7 @@ class StoreWriter:
                 backlog, woken = [], set()
                 try:
                     with self._engine.begin() as conn:
-                        journal.append(conn, entries)
+                        journal.append(conn, entries, self.node)
                 except Exception as again:
                     error = again
             else:
@@ -175,11 +196,15 @@ class StoreWriter:
         if woken:
             self._on_woken(woken)
 
-    def _sweep(self) -> None:
+    def _leftovers(self, conn: Connection) -> list[JournalEntry]:
+        """RECEIVED messages nobody is processing: this node's, and (shared store) other nodes' older ones."""
         older = None if self._sweep_age is None else time.time() - self._sweep_age
+        return journal.received(conn, list(self.channels), node=self.node, older_than=older, limit=self.PROCESS_BATCH)
+
+    def _sweep(self) -> None:
         try:
             with self._engine.begin() as conn:
-                found = journal.received(conn, list(self.channels), older_than=older, limit=self.PROCESS_BATCH)
+                found = self._leftovers(conn)
                 woken = process(conn, found, self.channels, time.time()) if found else set()
         except Exception as exc:
             log.error("sweep failed", error=str(exc))
@@ -199,4 +224,3 @@ class StoreWriter:
             future.set_exception(exc)
         else:
             future.set_result(result)
-

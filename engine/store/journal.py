@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, bindparam, select, tuple_, update
+from sqlalchemy import Connection, bindparam, or_, select, tuple_, update
 
 from engine.domain.outcome import MessageStatus
 from engine.store.schema import message_keys, messages
@@ -36,7 +36,7 @@ class JournalEntry:
             self.content_hash = content_hash(self.raw)
 
 
-def append(conn: Connection, entries: Sequence[JournalEntry]) -> None:
+def append(conn: Connection, entries: Sequence[JournalEntry], node: str) -> None:
     """Insert entries in one statement and set their ids (in order)."""
     rows = [
         {
@@ -50,6 +50,7 @@ def append(conn: Connection, entries: Sequence[JournalEntry]) -> None:
             "raw": e.raw,
             "status": e.status,
             "error": e.error,
+            "node": node,
         }
         for e in entries
     ]
@@ -58,8 +59,13 @@ def append(conn: Connection, entries: Sequence[JournalEntry]) -> None:
         entry.id = row.id
 
 
-def received(conn: Connection, channels: Sequence[str], *, older_than: float | None, limit: int) -> list[JournalEntry]:
-    """Journaled messages not yet processed, oldest first; locked against other nodes on PostgreSQL."""
+def received(
+    conn: Connection, channels: Sequence[str], *, node: str, older_than: float | None, limit: int
+) -> list[JournalEntry]:
+    """Messages not yet processed, oldest first: this node's own, and others' older than `older_than`.
+
+    Rows are locked against other nodes on PostgreSQL (SKIP LOCKED), so two nodes never process one.
+    """
     query = (
         select(messages)
         .where(messages.c.status == MessageStatus.RECEIVED, messages.c.channel.in_(channels))
@@ -68,7 +74,7 @@ def received(conn: Connection, channels: Sequence[str], *, older_than: float | N
         .with_for_update(skip_locked=True)
     )
     if older_than is not None:
-        query = query.where(messages.c.received_at < older_than)
+        query = query.where(or_(messages.c.node == node, messages.c.received_at < older_than))
     return [
         JournalEntry(
             channel=r.channel,
@@ -97,9 +103,7 @@ def claim_keys(conn: Connection, entries: Sequence[JournalEntry]) -> dict[int, i
         (r.channel, r.control_id, r.content_hash): r.message_id
         for r in conn.execute(
             select(message_keys).where(
-                tuple_(message_keys.c.channel, message_keys.c.control_id, message_keys.c.content_hash).in_(
-                    list(wanted)
-                )
+                tuple_(message_keys.c.channel, message_keys.c.control_id, message_keys.c.content_hash).in_(list(wanted))
             )
         )
     }

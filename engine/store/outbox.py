@@ -62,7 +62,15 @@ def enqueue(conn: Connection, rows: Sequence[dict[str, object]], now: float) -> 
 
 
 def claim(
-    conn: Connection, channel: str, destination: str, *, now: float, lease: float, limit: int, ordered: bool
+    conn: Connection,
+    channel: str,
+    destination: str,
+    *,
+    node: str,
+    now: float,
+    lease: float,
+    limit: int,
+    ordered: bool,
 ) -> list[Delivery]:
     """Lease up to `limit` due rows, oldest first."""
     o = outbox.c
@@ -94,10 +102,19 @@ def claim(
     ]
     if not ids:
         return []
-    conn.execute(update(outbox).where(o.id.in_(ids)).values(lease_until=now + lease))
+    conn.execute(update(outbox).where(o.id.in_(ids)).values(lease_until=now + lease, leased_by=node))
     query = (
-        select(o.id, o.message_id, o.channel, o.destination, o.status, o.attempts, messages.c.raw, messages.c.message_type,
-               messages.c.control_id)
+        select(
+            o.id,
+            o.message_id,
+            o.channel,
+            o.destination,
+            o.status,
+            o.attempts,
+            messages.c.raw,
+            messages.c.message_type,
+            messages.c.control_id,
+        )
         .join(messages, messages.c.id == o.message_id)
         .where(o.id.in_(ids))
         .order_by(o.id)
@@ -120,6 +137,7 @@ def record(conn: Connection, results: Sequence[Result]) -> None:
             response=bindparam("r_response"),
             sent_at=bindparam("r_sent_at"),
             lease_until=None,
+            leased_by=None,
         )
     )
     conn.execute(
@@ -150,9 +168,11 @@ def next_due(conn: Connection, channel: str, destination: str) -> float | None:
     ).scalar()
 
 
-def release_leases(conn: Connection) -> int:
-    """Drop every lease: a single node restarting after a crash owns all of them (SQLite only)."""
-    return conn.execute(update(outbox).where(outbox.c.lease_until.is_not(None)).values(lease_until=None)).rowcount
+def release_leases(conn: Connection, node: str) -> int:
+    """Drop the leases a node held before it stopped (crashed): it is starting again and owns them."""
+    return conn.execute(
+        update(outbox).where(outbox.c.leased_by == node).values(lease_until=None, leased_by=None)
+    ).rowcount
 
 
 def requeue(conn: Connection, message_ids: Sequence[int], now: float) -> int:
@@ -162,5 +182,12 @@ def requeue(conn: Connection, message_ids: Sequence[int], now: float) -> int:
     return conn.execute(
         update(outbox)
         .where(outbox.c.message_id.in_(message_ids), outbox.c.status != DeliveryStatus.SENT)
-        .values(status=DeliveryStatus.QUEUED, attempts=0, next_attempt_at=now, lease_until=None, last_error=None)
+        .values(
+            status=DeliveryStatus.QUEUED,
+            attempts=0,
+            next_attempt_at=now,
+            lease_until=None,
+            leased_by=None,
+            last_error=None,
+        )
     ).rowcount

@@ -77,17 +77,32 @@ def messages_by_id(conn: Connection, ids: Sequence[int], *, with_content: bool =
     columns = [c for c in messages.c if with_content or c.name != "raw"]
     views = {
         r.id: MessageView(
-            r.id, r.channel, r.source, r.received_at, r.message_type, r.control_id, r.status, r.error, r.charset,
-            r.duplicate_of, raw=r.raw if with_content else None,
+            r.id,
+            r.channel,
+            r.source,
+            r.received_at,
+            r.message_type,
+            r.control_id,
+            r.status,
+            r.error,
+            r.charset,
+            r.duplicate_of,
+            raw=r.raw if with_content else None,
         )
         for r in conn.execute(select(*columns).where(messages.c.id.in_(ids)))
     }
     deliveries = select(outbox).where(outbox.c.message_id.in_(ids)).order_by(outbox.c.id)
     for r in conn.execute(deliveries):
         views[r.message_id].destinations.append(
-            DeliveryView(r.destination, r.status, r.attempts, r.last_error,
-                         r.next_attempt_at if r.status in (DeliveryStatus.QUEUED, DeliveryStatus.ERROR) else None,
-                         r.sent_at, r.response if with_content else None)
+            DeliveryView(
+                r.destination,
+                r.status,
+                r.attempts,
+                r.last_error,
+                r.next_attempt_at if r.status in (DeliveryStatus.QUEUED, DeliveryStatus.ERROR) else None,
+                r.sent_at,
+                r.response if with_content else None,
+            )
         )
     if with_content:
         for r in conn.execute(select(content).where(content.c.message_id.in_(ids))):

@@ -42,6 +42,7 @@ messages = Table(
     Column("error", Text),
     Column("duplicate_of", Id),
     Column("processed_at", Double),
+    Column("node", String(64), doc="the engine process that journaled it; it processes it after a restart"),
 )
 Index("ix_messages_status_id", messages.c.status, messages.c.id)
 Index("ix_messages_channel_received", messages.c.channel, messages.c.received_at)
@@ -77,6 +78,7 @@ outbox = Table(
     Column("next_attempt_at", Double, nullable=False),
     Column("order_key", String(128)),
     Column("lease_until", Double),
+    Column("leased_by", String(64)),
     Column("last_error", Text),
     Column("response", LargeBinary),
     Column("created_at", Double, nullable=False),

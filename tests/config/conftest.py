@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from config_site import Site
+
+from tests.config.config_site import Site
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from config_site import Site, one_starting_with
 
 from engine.config import FileDestination, MllpSource
 from engine.config.envsubst import SubstitutionError, substitute
+from tests.config.config_site import Site, one_starting_with
 
 
 def test_unset_variable_without_default_is_an_error_at_that_scalar(site: Site) -> None:

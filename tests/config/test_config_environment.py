@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from config_site import Site, one_starting_with
+from tests.config.config_site import Site, one_starting_with
 
 TLS_CHANNEL = """
 channel: adt

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from config_site import Site
 
 from engine.config import FileDestination, FileSource, MllpSource
 from engine.config.values import resolve_store_url
+from tests.config.config_site import Site
 
 
 def test_channel_paths_are_resolved_against_the_channel_file_directory(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from config_site import Site, one_starting_with
+
+from tests.config.config_site import Site, one_starting_with
 
 MLLP_HEAD = """
 channel: adt

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config_site import Site, one_starting_with
+from tests.config.config_site import Site, one_starting_with
 
 
 def test_duplicate_channel_names_name_both_files(site: Site) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from config_site import Site, one_starting_with
 
 from engine.config import (
     ConfigInvalid,
@@ -17,6 +16,7 @@ from engine.config import (
     RetryPolicy,
     load_config_or_raise,
 )
+from tests.config.config_site import Site, one_starting_with
 
 MINIMAL = """
 channel: adt

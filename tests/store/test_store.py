@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from engine.domain.outcome import DeliveryStatus, MessageStatus
@@ -13,7 +14,7 @@ from engine.store.journal import JournalEntry
 from engine.store.outbox import Result
 from engine.store.schema import messages
 
-import pytest
+NODE = "node-a"
 
 
 @pytest.fixture
@@ -33,11 +34,13 @@ def queue(engine: Engine, *pairs: tuple[str, str | None]) -> list[int]:
     """Journal one message per (control id, order key) and queue it for destination 'out'."""
     entries = [entry(cid) for cid, _ in pairs]
     with engine.begin() as conn:
-        journal.append(conn, entries)
+        journal.append(conn, entries, NODE)
         outbox.enqueue(
             conn,
-            [{"message_id": e.id, "channel": e.channel, "destination": "out", "order_key": key}
-             for e, (_, key) in zip(entries, pairs, strict=True)],
+            [
+                {"message_id": e.id, "channel": e.channel, "destination": "out", "order_key": key}
+                for e, (_, key) in zip(entries, pairs, strict=True)
+            ],
             time.time(),
         )
     return [e.id for e in entries]  # type: ignore[misc]
@@ -52,7 +55,7 @@ def test_migrating_twice_is_harmless(engine: Engine) -> None:
 def test_journaled_entries_survive_a_new_connection_with_their_raw_bytes(store_url: str, engine: Engine) -> None:
     raw = "MSH|^~\\&|HIS|县医院|ENG|E|20260101||ADT^A04|X1|P|2.5\rPID|1||9^^^HIS^MR||张三\r".encode("gb18030")
     with engine.begin() as conn:
-        journal.append(conn, [entry("X1", raw)])
+        journal.append(conn, [entry("X1", raw)], NODE)
     engine.dispose()
     again = open_engine(store_url)
     with again.connect() as conn:
@@ -66,7 +69,7 @@ def test_journaled_entries_survive_a_new_connection_with_their_raw_bytes(store_u
 def test_ids_are_assigned_in_insertion_order(engine: Engine) -> None:
     entries = [entry(f"C{i}") for i in range(50)]
     with engine.begin() as conn:
-        journal.append(conn, entries)
+        journal.append(conn, entries, NODE)
     ids = [e.id for e in entries]
     assert ids == sorted(ids) and len(set(ids)) == 50
 
@@ -74,16 +77,16 @@ def test_ids_are_assigned_in_insertion_order(engine: Engine) -> None:
 def test_a_resend_with_the_same_control_id_and_content_is_a_duplicate(engine: Engine) -> None:
     first, resend, changed = entry("A1"), entry("A1"), entry("A1", b"MSH|^~\\&|other content|A1")
     with engine.begin() as conn:
-        journal.append(conn, [first])
+        journal.append(conn, [first], NODE)
         assert journal.claim_keys(conn, [first]) == {}
-        journal.append(conn, [resend, changed])
+        journal.append(conn, [resend, changed], NODE)
         assert journal.claim_keys(conn, [resend, changed]) == {resend.id: first.id}
 
 
 def test_a_duplicate_inside_one_batch_points_at_the_first(engine: Engine) -> None:
     a, b = entry("B1"), entry("B1")
     with engine.begin() as conn:
-        journal.append(conn, [a, b])
+        journal.append(conn, [a, b], NODE)
         assert journal.claim_keys(conn, [a, b]) == {b.id: a.id}
 
 
@@ -91,8 +94,8 @@ def test_claim_leases_rows_so_a_second_claim_gets_nothing(engine: Engine) -> Non
     queue(engine, ("M1", None), ("M2", None))
     now = time.time()
     with engine.begin() as conn:
-        first = outbox.claim(conn, "his-adt", "out", now=now, lease=60, limit=10, ordered=False)
-        second = outbox.claim(conn, "his-adt", "out", now=now, lease=60, limit=10, ordered=False)
+        first = outbox.claim(conn, "his-adt", "out", node=NODE, now=now, lease=60, limit=10, ordered=False)
+        second = outbox.claim(conn, "his-adt", "out", node=NODE, now=now, lease=60, limit=10, ordered=False)
     assert [d.control_id for d in first] == ["M1", "M2"]
     assert second == []
 
@@ -101,15 +104,15 @@ def test_ordered_claim_holds_back_a_persons_later_message_while_an_earlier_one_i
     ids = queue(engine, ("P1-a", "p1"), ("P2-a", "p2"), ("P1-b", "p1"))
     now = time.time()
     with engine.begin() as conn:
-        claimed = outbox.claim(conn, "his-adt", "out", now=now, lease=60, limit=10, ordered=True)
+        claimed = outbox.claim(conn, "his-adt", "out", node=NODE, now=now, lease=60, limit=10, ordered=True)
         assert [d.control_id for d in claimed] == ["P1-a", "P2-a"]
         first = claimed[0]
         outbox.record(conn, [Result(first.id, DeliveryStatus.ERROR, 1, now + 30, "refused")])
-        later = outbox.claim(conn, "his-adt", "out", now=now + 1, lease=60, limit=10, ordered=True)
+        later = outbox.claim(conn, "his-adt", "out", node=NODE, now=now + 1, lease=60, limit=10, ordered=True)
     assert later == []  # P1-b waits behind P1-a's retry; P2-a is leased
     with engine.begin() as conn:
         outbox.record(conn, [Result(first.id, DeliveryStatus.SENT, 2, now, sent_at=now)])
-        released = outbox.claim(conn, "his-adt", "out", now=now + 2, lease=60, limit=10, ordered=True)
+        released = outbox.claim(conn, "his-adt", "out", node=NODE, now=now + 2, lease=60, limit=10, ordered=True)
     assert [d.message_id for d in released] == [ids[2]]
 
 
@@ -117,29 +120,58 @@ def test_a_failed_row_is_not_claimed_before_its_next_attempt_time(engine: Engine
     queue(engine, ("R1", None))
     now = time.time()
     with engine.begin() as conn:
-        [row] = outbox.claim(conn, "his-adt", "out", now=now, lease=60, limit=10, ordered=False)
+        [row] = outbox.claim(conn, "his-adt", "out", node=NODE, now=now, lease=60, limit=10, ordered=False)
         outbox.record(conn, [Result(row.id, DeliveryStatus.ERROR, 1, now + 5, "down")])
-        assert outbox.claim(conn, "his-adt", "out", now=now + 4, lease=60, limit=10, ordered=False) == []
+        assert outbox.claim(conn, "his-adt", "out", node=NODE, now=now + 4, lease=60, limit=10, ordered=False) == []
         assert outbox.next_due(conn, "his-adt", "out") == pytest.approx(now + 5)
-        assert len(outbox.claim(conn, "his-adt", "out", now=now + 6, lease=60, limit=10, ordered=False)) == 1
+        assert len(outbox.claim(conn, "his-adt", "out", node=NODE, now=now + 6, lease=60, limit=10, ordered=False)) == 1
 
 
 def test_requeue_restarts_dead_deliveries_but_leaves_sent_ones(engine: Engine) -> None:
     ids = queue(engine, ("D1", None), ("D2", None))
     now = time.time()
     with engine.begin() as conn:
-        rows = outbox.claim(conn, "his-adt", "out", now=now, lease=60, limit=10, ordered=False)
-        outbox.record(conn, [Result(rows[0].id, DeliveryStatus.DEAD, 3, now, "gone"),
-                             Result(rows[1].id, DeliveryStatus.SENT, 1, now, sent_at=now)])
+        rows = outbox.claim(conn, "his-adt", "out", node=NODE, now=now, lease=60, limit=10, ordered=False)
+        outbox.record(
+            conn,
+            [
+                Result(rows[0].id, DeliveryStatus.DEAD, 3, now, "gone"),
+                Result(rows[1].id, DeliveryStatus.SENT, 1, now, sent_at=now),
+            ],
+        )
         assert outbox.requeue(conn, ids, now) == 1
-        again = outbox.claim(conn, "his-adt", "out", now=now, lease=60, limit=10, ordered=False)
+        again = outbox.claim(conn, "his-adt", "out", node=NODE, now=now, lease=60, limit=10, ordered=False)
     assert [(d.control_id, d.attempts, d.status) for d in again] == [("D1", 0, DeliveryStatus.QUEUED)]
 
 
 def test_enqueue_twice_keeps_one_row_per_message_and_destination(engine: Engine) -> None:
     [mid] = queue(engine, ("E1", None))
     with engine.begin() as conn:
-        outbox.enqueue(conn, [{"message_id": mid, "channel": "his-adt", "destination": "out", "order_key": None}],
-                       time.time())
-        rows = outbox.claim(conn, "his-adt", "out", now=time.time(), lease=60, limit=10, ordered=False)
+        outbox.enqueue(
+            conn, [{"message_id": mid, "channel": "his-adt", "destination": "out", "order_key": None}], time.time()
+        )
+        rows = outbox.claim(conn, "his-adt", "out", node=NODE, now=time.time(), lease=60, limit=10, ordered=False)
     assert len(rows) == 1
+
+
+def test_a_restarted_node_takes_back_its_own_leases_only(engine: Engine) -> None:
+    queue(engine, ("L1", None), ("L2", None))
+    now = time.time()
+    with engine.begin() as conn:
+        [mine] = outbox.claim(conn, "his-adt", "out", node="node-a", now=now, lease=300, limit=1, ordered=False)
+        outbox.claim(conn, "his-adt", "out", node="node-b", now=now, lease=300, limit=1, ordered=False)
+        assert outbox.release_leases(conn, "node-a") == 1
+        again = outbox.claim(conn, "his-adt", "out", node="node-a", now=now, lease=300, limit=10, ordered=False)
+    assert [d.id for d in again] == [mine.id]
+
+
+def test_unprocessed_messages_of_another_node_wait_until_they_are_old(engine: Engine) -> None:
+    mine, theirs = entry("N1"), entry("N2")
+    with engine.begin() as conn:
+        journal.append(conn, [mine], "node-a")
+        journal.append(conn, [theirs], "node-b")
+        now = time.time()
+        fresh = journal.received(conn, ["his-adt"], node="node-a", older_than=now - 30, limit=10)
+        old = journal.received(conn, ["his-adt"], node="node-a", older_than=now + 1, limit=10)
+    assert [e.control_id for e in fresh] == ["N1"]
+    assert [e.control_id for e in old] == ["N1", "N2"]

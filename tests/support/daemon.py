@@ -38,11 +38,15 @@ def write_config(root: Path, store_url: str, channels: dict[str, dict], log_file
     for name, body in channels.items():
         (root / "channels" / f"{name}.yaml").write_text(yaml.safe_dump({"channel": name, **body}, allow_unicode=True))
     config = root / "engine.yaml"
-    config.write_text(yaml.safe_dump({
-        "store": store_url,
-        "channels": "channels",
-        "logging": {"level": "info", "format": "json", "file": str(log_file)},
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "store": store_url,
+                "channels": "channels",
+                "logging": {"level": "info", "format": "json", "file": str(log_file)},
+            }
+        )
+    )
     return config
 
 
@@ -56,14 +60,16 @@ class Daemon:
     def start(self) -> Daemon:
         self.proc = subprocess.Popen(
             [HUITONG, *self.command, "--config", str(self.config)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         try:
             for port in self.ports:
                 wait_port(port)
         except TimeoutError:
             self.proc.kill()
-            out, err = self.proc.communicate()
+            _, err = self.proc.communicate()
             raise RuntimeError(f"daemon did not start:\n{err.decode(errors='replace')}") from None
         return self
 

@@ -18,8 +18,15 @@ START, END = b"\x0b", b"\x1c\r"
 def ack_for(message: bytes, code: str = "AA") -> bytes:
     fields = message.split(b"\r", 1)[0].split(b"|")
     control_id = fields[9] if len(fields) > 9 else b""
-    return b"MSH|^~\\&|PEER|PEER|||20260101000000||ACK|P" + control_id + b"|P|2.5\rMSA|" + code.encode() + b"|" + \
-        control_id + b"\r"
+    return (
+        b"MSH|^~\\&|PEER|PEER|||20260101000000||ACK|P"
+        + control_id
+        + b"|P|2.5\rMSA|"
+        + code.encode()
+        + b"|"
+        + control_id
+        + b"\r"
+    )
 
 
 class MllpPeer:
@@ -60,7 +67,7 @@ class MllpPeer:
                     self.received.append(message)
                     writer.write(frame(ack_for(message, self.answer(message))))
                 await writer.drain()
-        except ConnectionError:
+        except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
             writer.close()
@@ -71,13 +78,15 @@ class MllpPeer:
             return
 
         async def close() -> None:
+            # close open connections too: the destination must notice the peer is gone
             server.close()
+            handlers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in handlers:
+                task.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
             await server.wait_closed()
 
         asyncio.run_coroutine_threadsafe(close(), loop).result(5)
-        # close open connections too: the destination must notice the peer is gone
-        for task in asyncio.all_tasks(loop):
-            loop.call_soon_threadsafe(task.cancel)
         loop.call_soon_threadsafe(loop.stop)
         assert self._thread is not None
         self._thread.join(5)

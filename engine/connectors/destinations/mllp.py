@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 
 from engine.connectors.mllp import FrameDecoder, Oversized, frame
-from engine.domain.formats.hl7v2 import canonical
-from engine.domain.formats.hl7v2.ack import read_ack
+from engine.domain.formats.hl7v2 import canonical, read_ack
 from engine.pipeline.delivery import Attempt
 from engine.store.outbox import Delivery
 
@@ -52,7 +52,9 @@ class MllpDestination:
             response = await asyncio.wait_for(self._read_frame(), self.ack_timeout)
         except TimeoutError:
             await self.close()  # a late ACK must never be taken for the next message's
-            return Attempt(False, error=f"no ACK from {self.target} within {self.ack_timeout:g}s", destination_down=True)
+            return Attempt(
+                False, error=f"no ACK from {self.target} within {self.ack_timeout:g}s", destination_down=True
+            )
         except (OSError, ConnectionError, EOFError, ssl.SSLError) as exc:
             await self.close()
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
@@ -95,7 +97,5 @@ class MllpDestination:
         writer, self._writer, self._reader = self._writer, None, None
         if writer is not None:
             writer.close()
-            try:
+            with contextlib.suppress(OSError, ConnectionError, ssl.SSLError):
                 await writer.wait_closed()
-            except (OSError, ConnectionError, ssl.SSLError):
-                pass

@@ -20,8 +20,7 @@ log = get_logger("huitong.mllp")
 
 
 class _Connection(asyncio.Protocol):
-    __slots__ = ("_closing", "_decoder", "_last", "_next_out", "_out", "_seq", "_server", "_timer", "peer",
-                 "transport")
+    __slots__ = ("_closing", "_decoder", "_last", "_next_out", "_out", "_seq", "_server", "_timer", "peer", "transport")
 
     def __init__(self, server: MllpServer) -> None:
         self._server = server
@@ -49,8 +48,11 @@ class _Connection(asyncio.Protocol):
         if self._timer:
             self._timer.cancel()
         if self._decoder.pending:
-            log.warning("connection closed inside a frame; the partial message was not acknowledged",
-                        peer=self.peer, bytes=self._decoder.pending)
+            log.warning(
+                "connection closed inside a frame; the partial message was not acknowledged",
+                peer=self.peer,
+                bytes=self._decoder.pending,
+            )
 
     def data_received(self, data: bytes) -> None:
         self._last = time.monotonic()

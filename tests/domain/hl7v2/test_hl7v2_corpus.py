@@ -8,12 +8,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hl7v2_corpus import corpus_files, ident
 
 from engine.domain.formats.hl7v2 import BatchError, Inspection, inspect, split_messages
+from tests.support.corpus import CORPUS, files
 
-ER7 = corpus_files("hl7v2-er7")
-MALFORMED = corpus_files("hl7v2-malformed")
+
+def ident(path: Path) -> str:
+    return str(path.relative_to(CORPUS))
+
+
+ER7 = [f.path for f in files("hl7v2-er7")]
+MALFORMED = [f.path for f in files("hl7v2-malformed")]
 
 # Messages in er7 files that break a rule the engine applies to every message (not file-specific rules):
 # (file, message index) -> (ACK code, 0357 code).

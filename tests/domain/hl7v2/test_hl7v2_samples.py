@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from hl7v2_corpus import SAMPLES
 
 from engine.domain.formats.hl7v2 import inspect
+from tests.support.corpus import SAMPLES as ALL_SAMPLES
+
+SAMPLES = ALL_SAMPLES / "hl7v2"
 
 GB_NO_MSH18 = SAMPLES / "adt_a04_gb18030_no_msh18.hl7"
 GB = SAMPLES / "adt_a04_gb18030.hl7"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from hl7v2_corpus import corpus
 
 from engine.domain.formats.hl7v2 import BatchError, UnknownCharset, canonical, charset_for, split_messages
+from tests.support.corpus import one as corpus
 
 ADT = b"MSH|^~\\&|HIS|H1|LIS|L1|20250101120000||ADT^A01|C1|P|2.5\rEVN|A01|20250101120000\rPID|1||123^^^HIS\r"
 ADT2 = ADT.replace(b"|C1|", b"|C2|")

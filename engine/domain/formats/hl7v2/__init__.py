@@ -7,7 +7,7 @@ Message(text, header).get("PID-3.1")     lazy value access                     (
 validate(message, "basic" | "strict")    table 0357 problems                   (validate)
 """
 
-from .ack import build_ack, build_batch_ack, escape
+from .ack import AckSummary, build_ack, build_batch_ack, escape, read_ack
 from .errors import BatchError, HeaderError, HL7Error, UnknownCharset
 from .header import KNOWN_VERSIONS, Header, read_header
 from .inspect import Inspection, inspect
@@ -18,6 +18,7 @@ from .wire import canonical, charset_for, split_messages
 __all__ = [
     "ERROR_CODES",
     "KNOWN_VERSIONS",
+    "AckSummary",
     "BatchError",
     "HL7Error",
     "Header",
@@ -33,6 +34,7 @@ __all__ = [
     "charset_for",
     "escape",
     "inspect",
+    "read_ack",
     "read_header",
     "split_messages",
     "unescape",

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from .header import Header
+from .errors import HL7Error
+from .header import Header, read_header
+from .message import Message
 from .validate import ERROR_CODES, Problem
+from .wire import charset_for, split_messages
 
-__all__ = ["build_ack", "build_batch_ack", "escape"]
+__all__ = ["AckSummary", "build_ack", "build_batch_ack", "escape", "read_ack"]
 
 _CODES = frozenset(("AA", "AE", "AR", "CA", "CE", "CR"))
 _LOCATION = re.compile(
@@ -124,3 +128,40 @@ def build_batch_ack(acks: Sequence[str], *, timestamp: str, control_id: str) -> 
     """Wrap ACKs for a batch: BHS (BHS-7 time, BHS-11 batch control ID), the ACKs, ``BTS|<count>``."""
     bhs = f"BHS|{_DEFAULT_ENCODING}|||||{timestamp}||||{control_id}"
     return "\r".join([bhs, *acks, f"BTS|{len(acks)}"])
+
+
+# -- reading what a peer answered ------------------------------------------------------------------------
+_SEVERITY = {"AA": 0, "CA": 0, "AE": 1, "CE": 1, "AR": 2, "CR": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class AckSummary:
+    code: str  # MSA-1 (AA, AE, AR, CA, CE, CR), "" when unreadable; the worst one for a batch of ACKs
+    control_id: str  # MSA-2: the control ID of the message it answers
+    text: str  # MSA-3, else the ERR user message / error code text
+
+
+def _one(raw: bytes) -> AckSummary:
+    header = read_header(raw)
+    try:
+        charset = charset_for(header.charset, "utf-8")
+    except HL7Error:
+        charset = "utf-8"
+    message = Message(raw.decode(charset, "replace"), header)
+    text = message.get("MSA-3") or message.get("ERR-8") or message.get("ERR-3.2") or message.get("ERR-1.4.2")
+    return AckSummary(message.get("MSA-1"), message.get("MSA-2"), text)
+
+
+def read_ack(data: bytes) -> AckSummary:
+    """Summarise an ACK, or a batch of ACKs (worst code, texts joined); never raises."""
+    try:
+        parts = [_one(raw) for raw in split_messages(data)]
+    except HL7Error as exc:
+        return AckSummary("", "", f"unreadable acknowledgement: {exc}")
+    if not parts:
+        return AckSummary("", "", "empty acknowledgement")
+    if len(parts) == 1:
+        return parts[0]
+    worst = max(parts, key=lambda p: _SEVERITY.get(p.code, 3))
+    texts = "; ".join(f"{p.control_id}: {p.text}" for p in parts if p.text)
+    return AckSummary(worst.code, ",".join(p.control_id for p in parts), texts)

@@ -65,10 +65,8 @@ def inspect(raw: bytes, *, default_charset: str, validation: str = "basic") -> I
         return _refuse(header, None, Problem(103, "MSH-18", exc.reason))
     body = raw[3:] if raw.startswith(BOM) else raw
     try:
-        if body.isascii() and not codec.startswith("iso2022"):
-            text = body.decode("ascii")  # same result for every ASCII-compatible codec, and much faster
-        else:
-            text = body.decode(codec)
+        # ASCII decodes the same in every ASCII-compatible codec, and much faster than gb18030's decoder
+        text = body.decode("ascii") if body.isascii() and not codec.startswith("iso2022") else body.decode(codec)
     except UnicodeDecodeError as exc:
         before = body[: exc.start]
         segment = canonical(before).count(b"\r") + (1 if before[-1:] in (b"", b"\r", b"\n") else 0)

@@ -1,0 +1,114 @@
+"""The CLI as an engineer uses it: validate, refusing bad config, send, messages, stats."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.support.daemon import Daemon, free_port, huitong, write_config
+from tests.support.messages import adt
+
+MISTAKES = {
+    "unknown key": (
+        "source:\n  type: mllp\n  listn: 127.0.0.1:2575\n",
+        r"channel\.yaml:4:3: source\.listn: unknown key",
+    ),
+    "wrong type": (
+        "source:\n  type: mllp\n  listen: 127.0.0.1:2575\n  max_frame_bytes: lots\n",
+        r"channel\.yaml:5:20: source\.max_frame_bytes: expected a whole number",
+    ),
+    "missing field": ("source:\n  type: mllp\n", r"channel\.yaml:3:3: source\.listen: missing required key"),
+    "bad port": (
+        "source:\n  type: mllp\n  listen: 127.0.0.1:70000\n",
+        r"channel\.yaml:4:11: source\.listen: the port must be from 1 to 65535",
+    ),
+    "unknown env var": (
+        "source:\n  type: mllp\n  listen: ${NO_SUCH_HUITONG_VAR}\n",
+        r"channel\.yaml:4:11: source\.listen: environment variable NO_SUCH_HUITONG_VAR is not set",
+    ),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_validate_names_file_line_column_and_field_for_each_kind_of_mistake(tmp_path: Path, mistake: str) -> None:
+    body, pattern = MISTAKES[mistake]
+    (tmp_path / "channels").mkdir()
+    (tmp_path / "channels" / "channel.yaml").write_text("channel: broken\n" + body)
+    (tmp_path / "engine.yaml").write_text("store: sqlite:///store.db\nchannels: channels\n")
+    done = huitong("validate", config=tmp_path / "engine.yaml")
+    assert done.returncode == 1
+    assert re.search(pattern, done.stdout), done.stdout
+
+
+def test_the_daemon_refuses_to_start_on_a_configuration_error(tmp_path: Path) -> None:
+    (tmp_path / "channels").mkdir()
+    (tmp_path / "channels" / "bad.yaml").write_text("channel: bad\nsource: {type: mllp, listen: ':0'}\n")
+    (tmp_path / "engine.yaml").write_text("store: sqlite:///store.db\nchannels: channels\n")
+    done = huitong("daemon", config=tmp_path / "engine.yaml")
+    assert done.returncode == 1
+    assert "bad.yaml:2:" in done.stderr and "nothing was started" in done.stderr
+    assert not (tmp_path / "store.db").exists()
+
+
+def test_the_shipped_configuration_validates() -> None:
+    done = huitong("validate", "--no-environment", config=Path(__file__).parents[2] / "config" / "engine.yaml")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_send_messages_show_and_stats_tell_what_happened(tmp_path: Path, log_dir: Path) -> None:
+    port = free_port()
+    config = write_config(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'store.db'}",
+        {
+            "cli": {
+                "source": {"type": "mllp", "listen": f"127.0.0.1:{port}"},
+                "filter": {"message_types": ["ADT^A01"]},
+                "destinations": [{"name": "archive", "type": "file", "path": str(tmp_path / "out")}],
+            },
+        },
+        log_dir / "cli.jsonl",
+    )
+    good, other = tmp_path / "good.hl7", tmp_path / "other.hl7"
+    good.write_bytes(adt("CLI0001"))
+    other.write_bytes(adt("CLI0002").replace(b"ADT^A01^ADT_A01", b"ADT^A08^ADT_A01"))
+    with Daemon(config, ports=(port,)):
+        sent = huitong("send", str(good), str(other), "--to", f"127.0.0.1:{port}")
+        assert sent.returncode == 0, sent.stderr
+        assert [line.split()[0] for line in sent.stdout.splitlines()] == ["AA", "AA"]
+        for _ in range(100):
+            stats = json.loads(huitong("stats", "--json", config=config).stdout)
+            if stats.get("cli", {}).get("sent") == 1:
+                break
+    assert stats["cli"] == {
+        "received": 2,
+        "processed": 1,
+        "filtered": 1,
+        "errored": 0,
+        "duplicates": 0,
+        "pending": 0,
+        "queued": 0,
+        "retrying": 0,
+        "sent": 1,
+        "dead": 0,
+    }
+    rows = json.loads(huitong("messages", "list", "--json", config=config).stdout)
+    assert [(r["control_id"], r["status"]) for r in rows] == [("CLI0002", "FILTERED"), ("CLI0001", "PROCESSED")]
+    assert set(rows[1]) >= {"id", "channel", "status", "control_id", "message_type", "received_at", "destinations"}
+    assert rows[1]["destinations"] == [
+        {
+            "name": "archive",
+            "status": "SENT",
+            "attempts": 1,
+            "last_error": None,
+            "next_attempt_at": None,
+            "sent_at": rows[1]["destinations"][0]["sent_at"],
+        }
+    ]
+    shown = huitong("messages", "show", str(rows[1]["id"]), config=config)
+    assert "archive SENT attempts=1" in shown.stdout and "MSH|" in shown.stdout
+    listed = huitong("messages", "list", "--status", "filtered", "--since", "1h", config=config)
+    assert "CLI0002" in listed.stdout and "CLI0001" not in listed.stdout

@@ -1,0 +1,108 @@
+"""SIGTERM finishes what is in hand and exits 0; SIGHUP reloads changed channels and keeps the others' connections."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+from engine.connectors.mllp import FrameDecoder, frame
+from engine.connectors.mllp.client import exchange
+from engine.domain.formats.hl7v2 import read_ack
+from tests.support.daemon import Daemon, free_port, huitong, wait_port, write_config
+from tests.support.messages import adt
+
+
+def ask(sock: socket.socket, payload: bytes) -> str:
+    sock.sendall(frame(payload))
+    decoder = FrameDecoder(1 << 20)
+    got: list = []
+    while not got:
+        data = sock.recv(65536)
+        if not data:
+            raise ConnectionError("closed by the daemon")
+        got = decoder.feed(data)
+    return read_ack(got[0]).code
+
+
+def test_sigterm_while_messages_flow_exits_0_and_every_acked_message_is_journaled(
+    store_url: str, tmp_path: Path, log_dir: Path
+) -> None:
+    port = free_port()
+    config = write_config(
+        tmp_path,
+        store_url,
+        {"term": {"source": {"type": "mllp", "listen": f"127.0.0.1:{port}"}}},
+        log_dir / f"sigterm-{tmp_path.name}.jsonl",
+    )
+    acked: list[str] = []
+
+    def send() -> None:
+        try:
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                for i in range(100_000):
+                    if ask(sock, adt(f"T{i:06d}")) == "AA":
+                        acked.append(f"T{i:06d}")
+        except OSError:
+            pass
+
+    daemon = Daemon(config, ports=(port,)).start()
+    sender = threading.Thread(target=send)
+    sender.start()
+    time.sleep(1.0)
+    assert daemon.stop() == 0
+    sender.join(10)
+    rows = json.loads(huitong("messages", "list", "--json", "--limit", "100000", config=config).stdout)
+    journaled = {r["control_id"] for r in rows}
+    assert acked and set(acked) <= journaled
+    assert all(r["status"] == "PROCESSED" for r in rows)
+
+
+def test_sighup_reloads_changed_channels_and_keeps_other_connections(tmp_path: Path, log_dir: Path) -> None:
+    a_port, b_port, c_port = free_port(), free_port(), free_port()
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    config = write_config(
+        tmp_path,
+        store,
+        {
+            "a": {"source": {"type": "mllp", "listen": f"127.0.0.1:{a_port}"}},
+            "b": {"source": {"type": "mllp", "listen": f"127.0.0.1:{b_port}"}},
+        },
+        log_dir / "sighup.jsonl",
+    )
+    with Daemon(config, ports=(a_port, b_port)) as daemon, socket.create_connection(("127.0.0.1", a_port)) as kept:
+        assert ask(kept, adt("BEFORE1")) == "AA"
+        channel_b = tmp_path / "channels" / "b.yaml"
+        spec = yaml.safe_load(channel_b.read_text())
+        spec["filter"] = {"message_types": ["ORU^R01"]}
+        channel_b.write_text(yaml.safe_dump(spec))
+        (tmp_path / "channels" / "c.yaml").write_text(
+            yaml.safe_dump({"channel": "c", "source": {"type": "mllp", "listen": f"127.0.0.1:{c_port}"}})
+        )
+        daemon.hup()
+        wait_port(c_port)
+        assert ask(kept, adt("AFTER01")) == "AA"  # channel a's connection survived the reload
+        assert read_ack(next(exchange("127.0.0.1", c_port, [adt("NEWCHAN")]))).code == "AA"
+        time.sleep(0.2)
+        assert read_ack(next(exchange("127.0.0.1", b_port, [adt("FILTER1")]))).code == "AA"
+
+        (tmp_path / "channels" / "c.yaml").write_text("channel: c\nsource: {type: mllp, listen: nowhere}\n")
+        daemon.hup()
+        time.sleep(1.0)
+        assert ask(kept, adt("STILL01")) == "AA"  # a bad configuration is refused; everything keeps running
+        assert read_ack(next(exchange("127.0.0.1", c_port, [adt("STILL02")]))).code == "AA"
+
+        def status_of(control_id: str) -> str:
+            rows = json.loads(huitong("messages", "list", "--json", config=config).stdout)
+            return next(r["status"] for r in rows if r["control_id"] == control_id)
+
+        deadline = time.monotonic() + 10
+        while status_of("FILTER1") == "RECEIVED" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert status_of("FILTER1") == "FILTERED"  # channel b runs its new filter
+    log = (log_dir / "sighup.jsonl").read_text()
+    assert "reload refused" in log and "c.yaml:2" in log
