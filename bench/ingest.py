@@ -133,6 +133,9 @@ def start_script(script: str, port: int) -> subprocess.Popen[bytes]:
     return proc
 
 
+PIN = ["taskset", "-c", "1"]  # the server side gets CPU 1, as the ceiling and the peer do
+
+
 def start_daemon(workdir: Path, port: int, destinations: list[dict]) -> subprocess.Popen[bytes]:
     import yaml
 
@@ -157,7 +160,7 @@ def start_daemon(workdir: Path, port: int, destinations: list[dict]) -> subproce
     )
     huitong = str(Path(sys.executable).with_name("huitong"))
     proc = subprocess.Popen(
-        ["taskset", "-c", "1", huitong, "daemon", "--config", str(workdir / "engine.yaml")], stderr=subprocess.DEVNULL
+        [*PIN, huitong, "daemon", "--config", str(workdir / "engine.yaml")], stderr=subprocess.DEVNULL
     )
     wait_port(port)
     return proc

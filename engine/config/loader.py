@@ -19,7 +19,7 @@ from ._messages import translate
 from ._yaml import Document, Pos, read_document
 from .checks import LoadedChannel, check_channel_environment, check_engine_environment, check_topology
 from .errors import WHOLE_FILE, ConfigError, ConfigInvalid
-from .models import ChannelSpec, EngineConfig, EngineFile
+from .models import ChannelSpec, EngineConfig, EngineFile, ObservationProfile
 from .values import describe
 
 
@@ -72,6 +72,44 @@ def load_channel(file: Path, environ: Mapping[str, str]) -> LoadedChannel:
                 translate(doc, exc, ChannelSpec)
     doc.errors[:] = _sorted(doc.errors)
     return LoadedChannel(doc=doc, spec=spec)
+
+
+def load_profile(file: Path, environ: Mapping[str, str]) -> tuple[ObservationProfile | None, list[ConfigError]]:
+    """Read and schema-check one observation profile file."""
+    doc = read_document(file, environ)
+    profile: ObservationProfile | None = None
+    if doc.parsed:
+        if not isinstance(doc.data, dict):
+            doc.error(doc.value_pos(()), WHOLE_FILE, "expected a mapping (profile:, observations:)")
+        else:
+            try:
+                profile = ObservationProfile.model_validate(doc.data, context={"base_dir": file.parent})
+            except ValidationError as exc:
+                translate(doc, exc, ObservationProfile)
+    return profile, _sorted(doc.errors)
+
+
+def _profiles(
+    channels: list[LoadedChannel], environ: Mapping[str, str]
+) -> tuple[dict[Path, ObservationProfile], list[ConfigError]]:
+    """Every profile the channels name, loaded once each; a missing file is the naming channel's error."""
+    loaded: dict[Path, ObservationProfile] = {}
+    errors: list[ConfigError] = []
+    for ch in channels:
+        path = ch.spec.source.profile if ch.spec is not None else None
+        if path is None or path in loaded:
+            continue
+        if not path.is_file():
+            pos = ch.doc.value_pos(("source", "profile"))
+            errors.append(
+                ConfigError(ch.doc.file, pos.line, pos.column, "source.profile", f"no profile file at {path}")
+            )
+            continue
+        profile, problems = load_profile(path, environ)
+        errors.extend(problems)
+        if profile is not None:
+            loaded[path] = profile
+    return loaded, errors
 
 
 def _engine_file(doc: Document) -> EngineFile | None:
@@ -149,6 +187,8 @@ def load_config(
             channels.append(loaded)
             schema_errors.extend(loaded.doc.errors)
 
+    profiles, profile_errors = _profiles(channels, env)
+    schema_errors.extend(profile_errors)
     topology_errors = check_topology(channels)
 
     environment_errors: list[ConfigError] = []
@@ -169,6 +209,7 @@ def load_config(
         node=engine.node or socket.gethostname(),
         logging=engine.logging,
         channels=specs,
+        profiles=profiles,
     )
     return LoadResult(config=config, errors=[])
 

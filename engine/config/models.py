@@ -36,6 +36,8 @@ __all__ = [
     "MessageFilter",
     "MllpDestination",
     "MllpSource",
+    "ObservationProfile",
+    "ObservationRule",
     "RetryPolicy",
     "SourceSpec",
     "SourceTLS",
@@ -109,6 +111,26 @@ class SourceTLS(_Spec):
         return self
 
 
+class ObservationRule(_Spec):
+    """What a profile expects of one observation code (OBX-3): its units (OBX-6) and plausible values (OBX-5)."""
+
+    code: str = Field(min_length=1, description="observation code, e.g. 58229-6")
+    system: str = Field("LN", min_length=1, description="coding system of the code (OBX-3.3), e.g. LN")
+    label: str = Field("", description="what the code means, for people")
+    units: tuple[str, ...] | None = Field(None, description="accepted units (OBX-6.1), e.g. [g]")
+    min: float | None = Field(None, description="lowest plausible numeric value")
+    max: float | None = Field(None, description="highest plausible numeric value")
+
+
+class ObservationProfile(_Spec):
+    """A validation profile file: rules for observations that a channel's sender must follow."""
+
+    profile: Name = Field(description="profile name, e.g. nbs-orders")
+    description: str = Field("", description="free text for people")
+    source: str = Field("", description="where the rules come from")
+    observations: tuple[ObservationRule, ...] = Field(description="one rule per observation code")
+
+
 class MllpSource(_Spec):
     """Listens for HL7 v2 over MLLP and ACKs after the journal commit."""
 
@@ -121,6 +143,9 @@ class MllpSource(_Spec):
     )
     validation: Literal["basic", "strict"] = Field(
         default="basic", description="how strictly messages are checked"
+    )
+    profile: ResolvedPath | None = Field(
+        default=None, description="observation profile file: units and value ranges per OBX-3 code"
     )
     tls: SourceTLS | None = Field(default=None, description="TLS settings; plain TCP when absent")
 
@@ -135,6 +160,9 @@ class FileSource(_Spec):
     encoding: Encoding = Field(default="utf-8", description="codec used when MSH-18 is empty")
     validation: Literal["basic", "strict"] = Field(
         default="basic", description="how strictly messages are checked"
+    )
+    profile: ResolvedPath | None = Field(
+        default=None, description="observation profile file: units and value ranges per OBX-3 code"
     )
     done_dir: ResolvedPath = Field(default=None, description="where handled files go; default <path>/done")  # type: ignore[assignment]
     error_dir: ResolvedPath = Field(default=None, description="where failed files go; default <path>/error")  # type: ignore[assignment]
@@ -295,3 +323,4 @@ class EngineConfig(_Spec):
     node: str
     logging: LoggingSpec = Field(default_factory=lambda: LoggingSpec())
     channels: dict[str, ChannelSpec] = Field(default_factory=dict)
+    profiles: dict[Path, ObservationProfile] = Field(default_factory=dict, description="by file, as loaded")

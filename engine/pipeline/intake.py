@@ -6,13 +6,15 @@ rejects (AE/AR) is journaled too, with status ERROR and the reason, so nothing t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from engine.domain.formats.hl7v2 import (
     BatchError,
     Inspection,
+    Rules,
     build_ack,
     build_batch_ack,
+    check_observations,
     inspect,
     split_messages,
 )
@@ -35,9 +37,16 @@ def _rejected(channel: str, source: str, received_at: float, raw: bytes, reason:
 
 
 def receive(
-    data: bytes, *, channel: str, source: str, received_at: float, default_charset: str, validation: str
+    data: bytes,
+    *,
+    channel: str,
+    source: str,
+    received_at: float,
+    default_charset: str,
+    validation: str,
+    profile: Rules | None = None,
 ) -> list[Received]:
-    """One entry per message in `data` (a frame or a file), each with its inspection."""
+    """One entry per message in `data` (a frame or a file), each with its inspection (and profile check)."""
     try:
         raws = split_messages(data)
     except BatchError as exc:
@@ -45,6 +54,10 @@ def receive(
     out = []
     for raw in raws:
         found = inspect(raw, default_charset=default_charset, validation=validation)
+        if profile and found.ack_code == "AA" and found.message is not None:
+            broken = check_observations(found.message, profile)
+            if broken:
+                found = replace(found, problems=tuple(broken), ack_code="AE", reason=broken[0].text)
         header = found.header
         entry = JournalEntry(
             channel,
@@ -76,7 +89,7 @@ def ack_bytes(items: list[Received], store_error: Exception | None, *, control_i
     ]
     text = acks[0] if len(acks) == 1 else build_batch_ack(acks, timestamp=timestamp, control_id=control_id)
     charset = items[0].inspection.charset if items[0].inspection and items[0].inspection.charset else "utf-8"
-    return text.encode(charset, "replace")
+    return (text + "\r").encode(charset, "replace")  # every segment ends with CR, the last one too
 
 
 def _ack(item: Received, store_error: Exception | None, control_id: str, timestamp: str) -> str:

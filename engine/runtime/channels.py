@@ -12,18 +12,18 @@ from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from engine.config import ChannelSpec, FileDestination, FileSource, MllpDestination, MllpSource
+from engine.config import ChannelSpec, FileDestination, FileSource, MllpDestination, MllpSource, ObservationProfile
 from engine.connectors.destinations.file import FileDestination as FileConnector
 from engine.connectors.destinations.mllp import MllpDestination as MllpConnector
 from engine.connectors.mllp import Oversized
 from engine.connectors.sources import file as file_source
 from engine.connectors.sources.mllp import MllpServer, Reply
+from engine.domain.formats.hl7v2 import ObservationRule, Rules
 from engine.domain.outcome import MessageStatus
 from engine.domain.retry import RetryPolicy
 from engine.domain.routing import ChannelRoutes, Route
 from engine.pipeline.intake import Received, ack_bytes, receive, too_large
 from engine.runtime.delivery import Connector, DeliveryWorker
-from engine.runtime.intake import IntakeQueue
 from engine.runtime.logging import get_logger
 from engine.runtime.tls import client_context, server_context
 from engine.runtime.writer import StoreWriter
@@ -80,13 +80,22 @@ class AckIds:
         return self._stamp
 
 
+def rules_of(profile: ObservationProfile | None) -> Rules | None:
+    if profile is None:
+        return None
+    return {
+        (r.system, r.code): ObservationRule(r.label, frozenset(r.units) if r.units is not None else None, r.min, r.max)
+        for r in profile.observations
+    }
+
+
 @dataclass
 class RunningChannel:
     spec: ChannelSpec
-    intake: IntakeQueue
     writer: StoreWriter
     scheduler: AsyncIOScheduler
     ack_ids: AckIds
+    profile: Rules | None = None
     workers: dict[str, DeliveryWorker] = field(default_factory=dict)
     server: MllpServer | None = None
     _polling: asyncio.Task[None] | None = None
@@ -141,7 +150,6 @@ class RunningChannel:
         job = self.scheduler.get_job(f"poll:{self.name}")
         if job is not None:
             job.remove()
-        await self.intake.drained()
         await asyncio.gather(*(w.stop() for w in self.workers.values()))
         log.info("channel stopped", channel=self.name)
 
@@ -164,13 +172,14 @@ class RunningChannel:
                 received_at=now,
                 default_charset=source.encoding,
                 validation=source.validation,
+                profile=self.profile,
             )
         ack_id = self.ack_ids.next()
 
         def durable(error: Exception | None) -> None:
             reply(ack_bytes(items, error, control_id=ack_id, timestamp=self.ack_ids.timestamp()))
 
-        self.intake.submit([item.entry for item in items], durable)
+        self.writer.append([item.entry for item in items], durable)
 
     # -- file -----------------------------------------------------------------------------------------------
     async def _poll(self) -> None:
@@ -194,9 +203,10 @@ class RunningChannel:
                     received_at=time.time(),
                     default_charset=source.encoding,
                     validation=source.validation,
+                    profile=self.profile,
                 )
                 batch.append((path, items))
-            error = await self.intake.submit_and_wait([i.entry for _, items in batch for i in items])
+            error = await self.writer.append_and_wait([i.entry for _, items in batch for i in items])
             if error is not None:
                 log.error("journal commit failed; files stay for the next poll", channel=self.name)
                 return

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 
 from engine.config import ChannelSpec, EngineConfig, load_config
-from engine.runtime.channels import AckIds, RunningChannel, routes_of
-from engine.runtime.intake import IntakeQueue
+from engine.runtime.channels import AckIds, RunningChannel, routes_of, rules_of
 from engine.runtime.logging import get_logger
 from engine.runtime.writer import StoreWriter
 from engine.store import outbox
@@ -53,22 +53,21 @@ class Daemon:
             engine,
             {name: routes_of(spec) for name, spec in wanted.items()},
             node=self.config.node,
-            on_woken=lambda pairs: loop.call_soon_threadsafe(self._wake, pairs),
+            on_woken=self._wake,
             sweep_age=None if single_node else SHARED_STORE_SWEEP_AGE,
+            clock=time.time,
+            senders=self._senders,
         )
-        self.writer.start()
         # What this node held when it last stopped (or crashed) is its own again, and comes first.
         node = self.config.node
-        await asyncio.wrap_future(self.writer.submit(lambda conn: outbox.release_leases(conn, node)))
-        recovered = await asyncio.to_thread(self.writer.recover)
+        self.writer.run_now(lambda conn: outbox.release_leases(conn, node))
+        recovered = self.writer.recover()
+        self.writer.start()
         if recovered:
             log.info("recovered messages journaled before a stop", messages=recovered)
         self.scheduler = AsyncIOScheduler()
         self.scheduler.start()
-        self.intake = IntakeQueue(self.writer, loop)
-        self.scheduler.add_job(
-            self.writer.request_sweep, "interval", seconds=2, id="sweep", next_run_time=datetime.now()
-        )
+        self.scheduler.add_job(self._sweep, "interval", seconds=2, id="sweep", next_run_time=datetime.now())
         for spec in wanted.values():
             await self._start(spec)
         loop.add_signal_handler(signal.SIGTERM, self._stop.set)
@@ -79,11 +78,19 @@ class Daemon:
         await self.shutdown()
         return 0
 
+    def _senders(self) -> int:
+        """Open MLLP connections right now: more than one means commits should overlap with intake."""
+        return sum(len(ch.server.connections) for ch in self.channels.values() if ch.server is not None)
+
+    async def _sweep(self) -> None:
+        self.writer.request_sweep()
+
     def request_stop(self) -> None:
         self._stop.set()
 
     async def _start(self, spec: ChannelSpec) -> None:
-        channel = RunningChannel(spec, self.intake, self.writer, self.scheduler, self._ack_ids)
+        profile = self.config.profiles.get(spec.source.profile) if spec.source.profile else None
+        channel = RunningChannel(spec, self.writer, self.scheduler, self._ack_ids, rules_of(profile))
         await channel.start()
         self.channels[spec.channel] = channel
 
@@ -102,14 +109,22 @@ class Daemon:
             return
         new = self._wanted(result.config)
         old = {name: ch.spec for name, ch in self.channels.items()}
-        changed = [n for n in old if n not in new or new[n] != old[n]]
+
+        def profile_of(config: EngineConfig, spec: ChannelSpec) -> object:
+            return config.profiles.get(spec.source.profile) if spec.source.profile else None
+
+        changed = [
+            n
+            for n in old
+            if n not in new or new[n] != old[n] or profile_of(result.config, new[n]) != profile_of(self.config, old[n])
+        ]
+        self.config = result.config
         for name in changed:
             await self.channels.pop(name).stop()
         self.writer.channels = {name: routes_of(spec) for name, spec in new.items()}
         for name, spec in new.items():
             if name not in self.channels:
                 await self._start(spec)
-        self.config = result.config
         log.info(
             "configuration reloaded",
             restarted=sorted(n for n in changed if n in new),
@@ -121,7 +136,7 @@ class Daemon:
         log.info("stopping")
         await asyncio.gather(*(ch.stop() for ch in self.channels.values()))
         self.scheduler.shutdown(wait=False)
-        await asyncio.to_thread(self.writer.stop)
+        await self.writer.close()
         if self._engine is not None:
             self._engine.dispose()
         log.info("stopped")

@@ -87,7 +87,7 @@ class DeliveryWorker:
                 self._wake.set()
 
     async def _call(self, job):  # type: ignore[no-untyped-def]
-        return await asyncio.wrap_future(self._writer.submit(job))
+        return await self._writer.submit(job)
 
     async def _round(self) -> bool:
         """Claim and send one batch; True when a full batch was found (more may be due)."""

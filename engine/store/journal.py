@@ -6,10 +6,11 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, bindparam, or_, select, tuple_, update
+from sqlalchemy import Connection, bindparam, literal_column, or_, select, update
 
 from engine.domain.outcome import MessageStatus
-from engine.store.schema import message_keys, messages
+from engine.store import dbapi
+from engine.store.schema import messages
 
 
 def content_hash(raw: bytes) -> str:
@@ -30,33 +31,42 @@ class JournalEntry:
     error: str | None = None
     content_hash: str = field(default="")
     id: int | None = None
+    duplicate_of: int | None = None
+    processed_at: float | None = None
 
     def __post_init__(self) -> None:
         if not self.content_hash:
             self.content_hash = content_hash(self.raw)
 
 
+_INSERT = (
+    "INSERT INTO messages (channel, source, received_at, message_type, control_id, content_hash, charset, raw,"
+    " status, error, duplicate_of, processed_at, node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 def append(conn: Connection, entries: Sequence[JournalEntry], node: str) -> None:
-    """Insert entries in one statement and set their ids (in order)."""
+    """Insert entries (with whatever status they carry) and set their ids, in order."""
     rows = [
-        {
-            "channel": e.channel,
-            "source": e.source,
-            "received_at": e.received_at,
-            "message_type": e.message_type[:32],
-            "control_id": e.control_id[:64],
-            "content_hash": e.content_hash,
-            "charset": e.charset,
-            "raw": e.raw,
-            "status": e.status,
-            "error": e.error,
-            "node": node,
-        }
+        (
+            e.channel,
+            e.source,
+            e.received_at,
+            e.message_type[:32],
+            e.control_id[:64],
+            e.content_hash,
+            e.charset,
+            e.raw,
+            e.status,
+            e.error,
+            e.duplicate_of,
+            e.processed_at,
+            node,
+        )
         for e in entries
     ]
-    stmt = messages.insert().returning(messages.c.id, sort_by_parameter_order=True)
-    for entry, row in zip(entries, conn.execute(stmt, rows), strict=True):
-        entry.id = row.id
+    for entry, new_id in zip(entries, dbapi.insert_returning_ids(conn, _INSERT, rows), strict=True):
+        entry.id = new_id
 
 
 def received(
@@ -68,7 +78,8 @@ def received(
     """
     query = (
         select(messages)
-        .where(messages.c.status == MessageStatus.RECEIVED, messages.c.channel.in_(channels))
+        # a literal, so SQLite can use the partial index ix_messages_received
+        .where(messages.c.status == literal_column(f"'{MessageStatus.RECEIVED}'"), messages.c.channel.in_(channels))
         .order_by(messages.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -93,35 +104,32 @@ def received(
     ]
 
 
-def claim_keys(conn: Connection, entries: Sequence[JournalEntry]) -> dict[int, int]:
-    """Register each entry's duplicate key; return {entry id: id of the earlier message} for the duplicates."""
-    keyed = [e for e in entries if e.control_id]
-    if not keyed:
+Key = tuple[str, str, str]  # (channel, control id, content hash)
+
+
+def known_keys(conn: Connection, entries: Sequence[JournalEntry]) -> dict[Key, int]:
+    """Duplicate keys already registered for these entries' contents, with the message that owns each."""
+    hashes = sorted({e.content_hash for e in entries if e.control_id})
+    if not hashes:
         return {}
-    wanted = {(e.channel, e.control_id, e.content_hash) for e in keyed}
-    existing = {
-        (r.channel, r.control_id, r.content_hash): r.message_id
-        for r in conn.execute(
-            select(message_keys).where(
-                tuple_(message_keys.c.channel, message_keys.c.control_id, message_keys.c.content_hash).in_(list(wanted))
-            )
-        )
-    }
-    duplicates: dict[int, int] = {}
-    new_rows = []
-    for e in keyed:
-        key = (e.channel, e.control_id, e.content_hash)
-        first = existing.get(key)
-        if first is not None and first != e.id:
-            duplicates[e.id] = first  # type: ignore[index]
-        elif first is None:
-            existing[key] = e.id  # type: ignore[assignment]
-            new_rows.append(
-                {"channel": e.channel, "control_id": e.control_id, "content_hash": e.content_hash, "message_id": e.id}
-            )
-    if new_rows:
-        conn.execute(message_keys.insert(), new_rows)
-    return duplicates
+    marks = ", ".join("?" * len(hashes))
+    query = f"SELECT channel, control_id, content_hash, message_id FROM message_keys WHERE content_hash IN ({marks})"
+    rows = dbapi.fetchall(conn, query, hashes)
+    return {(r[0], r[1], r[2]): r[3] for r in rows}
+
+
+def register_keys(conn: Connection, owners: Sequence[JournalEntry]) -> None:
+    """Make these entries the owners of their duplicate keys (the first message with that content)."""
+    dbapi.executemany(
+        conn,
+        "INSERT INTO message_keys (content_hash, channel, control_id, message_id) VALUES (?, ?, ?, ?)",
+        [(e.content_hash, e.channel, e.control_id, e.id) for e in owners],
+    )
+
+
+def point_duplicates(conn: Connection, pairs: Sequence[tuple[int, int]]) -> None:
+    """Set duplicate_of for (duplicate id, original id) pairs found inside one batch (rare)."""
+    dbapi.executemany(conn, "UPDATE messages SET duplicate_of = ? WHERE id = ?", [(o, d) for d, o in pairs])
 
 
 def set_outcomes(conn: Connection, outcomes: Sequence[dict[str, object]]) -> None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from engine.domain.outcome import PENDING_DELIVERY, DeliveryStatus
-from engine.store.dialect import insert_ignoring_conflicts
+from engine.store import dbapi
 from engine.store.schema import messages, outbox
 
 
@@ -46,19 +47,21 @@ class Result:
     sent_at: float | None = None
 
 
-def enqueue(conn: Connection, rows: Sequence[dict[str, object]], now: float) -> None:
-    """Queue deliveries (keys: message_id, channel, destination, order_key) due now.
+class Queued(NamedTuple):
+    message_id: int
+    channel: str
+    destination: str
+    order_key: str | None
 
-    A row that exists already (a reprocessed message) is left as it is: requeue() decides about those.
-    """
-    if rows:
-        conn.execute(
-            insert_ignoring_conflicts(conn, outbox),
-            [
-                {**r, "status": DeliveryStatus.QUEUED, "attempts": 0, "next_attempt_at": now, "created_at": now}
-                for r in rows
-            ],
-        )
+
+def enqueue(conn: Connection, rows: Sequence[Queued], now: float) -> None:
+    """Queue deliveries, due now. A row that exists already (a reprocessed message) is left as it is."""
+    dbapi.executemany(
+        conn,
+        "INSERT INTO outbox (message_id, channel, destination, status, attempts, next_attempt_at, order_key,"
+        " created_at) VALUES (?, ?, ?, 'QUEUED', 0, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [(r.message_id, r.channel, r.destination, now, r.order_key, now) for r in rows],
+    )
 
 
 def claim(

@@ -13,10 +13,13 @@ from engine.config import (
     MessageFilter,
     MllpDestination,
     MllpSource,
+    ObservationProfile,
+    ObservationRule,
     RetryPolicy,
     SourceTLS,
     load_config,
 )
+from engine.config.loader import load_profile
 from engine.config.models import ChannelSpec, EngineFile
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,6 +62,14 @@ def test_reference_documents_every_key_of_every_model() -> None:
         DestinationTLS,
         FileDestination,
         RetryPolicy,
+        ObservationProfile,
+        ObservationRule,
     ]
     missing = {f"{m.__name__}.{name}" for m in models for name in m.model_fields if name not in documented}
     assert missing == set()
+
+
+def test_the_shipped_observation_profiles_load() -> None:
+    for path in sorted((REPO / "mappings" / "profiles").glob("*.yaml")):
+        profile, errors = load_profile(path, {})
+        assert errors == [] and profile is not None and profile.observations, path

@@ -16,6 +16,7 @@ from tests.support.daemon import Daemon, free_port, write_config
 from tests.support.messages import adt
 
 MALFORMED = files("hl7v2-malformed")
+ROOT = Path(__file__).parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +32,7 @@ def port(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[in
                     "type": "mllp",
                     "listen": f"127.0.0.1:{port}",
                     "validation": "strict",
+                    "profile": str(ROOT / "mappings" / "profiles" / "nbs-orders.yaml"),
                     "max_frame_bytes": 4096,
                     "idle_timeout": "1s",
                 },

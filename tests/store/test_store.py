@@ -11,7 +11,7 @@ from engine.domain.outcome import DeliveryStatus, MessageStatus
 from engine.store import journal, outbox
 from engine.store.database import migrate, open_engine
 from engine.store.journal import JournalEntry
-from engine.store.outbox import Result
+from engine.store.outbox import Queued, Result
 from engine.store.schema import messages
 
 NODE = "node-a"
@@ -37,10 +37,7 @@ def queue(engine: Engine, *pairs: tuple[str, str | None]) -> list[int]:
         journal.append(conn, entries, NODE)
         outbox.enqueue(
             conn,
-            [
-                {"message_id": e.id, "channel": e.channel, "destination": "out", "order_key": key}
-                for e, (_, key) in zip(entries, pairs, strict=True)
-            ],
+            [Queued(e.id, e.channel, "out", key) for e, (_, key) in zip(entries, pairs, strict=True)],  # type: ignore[arg-type]
             time.time(),
         )
     return [e.id for e in entries]  # type: ignore[misc]
@@ -74,20 +71,12 @@ def test_ids_are_assigned_in_insertion_order(engine: Engine) -> None:
     assert ids == sorted(ids) and len(set(ids)) == 50
 
 
-def test_a_resend_with_the_same_control_id_and_content_is_a_duplicate(engine: Engine) -> None:
+def test_known_keys_find_the_message_that_owns_a_content(engine: Engine) -> None:
     first, resend, changed = entry("A1"), entry("A1"), entry("A1", b"MSH|^~\\&|other content|A1")
     with engine.begin() as conn:
         journal.append(conn, [first], NODE)
-        assert journal.claim_keys(conn, [first]) == {}
-        journal.append(conn, [resend, changed], NODE)
-        assert journal.claim_keys(conn, [resend, changed]) == {resend.id: first.id}
-
-
-def test_a_duplicate_inside_one_batch_points_at_the_first(engine: Engine) -> None:
-    a, b = entry("B1"), entry("B1")
-    with engine.begin() as conn:
-        journal.append(conn, [a, b], NODE)
-        assert journal.claim_keys(conn, [a, b]) == {b.id: a.id}
+        journal.register_keys(conn, [first])
+        assert journal.known_keys(conn, [resend, changed]) == {("his-adt", "A1", first.content_hash): first.id}
 
 
 def test_claim_leases_rows_so_a_second_claim_gets_nothing(engine: Engine) -> None:
@@ -147,9 +136,7 @@ def test_requeue_restarts_dead_deliveries_but_leaves_sent_ones(engine: Engine) -
 def test_enqueue_twice_keeps_one_row_per_message_and_destination(engine: Engine) -> None:
     [mid] = queue(engine, ("E1", None))
     with engine.begin() as conn:
-        outbox.enqueue(
-            conn, [{"message_id": mid, "channel": "his-adt", "destination": "out", "order_key": None}], time.time()
-        )
+        outbox.enqueue(conn, [Queued(mid, "his-adt", "out", None)], time.time())
         rows = outbox.claim(conn, "his-adt", "out", node=NODE, now=time.time(), lease=60, limit=10, ordered=False)
     assert len(rows) == 1
 

@@ -12,6 +12,7 @@ from .errors import BatchError, HeaderError, HL7Error, UnknownCharset
 from .header import KNOWN_VERSIONS, Header, read_header
 from .inspect import Inspection, inspect
 from .message import Message, Segment, unescape
+from .profile import ObservationRule, Rules, check_observations
 from .validate import ERROR_CODES, Problem, validate
 from .wire import canonical, charset_for, split_messages
 
@@ -25,13 +26,16 @@ __all__ = [
     "HeaderError",
     "Inspection",
     "Message",
+    "ObservationRule",
     "Problem",
+    "Rules",
     "Segment",
     "UnknownCharset",
     "build_ack",
     "build_batch_ack",
     "canonical",
     "charset_for",
+    "check_observations",
     "escape",
     "inspect",
     "read_ack",
