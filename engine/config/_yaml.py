@@ -214,9 +214,7 @@ def read_document(file: Path, environ: Mapping[str, str]) -> Document:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line_text = (
-            text.splitlines()[mark.line] if mark is not None and mark.line < len(text.splitlines()) else ""
-        )
+        line_text = text.splitlines()[mark.line] if mark is not None and mark.line < len(text.splitlines()) else ""
         doc.error(_pos(mark), WHOLE_FILE, _syntax_message(exc, line_text))
         return doc
     except yaml.reader.ReaderError as exc:

@@ -45,8 +45,7 @@ def substitute(text: str, environ: Mapping[str, str]) -> str:
         end = text.find("}", i + 2)
         if end < 0:
             raise SubstitutionError(
-                f"unterminated '${{' in {text!r}; write ${{NAME}} or ${{NAME:-default}}, "
-                "or $$ for a literal '$'"
+                f"unterminated '${{' in {text!r}; write ${{NAME}} or ${{NAME:-default}}, or $$ for a literal '$'"
             )
         body = text[i + 2 : end]
         name, has_default, default = body.partition(":-")
@@ -68,7 +67,6 @@ def substitute(text: str, environ: Mapping[str, str]) -> str:
         first = missing[0]
         verb = "is" if len(set(missing)) == 1 else "are"
         raise SubstitutionError(
-            f"environment variable {names} {verb} not set; set it, or give a default "
-            f"with ${{{first}:-default}}"
+            f"environment variable {names} {verb} not set; set it, or give a default with ${{{first}:-default}}"
         )
     return "".join(out)

@@ -96,9 +96,7 @@ class SourceTLS(_Spec):
     cert_file: ResolvedPath = Field(description="server certificate (PEM), e.g. tls/server.crt")
     key_file: ResolvedPath = Field(description="private key of cert_file (PEM), e.g. tls/server.key")
     ca_file: ResolvedPath | None = Field(default=None, description="CA bundle that signs client certificates")
-    client_auth: Literal["none", "optional", "required"] = Field(
-        default="none", description="client certificates"
-    )
+    client_auth: Literal["none", "optional", "required"] = Field(default="none", description="client certificates")
 
     @model_validator(mode="after")
     def _client_auth_needs_ca(self) -> SourceTLS:
@@ -138,12 +136,8 @@ class MllpSource(_Spec):
     listen: HostPortValue = Field(description="host:port to listen on, e.g. 0.0.0.0:2575")
     encoding: Encoding = Field(default="utf-8", description="codec used when MSH-18 is empty")
     max_frame_bytes: int = Field(default=1024 * 1024, gt=0, description="largest accepted MLLP frame")
-    idle_timeout: Duration = Field(
-        default=300.0, ge=0, description="close idle connections after this; 0 = never"
-    )
-    validation: Literal["basic", "strict"] = Field(
-        default="basic", description="how strictly messages are checked"
-    )
+    idle_timeout: Duration = Field(default=300.0, ge=0, description="close idle connections after this; 0 = never")
+    validation: Literal["basic", "strict"] = Field(default="basic", description="how strictly messages are checked")
     profile: ResolvedPath | None = Field(
         default=None, description="observation profile file: units and value ranges per OBX-3 code"
     )
@@ -158,9 +152,7 @@ class FileSource(_Spec):
     glob: str = Field(default="*.hl7", min_length=1, description="which file names to pick up")
     poll_interval: Duration = Field(default=5.0, gt=0, description="time between directory scans")
     encoding: Encoding = Field(default="utf-8", description="codec used when MSH-18 is empty")
-    validation: Literal["basic", "strict"] = Field(
-        default="basic", description="how strictly messages are checked"
-    )
+    validation: Literal["basic", "strict"] = Field(default="basic", description="how strictly messages are checked")
     profile: ResolvedPath | None = Field(
         default=None, description="observation profile file: units and value ranges per OBX-3 code"
     )
@@ -203,25 +195,20 @@ class RetryPolicy(_Spec):
         return self
 
 
-
 class DestinationTLS(_Spec):
     """TLS for an MLLP client connection."""
 
     ca_file: ResolvedPath | None = Field(
         default=None, description="CA bundle to verify the server; system CAs when absent"
     )
-    cert_file: ResolvedPath | None = Field(
-        default=None, description="client certificate (PEM) for mutual TLS"
-    )
+    cert_file: ResolvedPath | None = Field(default=None, description="client certificate (PEM) for mutual TLS")
     key_file: ResolvedPath | None = Field(default=None, description="private key of cert_file (PEM)")
     verify: bool = Field(default=True, description="verify the server certificate and host name")
 
     @model_validator(mode="after")
     def _cert_and_key_together(self) -> DestinationTLS:
         if self.cert_file is not None and self.key_file is None:
-            raise field_error(
-                "cert_file", "cert_file needs key_file, the private key of the client certificate"
-            )
+            raise field_error("cert_file", "cert_file needs key_file, the private key of the client certificate")
         if self.key_file is not None and self.cert_file is None:
             raise field_error("key_file", "key_file needs cert_file, the client certificate it belongs to")
         return self
@@ -236,19 +223,14 @@ class _Destination(_Spec):
     retry: RetryPolicy = Field(default_factory=lambda: RetryPolicy(), description="retry policy")
 
 
-
 class MllpDestination(_Destination):
     """Sends HL7 v2 over MLLP and waits for the ACK."""
 
     type: Literal["mllp"]
     target: HostPortValue = Field(description="host:port to send to, e.g. 10.1.2.3:2576")
     ack_timeout: Duration = Field(default=30.0, gt=0, description="how long to wait for the ACK")
-    on_ae: Literal["retry", "dead", "accept"] = Field(
-        default="retry", description="what an AE (error) ACK does"
-    )
-    on_ar: Literal["retry", "dead", "accept"] = Field(
-        default="dead", description="what an AR (reject) ACK does"
-    )
+    on_ae: Literal["retry", "dead", "accept"] = Field(default="retry", description="what an AE (error) ACK does")
+    on_ar: Literal["retry", "dead", "accept"] = Field(default="dead", description="what an AR (reject) ACK does")
     tls: DestinationTLS | None = Field(default=None, description="TLS settings; plain TCP when absent")
 
 
@@ -271,10 +253,7 @@ DestinationSpec = Annotated[MllpDestination | FileDestination, Field(discriminat
 class MessageFilter(_Spec):
     """Which messages a channel accepts; the others are journaled as FILTERED."""
 
-    message_types: tuple[MessageTypePattern, ...] = Field(
-        description="accepted message types, e.g. [ADT^A01, ADT^A04]"
-    )
-
+    message_types: tuple[MessageTypePattern, ...] = Field(description="accepted message types, e.g. [ADT^A01, ADT^A04]")
 
 
 class ChannelSpec(_Spec):
@@ -285,9 +264,7 @@ class ChannelSpec(_Spec):
     channel: Name = Field(description="channel name, unique across files, e.g. his-adt")
     description: str = Field(default="", description="free text for people")
     enabled: bool = Field(default=True, description="false keeps the channel loaded but not running")
-    source_system: str = Field(
-        default=None, min_length=1, description="source system id; default the channel name"
-    )  # type: ignore[assignment]
+    source_system: str = Field(default=None, min_length=1, description="source system id; default the channel name")  # type: ignore[assignment]
     source: SourceSpec = Field(description="where messages come from; type: mllp or file")
     filter: MessageFilter | None = Field(default=None, description="message filter; accept all when absent")
     destinations: tuple[DestinationSpec, ...] = Field(default=(), description="where messages go")

@@ -121,9 +121,7 @@ def parse_host_port(value: Any) -> HostPort:
             raise ValueError(f"'{host}' in brackets is not an IPv6 address; {example}") from None
     else:
         if text.count(":") > 1:
-            raise ValueError(
-                f"an IPv6 address must be written in brackets, e.g. [::1]:2575, got {describe(value)}"
-            )
+            raise ValueError(f"an IPv6 address must be written in brackets, e.g. [::1]:2575, got {describe(value)}")
         host, sep, port_text = text.rpartition(":")
         if not sep:
             raise ValueError(f"{example}, got {describe(value)}")
@@ -134,9 +132,7 @@ def parse_host_port(value: Any) -> HostPort:
         if not _HOSTNAME.fullmatch(host):
             raise ValueError(f"'{host}' is not a host name or IP address; {example}")
     if not port_text.isdigit():
-        raise ValueError(
-            f"the port must be a number from 1 to 65535, got {describe(port_text)} in {describe(value)}"
-        )
+        raise ValueError(f"the port must be a number from 1 to 65535, got {describe(port_text)} in {describe(value)}")
     port = int(port_text)
     if not 1 <= port <= 65535:
         raise ValueError(f"the port must be from 1 to 65535, got {port} in {describe(value)}")
@@ -175,8 +171,7 @@ def _check_message_type(value: Any) -> str:
         if isinstance(value, str) and _MESSAGE_TYPE.fullmatch(value.upper()):
             hint = f" (upper case: {value.upper()})"
         raise ValueError(
-            "expected an HL7 message type such as ADT^A01, ADT^* (every ADT event) or ADT, "
-            f"got {describe(value)}{hint}"
+            f"expected an HL7 message type such as ADT^A01, ADT^* (every ADT event) or ADT, got {describe(value)}{hint}"
         )
     return value
 
@@ -195,8 +190,7 @@ def _check_encoding(value: Any) -> str:
         codecs.lookup(value)
     except LookupError:
         raise ValueError(
-            f"unknown text encoding {describe(value)}; "
-            "expected a Python codec name such as utf-8, gb18030 or latin-1"
+            f"unknown text encoding {describe(value)}; expected a Python codec name such as utf-8, gb18030 or latin-1"
         ) from None
     return value
 
@@ -231,9 +225,7 @@ FILENAME_PLACEHOLDERS = ("channel", "destination", "message_id", "control_id", "
 
 def _check_filename(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(
-            f"expected a file name template such as {{channel}}_{{message_id}}.hl7, got {describe(value)}"
-        )
+        raise ValueError(f"expected a file name template such as {{channel}}_{{message_id}}.hl7, got {describe(value)}")
     allowed = ", ".join("{" + p + "}" for p in FILENAME_PLACEHOLDERS)
     try:
         parts = list(string.Formatter().parse(value))
@@ -250,9 +242,7 @@ def _check_filename(value: Any) -> str:
         if spec or conversion:
             raise ValueError(f"placeholder {{{name}}} takes no format or conversion; write just {{{name}}}")
     if "/" in value or "\\" in value:
-        raise ValueError(
-            f"the file name must not contain '/' or '\\' (put directories in path), got {describe(value)}"
-        )
+        raise ValueError(f"the file name must not contain '/' or '\\' (put directories in path), got {describe(value)}")
     return value
 
 

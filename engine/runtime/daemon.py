@@ -79,8 +79,9 @@ class Daemon:
         return 0
 
     def _senders(self) -> int:
-        """Open MLLP connections right now: more than one means commits should overlap with intake."""
-        return sum(len(ch.server.connections) for ch in self.channels.values() if ch.server is not None)
+        """MLLP connections that sent something in the last 50 ms: the senders the next commit can expect."""
+        now = time.monotonic()
+        return sum(ch.server.active(now, 0.05) for ch in self.channels.values() if ch.server is not None)
 
     async def _sweep(self) -> None:
         self.writer.request_sweep()

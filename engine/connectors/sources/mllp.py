@@ -20,7 +20,18 @@ log = get_logger("huitong.mllp")
 
 
 class _Connection(asyncio.Protocol):
-    __slots__ = ("_closing", "_decoder", "_last", "_next_out", "_out", "_seq", "_server", "_timer", "peer", "transport")
+    __slots__ = (
+        "_closing",
+        "_decoder",
+        "_next_out",
+        "_out",
+        "_seq",
+        "_server",
+        "_timer",
+        "last_data",
+        "peer",
+        "transport",
+    )
 
     def __init__(self, server: MllpServer) -> None:
         self._server = server
@@ -28,7 +39,7 @@ class _Connection(asyncio.Protocol):
         self._seq = 0  # frames received
         self._next_out = 0  # next reply to write
         self._out: dict[int, bytes] = {}  # replies ready but waiting for an earlier one
-        self._last = time.monotonic()
+        self.last_data = time.monotonic()
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False
         self.peer = "?"
@@ -55,7 +66,7 @@ class _Connection(asyncio.Protocol):
             )
 
     def data_received(self, data: bytes) -> None:
-        self._last = time.monotonic()
+        self.last_data = time.monotonic()
         if self._closing:
             return
         for item in self._decoder.feed(data):
@@ -79,7 +90,7 @@ class _Connection(asyncio.Protocol):
 
     def _check_idle(self) -> None:
         timeout = self._server.idle_timeout
-        quiet = time.monotonic() - self._last
+        quiet = time.monotonic() - self.last_data
         if quiet >= timeout and self.idle:
             log.info("closing idle connection", peer=self.peer, idle_seconds=round(quiet))
             self.close()
@@ -129,6 +140,10 @@ class MllpServer:
     def bound_port(self) -> int:
         assert self._server is not None
         return int(self._server.sockets[0].getsockname()[1])
+
+    def active(self, now: float, within: float) -> int:
+        """Connections that sent data in the last `within` seconds (monotonic `now`)."""
+        return sum(1 for conn in self.connections if now - conn.last_data < within)
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting, answer every frame already received, then close the connections."""

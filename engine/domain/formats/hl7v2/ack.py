@@ -19,9 +19,7 @@ from .wire import charset_for, split_messages
 __all__ = ["AckSummary", "build_ack", "build_batch_ack", "escape", "read_ack"]
 
 _CODES = frozenset(("AA", "AE", "AR", "CA", "CE", "CR"))
-_LOCATION = re.compile(
-    r"(?:([A-Z0-9]{3})(?:\[(\d+)\])?)?(?:#(\d+))?(?:-(\d+)(?:\((\d+)\))?(?:\.(\d+))?(?:\.(\d+))?)?"
-)
+_LOCATION = re.compile(r"(?:([A-Z0-9]{3})(?:\[(\d+)\])?)?(?:#(\d+))?(?:-(\d+)(?:\((\d+)\))?(?:\.(\d+))?(?:\.(\d+))?)?")
 _DEFAULT_ENCODING = "^~\\&"
 _VERSIONS_WITH_ERR_1_ONLY = ("2.1", "2.2", "2.3", "2.3.1", "2.4")
 

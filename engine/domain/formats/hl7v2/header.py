@@ -90,9 +90,7 @@ def scan_header(raw: bytes, default_charset: str = "utf-8") -> tuple[Header | No
         return None, HeaderError("MSH-1 (field separator) is missing", "MSH-1", 102)
     fs = seg[3]
     if not (0x21 <= fs <= 0x7E) or chr(fs).isalnum():
-        return None, HeaderError(
-            "MSH-1 (field separator) is not a printable non-alphanumeric character", "MSH-1", 102
-        )
+        return None, HeaderError("MSH-1 (field separator) is not a printable non-alphanumeric character", "MSH-1", 102)
     fsep = chr(fs)
     text = seg.decode("ascii") if seg.isascii() else _decode_header(seg, default_charset)
     f = text.split(fsep)
@@ -152,9 +150,7 @@ def scan_header(raw: bytes, default_charset: str = "utf-8") -> tuple[Header | No
 _new_header = builder(Header)
 
 
-def _check(
-    mcode: str, trigger: str, control_id: str, processing: str, comp: str, version: str
-) -> HeaderError | None:
+def _check(mcode: str, trigger: str, control_id: str, processing: str, comp: str, version: str) -> HeaderError | None:
     if not mcode:
         return HeaderError("MSH-9 (message type) is empty", "MSH-9", 101)
     if len(mcode) != 3 or not mcode.isalnum() or not mcode.isascii():

@@ -70,13 +70,9 @@ def inspect(raw: bytes, *, default_charset: str, validation: str = "basic") -> I
     except UnicodeDecodeError as exc:
         before = body[: exc.start]
         segment = canonical(before).count(b"\r") + (1 if before[-1:] in (b"", b"\r", b"\n") else 0)
-        return _refuse(
-            header, codec, Problem(102, f"#{segment}", f"segment {segment} is not valid {codec} text")
-        )
+        return _refuse(header, codec, Problem(102, f"#{segment}", f"segment {segment} is not valid {codec} text"))
     except LookupError:
-        return _refuse(
-            header, None, Problem(207, "MSH-18", f"the channel's default charset {codec!r} is not a codec")
-        )
+        return _refuse(header, None, Problem(207, "MSH-18", f"the channel's default charset {codec!r} is not a codec"))
     message = Message(text, header)
     problems = validate(message, validation)
     if not problems:

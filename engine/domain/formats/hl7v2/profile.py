@@ -24,7 +24,6 @@ class ObservationRule:
 Rules = Mapping[tuple[str, str], ObservationRule]  # (coding system, code) -> rule
 
 
-
 def check_observations(message: Message, rules: Rules) -> list[Problem]:
     """Each OBX whose code has a rule: units must be among the accepted ones, a number within the range."""
     problems = []

@@ -122,9 +122,7 @@ def _is_time(v: str) -> bool:
     if len(whole) not in (2, 4, 6) or not whole.isdigit():
         return False
     return (
-        int(whole[:2]) <= 23
-        and (len(whole) < 4 or int(whole[2:4]) <= 59)
-        and (len(whole) < 6 or int(whole[4:6]) <= 59)
+        int(whole[:2]) <= 23 and (len(whole) < 4 or int(whole[2:4]) <= 59) and (len(whole) < 6 or int(whole[4:6]) <= 59)
     )
 
 
@@ -247,12 +245,8 @@ def _strict(message: Message) -> list[Problem]:
     h = message.header
     ref = reference(h.version)
     problems = [Problem(102, "MSH-2", note) for note in h.notes]
-    if not h.sending_app.strip(h.encoding_chars[0] + " ") and not h.sending_facility.strip(
-        h.encoding_chars[0] + " "
-    ):
-        problems.append(
-            Problem(101, "MSH-3", "MSH-3 and MSH-4 (sending application and facility) are both empty")
-        )
+    if not h.sending_app.strip(h.encoding_chars[0] + " ") and not h.sending_facility.strip(h.encoding_chars[0] + " "):
+        problems.append(Problem(101, "MSH-3", "MSH-3 and MSH-4 (sending application and facility) are both empty"))
     if ref is None:
         return problems
     segs = message.segment_texts()
