@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import Connection
 
 from engine.domain.retry import RetryPolicy
 from engine.pipeline.delivery import Attempt, postpone, settle
@@ -22,11 +23,15 @@ log = get_logger("huitong.delivery")
 class Connector(Protocol):
     async def send(self, delivery: Delivery) -> Attempt: ...
 
+    async def commit(self) -> None:
+        """Make what this batch sent durable at the destination; runs before the results are recorded."""
+
     async def close(self) -> None: ...
 
 
 class DeliveryWorker:
     BATCH = 50
+    GATHER = 0.005  # seconds to wait after a wake-up, so rows queued by the next few commits share a round
     LEASE = 300.0  # seconds a claimed batch belongs to this node; only matters when several nodes share a store
 
     def __init__(
@@ -77,41 +82,55 @@ class DeliveryWorker:
         while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
+            await asyncio.sleep(self.GATHER)  # let a batch build up: one claim and one record per batch
             try:
-                while not self._stopping and await self._round():
-                    pass
-                await self._schedule_next()
+                due = await self._deliver()
             except Exception as exc:  # the store is unreachable: try again shortly
                 log.error("delivery round failed", channel=self.channel, destination=self.name, error=str(exc))
                 await asyncio.sleep(1.0)
                 self._wake.set()
+                continue
+            self._schedule(due)
 
-    async def _call(self, job):  # type: ignore[no-untyped-def]
-        return await self._writer.submit(job)
-
-    async def _round(self) -> bool:
-        """Claim and send one batch; True when a full batch was found (more may be due)."""
-        now = time.time()
-        rows: list[Delivery] = await self._call(
-            lambda c: outbox.claim(
-                c,
-                self.channel,
-                self.name,
-                node=self._writer.node,
-                now=now,
-                lease=self.LEASE,
-                limit=self.BATCH,
-                ordered=self.ordered,
-            )
-        )
-        if not rows:
-            return False
+    async def _deliver(self) -> float | None:
+        """Send what is due, batch after batch; returns when the next pending row falls due (None: nothing)."""
         results: list[Result] = []
-        down = False
+        while not self._stopping:
+            # The results of one batch are recorded in the same transaction that claims the next.
+            rows = await self._writer.submit(lambda c, done=results: self._record_and_claim(c, done))
+            results = []
+            if not rows:
+                break
+            results, more = await self._send(rows)
+            await self.connector.commit()
+            if not more:
+                break
+        return await self._writer.submit(lambda c, done=results: self._record_and_look_ahead(c, done))
+
+    def _record_and_claim(self, conn: Connection, results: list[Result]) -> list[Delivery]:
+        outbox.record(conn, results)
+        return outbox.claim(
+            conn,
+            self.channel,
+            self.name,
+            node=self._writer.node,
+            now=time.time(),
+            lease=self.LEASE,
+            limit=self.BATCH,
+            ordered=self.ordered,
+        )
+
+    def _record_and_look_ahead(self, conn: Connection, results: list[Result]) -> float | None:
+        outbox.record(conn, results)
+        return outbox.next_due(conn, self.channel, self.name)
+
+    async def _send(self, rows: list[Delivery]) -> tuple[list[Result], bool]:
+        """Send a claimed batch in order; returns the results and whether more may be due at once."""
+        results: list[Result] = []
         for i, row in enumerate(rows):
             if self._stopping:
                 results.extend(postpone(r, time.time()) for r in rows[i:])
-                break
+                return results, False
             attempt = await self.connector.send(row)
             result = settle(row, attempt, self.policy, time.time())
             results.append(result)
@@ -125,15 +144,12 @@ class DeliveryWorker:
                     status=result.status,
                     error=attempt.error,
                 )
-                if attempt.destination_down:
-                    down = True
+                if attempt.destination_down:  # the rest of the batch waits for the same retry time
                     results.extend(postpone(r, result.next_attempt_at) for r in rows[i + 1 :])
-                    break
-        await self._call(lambda c: outbox.record(c, results))
-        return len(rows) == self.BATCH and not down
+                    return results, False
+        return results, len(rows) == self.BATCH
 
-    async def _schedule_next(self) -> None:
-        due = await self._call(lambda c: outbox.next_due(c, self.channel, self.name))
+    def _schedule(self, due: float | None) -> None:
         if due is None or self._stopping:
             return
         # Due but not claimable means leased by another node or waiting behind an earlier row of the same

@@ -1,8 +1,10 @@
-"""File destination: each message written to its own file, atomically (temp file, fsync, rename)."""
+"""File destination: each message written to its own file, atomically (temp file, fsync, rename); the directory
+is synced once per batch, before the batch's results are recorded."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -48,14 +50,22 @@ class FileDestination:
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temp, target)
-            dir_fd = os.open(self.directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
         except OSError as exc:
             return Attempt(False, error=f"cannot write {target}: {exc.strerror or exc}", destination_down=True)
         return Attempt(True)
 
+    async def commit(self) -> None:
+        """Make the renames of this batch durable: one directory fsync for the whole batch."""
+        await asyncio.to_thread(_fsync_directory, self.directory)
+
     async def close(self) -> None:
         return None
+
+
+def _fsync_directory(directory: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

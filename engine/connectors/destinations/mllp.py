@@ -93,6 +93,9 @@ class MllpDestination:
             self._frames.extend(self._decoder.feed(data))
         return self._frames.pop(0)
 
+    async def commit(self) -> None:
+        """Nothing to do: the peer's ACK already said it has the message."""
+
     async def close(self) -> None:
         writer, self._writer, self._reader = self._writer, None, None
         if writer is not None:
