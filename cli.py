@@ -227,6 +227,8 @@ def cmd_messages_show(args: argparse.Namespace) -> int:
         out = _message_json(v)
         out["raw"] = (v.raw or b"").decode(v.charset or "utf-8", "replace")
         out["content"] = {k: b.decode("utf-8", "replace") for k, b in v.content.items()}
+        for d, shown in zip(v.destinations, out["destinations"], strict=True):
+            shown["response"] = d.response.decode("utf-8", "replace") if d.response else None
         _print_json(out)
         return 0
     for label, value in [
@@ -257,6 +259,10 @@ def cmd_messages_show(args: argparse.Namespace) -> int:
     for stage, body in v.content.items():
         print(f"\n--- {stage} ---")
         print(body.decode("utf-8", "replace").replace("\r", "\n").rstrip())
+    for d in v.destinations:
+        if d.response:
+            print(f"\n--- response from {d.name} ---")
+            print(d.response.decode("utf-8", "replace").replace("\r", "\n").rstrip())
     return 0
 
 

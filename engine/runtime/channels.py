@@ -174,10 +174,14 @@ class RunningChannel:
                 validation=source.validation,
                 profile=self.profile,
             )
-        ack_id = self.ack_ids.next()
+        ack_id, stamp = self.ack_ids.next(), self.ack_ids.timestamp()
+        answer = ack_bytes(items, None, control_id=ack_id, timestamp=stamp)
+        for item in items:
+            if item.entry.status == MessageStatus.ERROR:
+                item.entry.ack = answer  # kept with the message: what the sender was told, and why
 
         def durable(error: Exception | None) -> None:
-            reply(ack_bytes(items, error, control_id=ack_id, timestamp=self.ack_ids.timestamp()))
+            reply(answer if error is None else ack_bytes(items, error, control_id=ack_id, timestamp=stamp))
 
         self.writer.append([item.entry for item in items], durable)
 

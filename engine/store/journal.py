@@ -33,6 +33,7 @@ class JournalEntry:
     id: int | None = None
     duplicate_of: int | None = None
     processed_at: float | None = None
+    ack: bytes | None = None  # the answer the sender got, kept (stage "ack") when it was AE or AR
 
     def __post_init__(self) -> None:
         if not self.content_hash:
@@ -67,6 +68,11 @@ def append(conn: Connection, entries: Sequence[JournalEntry], node: str) -> None
     ]
     for entry, new_id in zip(entries, dbapi.insert_returning_ids(conn, _INSERT, rows), strict=True):
         entry.id = new_id
+    dbapi.executemany(
+        conn,
+        "INSERT INTO content (message_id, stage, body) VALUES (?, 'ack', ?)",
+        [(e.id, e.ack) for e in entries if e.ack is not None],
+    )
 
 
 def received(

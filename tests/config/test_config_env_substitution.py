@@ -22,8 +22,7 @@ def test_unset_variable_without_default_is_an_error_at_that_scalar(site: Site) -
     lines = site.lines(environ={})
     line = one_starting_with(lines, f"{f}:4:11: source.listen: ")
     assert line.endswith(
-        "environment variable HIS_ADT_LISTEN is not set; "
-        "set it, or give a default with ${HIS_ADT_LISTEN:-default}"
+        "environment variable HIS_ADT_LISTEN is not set; set it, or give a default with ${HIS_ADT_LISTEN:-default}"
     )
     assert len(lines) == 1, "the unreadable value must not also be reported as a bad host:port"
 

@@ -69,9 +69,7 @@ def test_destination_directory_under_a_file_cannot_be_created(site: Site, tmp_pa
         """,
     )
     line = one_starting_with(site.lines(), f"{f}:3:46: destinations[0].path: ")
-    assert line.endswith(
-        f"cannot create directory {tmp_path}/blocker/out: {tmp_path}/blocker is not a directory"
-    )
+    assert line.endswith(f"cannot create directory {tmp_path}/blocker/out: {tmp_path}/blocker is not a directory")
 
 
 def test_missing_channels_directory_is_reported_in_engine_yaml(site: Site, tmp_path: Path) -> None:

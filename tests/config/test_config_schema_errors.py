@@ -39,9 +39,7 @@ def test_unknown_top_level_key_lists_the_channel_keys(site: Site) -> None:
     )
     line = one_starting_with(site.lines(), f"{f}:2:1: destinatons: ")
     assert "did you mean 'destinations'?" in line
-    assert (
-        "expected one of: channel, description, destinations, enabled, filter, source, source_system" in line
-    )
+    assert "expected one of: channel, description, destinations, enabled, filter, source, source_system" in line
 
 
 def test_wrong_type_points_at_the_value_and_names_the_expected_type(site: Site) -> None:
@@ -129,9 +127,7 @@ def test_bad_duration_says_which_forms_are_accepted(site: Site) -> None:
 """,
     )
     line = one_starting_with(site.lines(), f"{f}:5:17: source.idle_timeout: ")
-    assert line.endswith(
-        "expected a duration such as 500ms, 5s, 10m, 1h, 1d or a number of seconds, got '5 minutes'"
-    )
+    assert line.endswith("expected a duration such as 500ms, 5s, 10m, 1h, 1d or a number of seconds, got '5 minutes'")
 
 
 def test_unknown_filename_placeholder_lists_the_allowed_ones(site: Site) -> None:
@@ -316,9 +312,7 @@ def test_file_that_is_not_utf8_names_the_line(site: Site) -> None:
 
 def test_empty_channel_file_is_an_error(site: Site) -> None:
     f = site.channel("adt.yaml", "# nothing yet\n")
-    assert site.lines() == [
-        f"{f}:1:1: (file): the file is empty; a channel file needs at least channel: and source:"
-    ]
+    assert site.lines() == [f"{f}:1:1: (file): the file is empty; a channel file needs at least channel: and source:"]
 
 
 def test_engine_yaml_errors_use_the_same_form(site: Site) -> None:

@@ -46,8 +46,7 @@ def test_destination_names_must_be_unique_in_a_channel(site: Site) -> None:
     )
     line = one_starting_with(site.lines(), f"{f}:5:12: destinations[1].name: ")
     assert line.endswith(
-        f"destination name 'out' is already used by destinations[0] at {f}:4:12; "
-        "names must be unique within a channel"
+        f"destination name 'out' is already used by destinations[0] at {f}:4:12; names must be unique within a channel"
     )
 
 

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import time
 from pathlib import Path
 
 import pytest
+import yaml
+from sqlalchemy import select
 
+from engine.connectors.mllp.client import exchange
+from engine.store.database import open_engine
+from engine.store.schema import audit
 from tests.support.daemon import Daemon, free_port, huitong, write_config
 from tests.support.messages import adt
 
@@ -112,3 +119,80 @@ def test_send_messages_show_and_stats_tell_what_happened(tmp_path: Path, log_dir
     assert "archive SENT attempts=1" in shown.stdout and "MSH|" in shown.stdout
     listed = huitong("messages", "list", "--status", "filtered", "--since", "1h", config=config)
     assert "CLI0002" in listed.stdout and "CLI0001" not in listed.stdout
+
+
+def test_reprocess_by_id_and_by_filter_runs_messages_again_and_is_audited(tmp_path: Path, log_dir: Path) -> None:
+    port = free_port()
+    out = tmp_path / "out"
+    config = write_config(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'store.db'}",
+        {
+            "again": {
+                "source": {"type": "mllp", "listen": f"127.0.0.1:{port}"},
+                "filter": {"message_types": ["ORU^R01"]},
+            }
+        },
+        log_dir / "reprocess.jsonl",
+    )
+    with Daemon(config, ports=(port,)):
+        list(exchange("127.0.0.1", port, [adt("REP0001"), adt("REP0002")]))
+        rows = json.loads(huitong("messages", "list", "--json", config=config).stdout)
+        assert {r["status"] for r in rows} == {"FILTERED"}
+    channel = tmp_path / "channels" / "again.yaml"
+    spec = yaml.safe_load(channel.read_text())
+    spec["filter"] = {"message_types": ["ADT^A01"]}
+    spec["destinations"] = [{"name": "archive", "type": "file", "path": str(out)}]
+    channel.write_text(yaml.safe_dump(spec))
+    first = str(min(r["id"] for r in rows))
+    by_id = huitong("messages", "reprocess", first, "--reason", "filter fixed", config=config)
+    assert by_id.stdout.startswith("reprocessing 1 message(s)"), by_id.stdout + by_id.stderr
+    by_filter = huitong("messages", "reprocess", "--channel", "again", "--status", "filtered", config=config)
+    assert by_filter.stdout.startswith("reprocessing 1 message(s)"), by_filter.stdout
+    with Daemon(config, ports=(port,)):
+        for _ in range(100):
+            if len(list(out.glob("*.hl7"))) == 2:
+                break
+            time.sleep(0.1)
+    assert sorted(p.name.split("_")[-1] for p in out.glob("*.hl7")) == ["REP0001.hl7", "REP0002.hl7"]
+    engine = open_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    with engine.connect() as conn:
+        reasons = [json.loads(r.detail)["reason"] for r in conn.execute(select(audit).order_by(audit.c.id))]
+    engine.dispose()
+    assert reasons == ["filter fixed", ""]
+
+
+def test_run_starts_only_the_named_channel(tmp_path: Path, log_dir: Path) -> None:
+    wanted, other = free_port(), free_port()
+    config = write_config(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'store.db'}",
+        {
+            "wanted": {"source": {"type": "mllp", "listen": f"127.0.0.1:{wanted}"}},
+            "other": {"source": {"type": "mllp", "listen": f"127.0.0.1:{other}"}},
+        },
+        log_dir / "run-one.jsonl",
+    )
+    with Daemon(config, ports=(wanted,), command=("run", "wanted")):
+        assert b"MSA|AA|" in next(exchange("127.0.0.1", wanted, [adt("RUN0001")]))
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", other), timeout=1).close()
+    unknown = huitong("run", "nosuch", config=config)
+    assert unknown.returncode == 1 and "no channel named 'nosuch'" in unknown.stderr
+
+
+def test_a_refused_message_keeps_the_answer_its_sender_got(tmp_path: Path, log_dir: Path) -> None:
+    port = free_port()
+    config = write_config(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'store.db'}",
+        {"refusing": {"source": {"type": "mllp", "listen": f"127.0.0.1:{port}"}}},
+        log_dir / "refused.jsonl",
+    )
+    no_control_id = adt("").replace(b"ADT^A01^ADT_A01||", b"ADT^A01^ADT_A01||")
+    with Daemon(config, ports=(port,)):
+        answer = next(exchange("127.0.0.1", port, [no_control_id]))
+        [row] = json.loads(huitong("messages", "list", "--json", config=config).stdout)
+        shown = json.loads(huitong("messages", "show", str(row["id"]), "--json", config=config).stdout)
+    assert row["status"] == "ERROR" and "MSH-10" in row["error"]
+    assert shown["content"]["ack"] == answer.decode() and "MSA|AR|" in shown["content"]["ack"]

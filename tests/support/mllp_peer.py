@@ -30,9 +30,12 @@ def ack_for(message: bytes, code: str = "AA") -> bytes:
 
 
 class MllpPeer:
-    def __init__(self, port: int = 0, answer: Callable[[bytes], str] = lambda _m: "AA") -> None:
+    def __init__(
+        self, port: int = 0, answer: Callable[[bytes], str] = lambda _m: "AA", ssl: object | None = None
+    ) -> None:
         self.port = port
         self.answer = answer
+        self.ssl = ssl
         self.received: list[bytes] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
@@ -55,7 +58,13 @@ class MllpPeer:
         self._loop.close()
 
     async def _serve(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
+        self._server = await asyncio.start_server(
+            self._handle,
+            "127.0.0.1",
+            self.port,
+            reuse_address=True,
+            ssl=self.ssl,  # type: ignore[arg-type]
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
