@@ -114,22 +114,28 @@ Key = tuple[str, str, str]  # (channel, control id, content hash)
 
 
 def known_keys(conn: Connection, entries: Sequence[JournalEntry]) -> dict[Key, int]:
-    """Duplicate keys already registered for these entries' contents, with the message that owns each."""
-    hashes = sorted({e.content_hash for e in entries if e.control_id})
-    if not hashes:
-        return {}
-    marks = ", ".join("?" * len(hashes))
-    query = f"SELECT channel, control_id, content_hash, message_id FROM message_keys WHERE content_hash IN ({marks})"
-    rows = dbapi.fetchall(conn, query, hashes)
-    return {(r[0], r[1], r[2]): r[3] for r in rows}
+    """Duplicate keys already registered for these entries, with the message that owns each."""
+    by_channel: dict[str, set[str]] = {}
+    for e in entries:
+        if e.control_id:
+            by_channel.setdefault(e.channel, set()).add(e.control_id)
+    found: dict[Key, int] = {}
+    for channel, control_ids in by_channel.items():
+        marks = ", ".join("?" * len(control_ids))
+        query = (
+            "SELECT channel, control_id, content_hash, message_id FROM message_keys"
+            f" WHERE channel = ? AND control_id IN ({marks})"
+        )
+        found.update({(r[0], r[1], r[2]): r[3] for r in dbapi.fetchall(conn, query, [channel, *sorted(control_ids)])})
+    return found
 
 
 def register_keys(conn: Connection, owners: Sequence[JournalEntry]) -> None:
     """Make these entries the owners of their duplicate keys (the first message with that content)."""
     dbapi.executemany(
         conn,
-        "INSERT INTO message_keys (content_hash, channel, control_id, message_id) VALUES (?, ?, ?, ?)",
-        [(e.content_hash, e.channel, e.control_id, e.id) for e in owners],
+        "INSERT INTO message_keys (channel, control_id, content_hash, message_id) VALUES (?, ?, ?, ?)",
+        [(e.channel, e.control_id, e.content_hash, e.id) for e in owners],
     )
 
 

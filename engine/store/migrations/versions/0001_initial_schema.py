@@ -68,15 +68,15 @@ def upgrade() -> None:
     )
     op.create_table(
         "message_keys",
-        sa.Column("content_hash", sa.String(length=32), nullable=False),
         sa.Column("channel", sa.String(length=64), nullable=False),
         sa.Column("control_id", sa.String(length=64), nullable=False),
+        sa.Column("content_hash", sa.String(length=32), nullable=False),
         sa.Column("message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.ForeignKeyConstraint(
             ["message_id"],
             ["messages.id"],
         ),
-        sa.PrimaryKeyConstraint("content_hash", "channel", "control_id"),
+        sa.PrimaryKeyConstraint("channel", "control_id", "content_hash"),
         sqlite_with_rowid=False,
     )
     op.create_table(
