@@ -1,5 +1,7 @@
 """Ingest benchmark: ADT messages over MLLP to the daemon (durable SQLite journal), 1 and 8 connections.
 
+The messages are bench/messages.adt_a01: ~1.3 KB ADT^A01 in GB 18030 with MSH-18 empty, as Chinese HIS send them.
+
 In the same run, for comparison on the same machine:
   ceiling  a bare asyncio MLLP server that returns a fixed ACK and stores nothing;
   peer     python-hl7's hl7.mllp server, parsing each message (hl7.parse) and answering create_ack().
@@ -28,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.messages import adt_a01  # noqa: E402
 from engine.connectors.mllp import FrameDecoder, frame  # noqa: E402
-from tests.support.messages import adt  # noqa: E402
 
 CEILING = textwrap.dedent("""
     import asyncio, os, sys
@@ -65,7 +67,9 @@ PYTHON_HL7 = textwrap.dedent("""
         finally:
             writer.close()
     async def main():
-        async with await start_hl7_server(handle, port=int(sys.argv[1]), host="127.0.0.1") as server:
+        async with await start_hl7_server(
+            handle, port=int(sys.argv[1]), host="127.0.0.1", encoding="gb18030"
+        ) as server:
             await server.serve_forever()
     asyncio.run(main())
 """)
@@ -144,7 +148,7 @@ def start_daemon(workdir: Path, port: int, destinations: list[dict]) -> subproce
         yaml.safe_dump(
             {
                 "channel": "bench",
-                "source": {"type": "mllp", "listen": f"127.0.0.1:{port}"},
+                "source": {"type": "mllp", "listen": f"127.0.0.1:{port}", "encoding": "gb18030"},
                 "destinations": destinations,
             }
         )
@@ -180,7 +184,7 @@ def main() -> None:
     parser.add_argument("--peer-messages", type=int, default=5_000, help="python-hl7 is slow; fewer messages")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "ingest.json"))
     args = parser.parse_args()
-    payloads = [adt(f"B{i:07d}", f"P{i % 997}") for i in range(args.messages + 500)]
+    payloads = [adt_a01(i) for i in range(args.messages + 500)]
     rows = []
 
     def run(name: str, start, count: int) -> None:  # type: ignore[no-untyped-def]
