@@ -34,14 +34,19 @@ def executemany(conn: Connection, text: str, rows: Sequence[Sequence[Any]]) -> N
 
 
 def insert_returning_ids(conn: Connection, text: str, rows: Sequence[Sequence[Any]]) -> list[int]:
-    """Insert rows and return their new ids, in order (SQLite: lastrowid per row; PostgreSQL: one pipeline)."""
+    """Insert rows and return their new ids, in order.
+
+    SQLite: one executemany, then the ids are the last rowid and the ones just before it. That holds because
+    SQLite has one writer at a time and gives an INTEGER PRIMARY KEY table max(rowid) + 1 for each new row.
+    PostgreSQL: one pipelined executemany with RETURNING.
+    """
+    if not rows:
+        return []
     cur = cursor(conn)
     if conn.dialect.name == "sqlite":
-        ids = []
-        for row in rows:
-            cur.execute(text, row)
-            ids.append(cur.lastrowid)
-        return ids
+        cur.executemany(text, rows)
+        last = cur.execute("SELECT last_insert_rowid()").fetchone()[0]
+        return list(range(last - len(rows) + 1, last + 1))
     cur.executemany(_sql(conn, text) + " RETURNING id", rows, returning=True)
     ids = []
     while True:
