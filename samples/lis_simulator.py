@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.connectors.mllp import FrameDecoder, frame
-from engine.domain.formats.hl7v2 import build_ack, read_header
+from engine.domain.formats.hl7v2 import build_ack, charset_for, read_header
 
 
 async def serve(host: str, port: int, save: Path) -> None:
@@ -30,8 +30,9 @@ async def serve(host: str, port: int, save: Path) -> None:
                 count += 1
                 (save / f"{count:06d}.hl7").write_bytes(message)
                 header = read_header(message)
-                ack = build_ack(header, "AA", control_id=f"LIS{count}", timestamp="20260101000000")
-                writer.write(frame(ack.encode("utf-8")))
+                ack = build_ack(header, "AA", control_id=f"LIS{count}", timestamp="20260101000000") + "\r"
+                # the ACK echoes MSH fields (often Chinese) and MSH-18, so it goes out in the message's charset
+                writer.write(frame(ack.encode(charset_for(header.charset, "gb18030"), "replace")))
             await writer.drain()
         writer.close()
 
