@@ -82,9 +82,7 @@ def cases(name: str, file_bytes: bytes) -> dict[str, Callable[[], object]]:
         f"{name} inspect basic": lambda: inspect(wire, default_charset="utf-8"),
         f"{name} inspect basic (file as stored)": lambda: inspect(file_bytes, default_charset="utf-8"),
         f"{name} inspect strict": lambda: inspect(wire, default_charset="utf-8", validation="strict"),
-        f"{name} build_ack AA": lambda: build_ack(
-            header, "AA", control_id="ACK1", timestamp="20250101120000"
-        ),
+        f"{name} build_ack AA": lambda: build_ack(header, "AA", control_id="ACK1", timestamp="20250101120000"),
         f"{name} peer: hl7.parse (python-hl7 0.4.5)": lambda: hl7.parse(text),
     }
 
@@ -103,8 +101,7 @@ def main() -> None:
         "python": platform.python_version(),
         "machine": platform.machine(),
         "messages": {
-            name: {"file": str(p.relative_to(ROOT)), "bytes": p.stat().st_size}
-            for name, p in MESSAGES.items()
+            name: {"file": str(p.relative_to(ROOT)), "bytes": p.stat().st_size} for name, p in MESSAGES.items()
         },
         "results_us": results,
     }

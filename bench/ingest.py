@@ -19,7 +19,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.messages import adt_a01  # noqa: E402
 from engine.connectors.mllp import FrameDecoder, frame  # noqa: E402
+from tests.support.daemon import free_port, wait_port  # noqa: E402
 
 CEILING = textwrap.dedent("""
     import asyncio, os, sys
@@ -73,23 +73,6 @@ PYTHON_HL7 = textwrap.dedent("""
             await server.serve_forever()
     asyncio.run(main())
 """)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(port)
 
 
 async def client(port: int, payloads: list[bytes], connections: int) -> tuple[float, list[float]]:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import random
-import socket
 import threading
 import time
 from pathlib import Path
 
 from sqlalchemy import select
 
-from engine.connectors.mllp import FrameDecoder, frame
+from engine.connectors.mllp.client import Connection
 from engine.domain.formats.hl7v2 import canonical
 from engine.store.database import open_engine
 from engine.store.schema import messages
@@ -33,31 +32,23 @@ class Sender(threading.Thread):
 
     def run(self) -> None:
         i = 0
-        sock: socket.socket | None = None
-        decoder = FrameDecoder(1 << 20)
+        conn: Connection | None = None
         while i < len(self.payloads):
             try:
-                if sock is None:
-                    sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
-                    decoder = FrameDecoder(1 << 20)
-                sock.sendall(frame(self.payloads[i]))
-                answers: list = []
-                while not answers:
-                    data = sock.recv(65536)
-                    if not data:
-                        raise ConnectionError("closed")
-                    answers = decoder.feed(data)
-                assert b"MSA|AA|" in answers[0], answers[0]
+                if conn is None:
+                    conn = Connection("127.0.0.1", self.port, timeout=5)
+                answer = conn.ask(self.payloads[i])
+                assert b"MSA|AA|" in answer, answer
                 self.acked.append(i)
                 i += 1
             except OSError:
-                if sock is not None:
-                    sock.close()
-                sock = None
+                if conn is not None:
+                    conn.close()
+                conn = None
                 self.resends += 1
                 time.sleep(0.05)
-        if sock is not None:
-            sock.close()
+        if conn is not None:
+            conn.close()
         self.done.set()
 
 

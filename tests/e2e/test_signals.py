@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from pathlib import Path
 
 import yaml
 
-from engine.connectors.mllp import FrameDecoder, frame
-from engine.connectors.mllp.client import exchange
+from engine.connectors.mllp.client import Connection, exchange
 from engine.domain.formats.hl7v2 import read_ack
 from tests.support.daemon import Daemon, free_port, huitong, wait_port, write_config
 from tests.support.messages import adt
 
 
-def ask(sock: socket.socket, payload: bytes) -> str:
-    sock.sendall(frame(payload))
-    decoder = FrameDecoder(1 << 20)
-    got: list = []
-    while not got:
-        data = sock.recv(65536)
-        if not data:
-            raise ConnectionError("closed by the daemon")
-        got = decoder.feed(data)
-    return read_ack(got[0]).code
+def ask(conn: Connection, payload: bytes) -> str:
+    return read_ack(conn.ask(payload)).code
 
 
 def test_sigterm_while_messages_flow_exits_0_and_every_acked_message_is_journaled(
@@ -43,9 +33,9 @@ def test_sigterm_while_messages_flow_exits_0_and_every_acked_message_is_journale
 
     def send() -> None:
         try:
-            with socket.create_connection(("127.0.0.1", port)) as sock:
+            with Connection("127.0.0.1", port) as conn:
                 for i in range(100_000):
-                    if ask(sock, adt(f"T{i:06d}")) == "AA":
+                    if ask(conn, adt(f"T{i:06d}")) == "AA":
                         acked.append(f"T{i:06d}")
         except OSError:
             pass
@@ -74,7 +64,7 @@ def test_sighup_reloads_changed_channels_and_keeps_other_connections(tmp_path: P
         },
         log_dir / "sighup.jsonl",
     )
-    with Daemon(config, ports=(a_port, b_port)) as daemon, socket.create_connection(("127.0.0.1", a_port)) as kept:
+    with Daemon(config, ports=(a_port, b_port)) as daemon, Connection("127.0.0.1", a_port) as kept:
         assert ask(kept, adt("BEFORE1")) == "AA"
         channel_b = tmp_path / "channels" / "b.yaml"
         spec = yaml.safe_load(channel_b.read_text())
