@@ -162,3 +162,11 @@ def test_unprocessed_messages_of_another_node_wait_until_they_are_old(engine: En
         old = journal.received(conn, ["his-adt"], node="node-a", older_than=now + 1, limit=10)
     assert [e.control_id for e in fresh] == ["N1"]
     assert [e.control_id for e in old] == ["N1", "N2"]
+
+
+def test_sqlite_journal_is_wal_with_a_full_fsync_per_commit(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    engine = open_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    engine.dispose()
