@@ -57,7 +57,9 @@ def _decide_all(
     """Statuses for RECEIVED entries: (key owners, in-batch duplicates (dup, first), deliveries)."""
     known = journal.known_keys(conn, entries)
     first_in_batch: dict[journal.Key, JournalEntry] = {}
-    owners, batch_duplicates, deliveries = [], [], []
+    owners: list[JournalEntry] = []
+    batch_duplicates: list[tuple[JournalEntry, JournalEntry]] = []
+    deliveries: list[tuple[JournalEntry, str, str | None]] = []
     for entry in entries:
         channel = channels.get(entry.channel)
         if entry.status != MessageStatus.RECEIVED or channel is None:

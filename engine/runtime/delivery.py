@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from datetime import datetime
 from typing import Protocol
@@ -97,7 +98,7 @@ class DeliveryWorker:
         results: list[Result] = []
         while not self._stopping:
             # The results of one batch are recorded in the same transaction that claims the next.
-            rows = await self._writer.submit(lambda c, done=results: self._record_and_claim(c, done))
+            rows = await self._writer.submit(functools.partial(self._record_and_claim, results=results))
             results = []
             if not rows:
                 break
@@ -105,7 +106,7 @@ class DeliveryWorker:
             await self.connector.commit()
             if not more:
                 break
-        return await self._writer.submit(lambda c, done=results: self._record_and_look_ahead(c, done))
+        return await self._writer.submit(functools.partial(self._record_and_look_ahead, results=results))
 
     def _record_and_claim(self, conn: Connection, results: list[Result]) -> list[Delivery]:
         outbox.record(conn, results)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping, MutableMapping
 from typing import Any, TextIO
 
 import orjson
@@ -12,7 +13,7 @@ import structlog
 from engine.domain.masking import mask_value
 
 
-def mask_processor(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def mask_processor(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
     """structlog processor: every field and the rendered exception pass through the masking rules."""
     if "exception" not in event and event.get("exc_info"):
         event = structlog.processors.format_exc_info(_logger, _method, event)

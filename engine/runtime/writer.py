@@ -175,7 +175,7 @@ class StoreWriter:
             return
         loop = asyncio.get_running_loop()
         self._gathering = gathering = loop.create_future()
-        timer = loop.call_later(self.GATHER, lambda: gathering.done() or gathering.set_result(None))
+        timer = loop.call_later(self.GATHER, _settle, gathering)
         try:
             await gathering
         finally:
@@ -250,3 +250,8 @@ class StoreWriter:
             self.request_sweep()
         if woken:
             self._on_woken(woken)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

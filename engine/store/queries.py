@@ -110,7 +110,7 @@ def messages_by_id(conn: Connection, ids: Sequence[int], *, with_content: bool =
     return [views[i] for i in ids if i in views]
 
 
-MESSAGE_COUNTS = {
+MESSAGE_COUNTS: dict[str, str | None] = {
     "received": None,
     "processed": MessageStatus.PROCESSED,
     "filtered": MessageStatus.FILTERED,
@@ -118,7 +118,7 @@ MESSAGE_COUNTS = {
     "duplicates": MessageStatus.DUPLICATE,
     "pending": MessageStatus.RECEIVED,
 }
-DELIVERY_COUNTS = {
+DELIVERY_COUNTS: dict[str, str] = {
     "queued": DeliveryStatus.QUEUED,
     "retrying": DeliveryStatus.ERROR,
     "sent": DeliveryStatus.SENT,
@@ -145,7 +145,7 @@ def stats(conn: Connection) -> dict[str, dict[str, int]]:
         select(outbox.c.channel, outbox.c.status, func.count()).group_by(outbox.c.channel, outbox.c.status)
     ):
         counts = row(r[0])
-        for key, status in DELIVERY_COUNTS.items():
-            if status == r[1]:
+        for key, delivery_status in DELIVERY_COUNTS.items():
+            if delivery_status == r[1]:
                 counts[key] += r[2]
     return dict(sorted(out.items()))

@@ -7,6 +7,7 @@ The listener does not parse HL7. Each complete frame goes to `on_frame(frame, pe
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import time
 from collections.abc import Callable
@@ -71,7 +72,7 @@ class _Connection(asyncio.Protocol):
         for item in self._decoder.feed(data):
             seq = self._seq
             self._seq += 1
-            self._server.on_frame(item, self.peer, lambda ack, seq=seq: self._reply(seq, ack))
+            self._server.on_frame(item, self.peer, functools.partial(self._reply, seq))
 
     def _reply(self, seq: int, ack: bytes) -> None:
         self._out[seq] = ack

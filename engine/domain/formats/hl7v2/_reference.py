@@ -163,7 +163,7 @@ def reference(version: str) -> VersionRef | None:
         if len(seg_id) != 3 or len(entry) != 2:
             continue  # hl7apy's ANYHL7SEGMENT placeholder and a few malformed entries in old versions
         children = entry[1]
-        defs = []
+        defs: list[FieldDef] = []
         for field_name, field, (minimum, maximum), _ in children:
             if maximum == 0:
                 continue  # withdrawn field
@@ -193,13 +193,13 @@ def reference(version: str) -> VersionRef | None:
     if other is not None:
         curated = reference(other)
         assert curated is not None
-        for seg_id, defs in segments.items():
+        for seg_id, compiled in segments.items():
             agreed = {f.number for f in curated.segments.get(seg_id, ()) if f.required}
             segments[seg_id] = tuple(
                 f
                 if not f.required or f.number in agreed
                 else FieldDef(f.number, f.name, f.datatype, f.table, required=False)
-                for f in defs
+                for f in compiled
             )
     return VersionRef(version, segments, structures, datatypes, tables)
 
