@@ -7,19 +7,9 @@ import time
 from pathlib import Path
 
 from engine.connectors.mllp.client import exchange
-from tests.support.daemon import Daemon, free_port, huitong, write_config
+from tests.support.daemon import Daemon, free_port, huitong, wait_until, write_config
 from tests.support.messages import adt, field
 from tests.support.mllp_peer import MllpPeer
-
-
-def wait_until(predicate, timeout: float = 30.0, step: float = 0.1):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not reached in time")
 
 
 def statuses(config: Path) -> list[str]:

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from engine.domain.formats.hl7v2 import canonical, split_messages
 from tests.support.corpus import one
-from tests.support.daemon import Daemon, huitong, write_config
-
-
-def wait_until(predicate, timeout: float = 30.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.1)
+from tests.support.daemon import Daemon, huitong, wait_until, write_config
 
 
 def test_dropped_files_are_journaled_moved_and_delivered(store_url: str, tmp_path: Path, log_dir: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from engine.domain.formats.hl7v2 import canonical, read_header, split_messages
 from tests.support.corpus import SAMPLES, one
-from tests.support.daemon import Daemon, free_port, huitong, write_config
+from tests.support.daemon import Daemon, free_port, huitong, wait_until, write_config
 from tests.support.messages import adt
 from tests.support.mllp_peer import MllpPeer
 
@@ -84,14 +84,6 @@ def mllp_send(path: Path, port: int) -> list[str]:
     return [line for line in done.stdout.decode("latin-1").split("\n") if line.strip()]
 
 
-def wait_for(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
-
-
 def messages_json(config: Path, *extra: str) -> list[dict]:
     done = huitong("messages", "list", "--json", "--limit", "10000", *extra, config=config)
     assert done.returncode == 0, done.stderr
@@ -113,8 +105,8 @@ def test_every_message_is_acked_AA_journaled_and_delivered_byte_for_byte(setup: 
         header = read_header(raw)
         assert (header.control_id, header.message_type) in journaled
     wanted = [canonical(m) for m in expected]
-    wait_for(lambda: all(w in setup.peer.received for w in wanted))
-    wait_for(lambda: all(w in {p.read_bytes() for p in setup.out_dir.glob("*.hl7")} for w in wanted))
+    wait_until(lambda: all(w in setup.peer.received for w in wanted))
+    wait_until(lambda: all(w in {p.read_bytes() for p in setup.out_dir.glob("*.hl7")} for w in wanted))
 
 
 def test_each_destination_reports_its_own_status_and_attempts(setup: Setup) -> None:
@@ -125,7 +117,7 @@ def test_each_destination_reports_its_own_status_and_attempts(setup: Setup) -> N
     def row() -> dict:
         return next(r for r in messages_json(setup.config) if r["control_id"] == "E2E-UNIQUE-1")
 
-    wait_for(lambda: [d["status"] for d in row()["destinations"]] == ["SENT", "SENT"])
+    wait_until(lambda: [d["status"] for d in row()["destinations"]] == ["SENT", "SENT"])
     found = row()
     assert found["status"] == "PROCESSED" and found["message_type"] == "ADT^A01"
     assert [(d["name"], d["attempts"]) for d in found["destinations"]] == [("archive", 1), ("lis", 1)]
@@ -136,12 +128,12 @@ def test_a_resent_message_is_acked_but_not_delivered_twice(setup: Setup) -> None
     path.write_bytes(adt("E2E-TWICE-1", "E2E-PERSON"))
     mllp_send(path, setup.port)
     assert "MSA|AA|E2E-TWICE-1" in "".join(mllp_send(path, setup.port)).replace("\\r", "\r")
-    wait_for(
+    wait_until(
         lambda: (
             sorted(r["status"] for r in messages_json(setup.config) if r["control_id"] == "E2E-TWICE-1")
             == ["DUPLICATE", "PROCESSED"]
         )
     )
-    wait_for(lambda: setup.peer.received.count(canonical(path.read_bytes())) == 1)
+    wait_until(lambda: setup.peer.received.count(canonical(path.read_bytes())) == 1)
     time.sleep(0.3)
     assert setup.peer.received.count(canonical(path.read_bytes())) == 1

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -30,6 +31,17 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listens on {port} after {timeout}s")
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 30.0, step: float = 0.05) -> object:
+    """Poll until `predicate()` is truthy (returns its value) or fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"condition not reached within {timeout}s")
 
 
 def write_config(root: Path, store_url: str, channels: dict[str, dict], log_file: Path) -> Path:
