@@ -13,7 +13,7 @@ from engine.connectors.mllp.client import Connection
 from engine.domain.formats.hl7v2 import canonical
 from engine.store.database import open_engine
 from engine.store.schema import messages
-from tests.support.daemon import Daemon, free_port, write_config
+from tests.support.daemon import Daemon, free_port, wait_until, write_config
 from tests.support.messages import adt
 
 TOTAL = 400
@@ -87,9 +87,7 @@ def test_kill_9_loses_nothing_acked_and_resends_become_duplicates(
         time.sleep(rng.uniform(0.0, 0.3))
         daemon = Daemon(config, ports=(port,)).start()
     assert sender.done.wait(120), f"sender stuck after {len(sender.acked)} ACKs"
-    deadline = time.monotonic() + 60
-    while len(list(out.glob("*.hl7"))) < TOTAL and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: len(list(out.glob("*.hl7"))) >= TOTAL, timeout=60)
     assert daemon.stop() == 0
 
     engine = open_engine(store_url)

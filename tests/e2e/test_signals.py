@@ -11,7 +11,7 @@ import yaml
 
 from engine.connectors.mllp.client import Connection, exchange
 from engine.domain.formats.hl7v2 import read_ack
-from tests.support.daemon import Daemon, free_port, huitong, wait_port, write_config
+from tests.support.daemon import Daemon, free_port, huitong, wait_port, wait_until, write_config
 from tests.support.messages import adt
 
 
@@ -90,9 +90,7 @@ def test_sighup_reloads_changed_channels_and_keeps_other_connections(tmp_path: P
             rows = json.loads(huitong("messages", "list", "--json", config=config).stdout)
             return next(r["status"] for r in rows if r["control_id"] == control_id)
 
-        deadline = time.monotonic() + 10
-        while status_of("FILTER1") == "RECEIVED" and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: status_of("FILTER1") != "RECEIVED", timeout=10)
         assert status_of("FILTER1") == "FILTERED"  # channel b runs its new filter
     log = (log_dir / "sighup.jsonl").read_text()
     assert "reload refused" in log and "c.yaml:2" in log

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import ssl
-import time
 from pathlib import Path
 
 from engine.connectors.mllp.client import exchange
 from tests.support.certs import make_certs
-from tests.support.daemon import Daemon, free_port, huitong, write_config
+from tests.support.daemon import Daemon, free_port, huitong, wait_until, write_config
 from tests.support.messages import adt
 from tests.support.mllp_peer import MllpPeer
 
@@ -85,7 +84,5 @@ def test_an_mllp_destination_delivers_over_tls_and_verifies_the_peer(tmp_path: P
         message = adt("TLSOUT1")
         with Daemon(config, ports=(port,)):
             assert b"MSA|AA|" in next(exchange("127.0.0.1", port, [message]))
-            deadline = time.monotonic() + 20
-            while not peer.received and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_until(lambda: peer.received, timeout=20)
     assert peer.received == [message]
