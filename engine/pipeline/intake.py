@@ -105,5 +105,5 @@ def _ack(item: Received, store_error: Exception | None, control_id: str, timesta
         control_id=control_id,
         timestamp=timestamp,
         problems=found.problems,
-        text=mask_text(found.reason),
+        text=mask_text(found.reason) if found.reason else "",
     )
