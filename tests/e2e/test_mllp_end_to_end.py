@@ -7,11 +7,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from engine.domain.formats.hl7v2 import canonical, read_header, split_messages
+from engine.connectors.mllp.client import Connection
+from engine.domain.formats.hl7v2 import canonical, read_ack, read_header, split_messages
 from tests.support.corpus import SAMPLES, one
 from tests.support.daemon import Daemon, free_port, huitong, wait_until, write_config
 from tests.support.messages import adt
@@ -137,3 +139,15 @@ def test_a_resent_message_is_acked_but_not_delivered_twice(setup: Setup) -> None
     wait_until(lambda: setup.peer.received.count(canonical(path.read_bytes())) == 1)
     time.sleep(0.3)
     assert setup.peer.received.count(canonical(path.read_bytes())) == 1
+
+
+def test_many_concurrent_connections_are_each_answered_in_order(setup: Setup) -> None:
+    def sender(n: int) -> list[str]:
+        with Connection("127.0.0.1", setup.port) as conn:
+            return [read_ack(conn.ask(adt(f"CONC-{n:02d}-{i}", f"CONC-{n:02d}"))).control_id for i in range(5)]
+
+    with ThreadPoolExecutor(50) as pool:
+        answered = list(pool.map(sender, range(50)))
+    assert answered == [[f"CONC-{n:02d}-{i}" for i in range(5)] for n in range(50)]
+    journaled = {r["control_id"] for r in messages_json(setup.config) if r["control_id"].startswith("CONC-")}
+    assert len(journaled) == 250
