@@ -105,6 +105,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_daemon(args: argparse.Namespace, only: str | None = None) -> int:
+    from engine.runtime.channels import ChannelStartError
     from engine.runtime.daemon import Daemon
 
     config = _load(args)
@@ -112,7 +113,11 @@ def cmd_daemon(args: argparse.Namespace, only: str | None = None) -> int:
         print(f"no channel named {only!r}; channels: {', '.join(sorted(config.channels)) or '(none)'}", file=sys.stderr)
         return 1
     _logging(config, daemon=only is None)
-    return asyncio.run(Daemon(config, only=only).run())
+    try:
+        return asyncio.run(Daemon(config, only=only).run())
+    except ChannelStartError as exc:
+        print(f"{exc}; nothing is running", file=sys.stderr)
+        return 1
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +30,10 @@ from engine.runtime.tls import client_context, server_context
 from engine.runtime.writer import StoreWriter
 
 log = get_logger("huitong.channel")
+
+
+class ChannelStartError(Exception):
+    """A channel that passed validation still could not start (port taken, TLS key unreadable); says which."""
 
 
 def routes_of(spec: ChannelSpec) -> ChannelRoutes:
@@ -120,15 +125,23 @@ class RunningChannel:
             self.workers[dest.name] = worker
         source = self.spec.source
         if isinstance(source, MllpSource):
-            self.server = MllpServer(
-                source.listen.host,
-                source.listen.port,
-                self._on_frame,
-                max_frame_bytes=source.max_frame_bytes,
-                idle_timeout=source.idle_timeout,
-                ssl_context=server_context(source.tls) if source.tls else None,
-            )
-            await self.server.start()
+            try:
+                self.server = MllpServer(
+                    source.listen.host,
+                    source.listen.port,
+                    self._on_frame,
+                    max_frame_bytes=source.max_frame_bytes,
+                    idle_timeout=source.idle_timeout,
+                    ssl_context=server_context(source.tls) if source.tls else None,
+                )
+                await self.server.start()
+            except (OSError, ssl.SSLError) as exc:
+                self.server = None
+                await asyncio.gather(*(w.stop() for w in self.workers.values()))
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise ChannelStartError(
+                    f"{self.spec.file}: channel {self.name} cannot listen on {source.listen}: {reason}"
+                ) from exc
             log.info("channel started", channel=self.name, listen=str(source.listen), port=self.server.bound_port)
         else:
             self.scheduler.add_job(

@@ -15,7 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 
 from engine.config import ChannelSpec, EngineConfig, load_config
-from engine.runtime.channels import AckIds, RunningChannel, routes_of, rules_of
+from engine.runtime.channels import AckIds, ChannelStartError, RunningChannel, routes_of, rules_of
 from engine.runtime.logging import get_logger
 from engine.runtime.writer import StoreWriter
 from engine.store import outbox
@@ -68,8 +68,13 @@ class Daemon:
         self.scheduler = AsyncIOScheduler()
         self.scheduler.start()
         self.scheduler.add_job(self._sweep, "interval", seconds=2, id="sweep", next_run_time=datetime.now())
-        for spec in wanted.values():
-            await self._start(spec)
+        try:
+            for spec in wanted.values():
+                await self._start(spec)
+        except ChannelStartError as exc:  # never a half-running daemon: stop what started, say why, exit 1
+            log.error("channel could not start; stopping", error=str(exc))
+            await self.shutdown()
+            raise
         loop.add_signal_handler(signal.SIGTERM, self._stop.set)
         loop.add_signal_handler(signal.SIGINT, self._stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
@@ -125,7 +130,13 @@ class Daemon:
         self.writer.channels = {name: routes_of(spec) for name, spec in new.items()}
         for name, spec in new.items():
             if name not in self.channels:
-                await self._start(spec)
+                try:
+                    await self._start(spec)
+                except ChannelStartError as exc:
+                    log.error("reload: channel could not start", channel=name, error=str(exc))
+                    if name in old:  # bring the previous version back rather than leave the channel down
+                        await self._start(old[name])
+                        self.writer.channels[name] = routes_of(old[name])
         log.info(
             "configuration reloaded",
             restarted=sorted(n for n in changed if n in new),

@@ -196,3 +196,23 @@ def test_a_refused_message_keeps_the_answer_its_sender_got(tmp_path: Path, log_d
         shown = json.loads(huitong("messages", "show", str(row["id"]), "--json", config=config).stdout)
     assert row["status"] == "ERROR" and "MSH-10" in row["error"]
     assert shown["content"]["ack"] == answer.decode() and "MSA|AR|" in shown["content"]["ack"]
+
+
+def test_a_port_already_taken_stops_the_daemon_with_the_channel_named(tmp_path: Path, log_dir: Path) -> None:
+    free, taken = free_port(), free_port()
+    config = write_config(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'store.db'}",
+        {
+            "a-first": {"source": {"type": "mllp", "listen": f"127.0.0.1:{free}"}},
+            "b-second": {"source": {"type": "mllp", "listen": f"127.0.0.1:{taken}"}},
+        },
+        log_dir / "port-taken.jsonl",
+    )
+    with socket.create_server(("127.0.0.1", taken)):
+        done = huitong("daemon", config=config)
+    assert done.returncode == 1
+    assert "b-second.yaml: channel b-second cannot listen on 127.0.0.1:" in done.stderr
+    assert "address already in use" in done.stderr and "nothing is running" in done.stderr
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", free), timeout=1).close()
