@@ -378,8 +378,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from sqlalchemy.exc import OperationalError
+
     args = parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except OperationalError as exc:  # the store is unreachable or unusable: say so, not a traceback
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        print(f"cannot use the store named in {args.config}: {reason}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
