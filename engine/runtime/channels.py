@@ -103,7 +103,6 @@ class RunningChannel:
     profile: Rules | None = None
     workers: dict[str, DeliveryWorker] = field(default_factory=dict)
     server: MllpServer | None = None
-    _polling: asyncio.Task[None] | None = None
     _stopping: bool = False
 
     @property
