@@ -22,7 +22,7 @@ DEFAULT_CONFIG = os.environ.get("HUITONG_CONFIG", "config/engine.yaml")
 def _load(args: argparse.Namespace) -> Any:
     from engine.config import load_config
 
-    result = load_config(args.config, check_environment=getattr(args, "check_environment", True))
+    result = load_config(args.config)
     if result.errors or result.config is None:
         for error in result.errors:
             print(error, file=sys.stderr)

@@ -67,6 +67,7 @@ def receive(
             message_type=header.message_type if header else "",
             control_id=header.control_id if header else "",
             charset=found.charset,
+            parsed=found.message,
         )
         if found.ack_code != "AA":
             entry.status = MessageStatus.ERROR

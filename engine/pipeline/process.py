@@ -26,8 +26,10 @@ Woken = set[tuple[str, str]]
 
 def person_key(entry: JournalEntry) -> str | None:
     """A stable, non-identifying key for the patient of a message (hash of PID-3 id + assigning authority)."""
-    header = read_header(entry.raw)
-    message = Message(entry.raw.decode(entry.charset or "utf-8", "replace"), header)
+    message = entry.parsed
+    if message is None:  # journaled earlier (reprocessing): read it again, in the charset it arrived in
+        charset = entry.charset or "utf-8"
+        message = Message(entry.raw.decode(charset, "replace"), read_header(entry.raw, charset))
     pid = message.get("PID-3.1")
     if not pid:
         return None

@@ -208,7 +208,7 @@ class RunningChannel:
             batch: list[tuple[Path, list[Received]]] = []
             for path in chunk:
                 try:
-                    data = await asyncio.to_thread(file_source.read, path)
+                    data = await asyncio.to_thread(path.read_bytes)
                 except OSError as exc:
                     log.error("cannot read file", channel=self.name, file=str(path), error=exc.strerror)
                     continue

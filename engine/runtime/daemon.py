@@ -91,9 +91,6 @@ class Daemon:
     async def _sweep(self) -> None:
         self.writer.request_sweep()
 
-    def request_stop(self) -> None:
-        self._stop.set()
-
     async def _start(self, spec: ChannelSpec) -> None:
         profile = self.config.profiles.get(spec.source.profile) if spec.source.profile else None
         channel = RunningChannel(spec, self.writer, self.scheduler, self._ack_ids, rules_of(profile))

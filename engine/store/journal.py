@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, bindparam, literal_column, or_, select, update
 
+from engine.domain.formats.hl7v2 import Message
 from engine.domain.outcome import MessageStatus
 from engine.store import dbapi
 from engine.store.schema import messages
@@ -34,6 +35,7 @@ class JournalEntry:
     duplicate_of: int | None = None
     processed_at: float | None = None
     ack: bytes | None = None  # the answer the sender got, kept (stage "ack") when it was AE or AR
+    parsed: Message | None = None  # the intake's accessor, so processing does not decode the message again
 
     def __post_init__(self) -> None:
         if not self.content_hash:

@@ -15,10 +15,6 @@ def ready_files(directory: Path, pattern: str) -> list[Path]:
     return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
 
 
-def read(path: Path) -> bytes:
-    return path.read_bytes()
-
-
 def move(path: Path, directory: Path) -> Path:
     """Move a file into `directory` durably, never overwriting an earlier file of the same name."""
     directory.mkdir(parents=True, exist_ok=True)
