@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.domain.formats.hl7v2 import Message, Segment
+from engine.domain.formats.hl7v2 import Message
 
 
 class Scope:
@@ -43,18 +43,32 @@ class Run:
 
 
 class V2View:
-    """A message's segments, split once and indexed by ID."""
+    """A message's segments, indexed by ID; each segment is split into fields once, on first use."""
 
-    __slots__ = ("by_id", "message", "segments", "seps")
+    __slots__ = ("_fields", "by_id", "field_sep", "message", "rep_sep", "segments", "seps", "texts")
 
     def __init__(self, message: Message) -> None:
         self.message = message
-        self.segments: list[Segment] = message.segments()
+        self.texts: list[str] = message.segment_texts()
         by_id: dict[str, list[int]] = {}
-        for i, seg in enumerate(self.segments):
-            by_id.setdefault(seg.text[:3], []).append(i)
+        for i, text in enumerate(self.texts):
+            by_id.setdefault(text[:3], []).append(i)
         self.by_id = by_id
         self.seps = message.header.encoding_chars
+        self.rep_sep = self.seps[1]
+        self.field_sep = message.header.field_sep
+        self._fields: list[list[str] | None] = [None] * len(self.texts)
+
+    def fields(self, pos: int) -> list[str]:
+        """Raw field texts of segment ``pos`` by field number (MSH-1 is the field separator)."""
+        found = self._fields[pos]
+        if found is None:
+            text = self.texts[pos]
+            found = text.split(self.field_sep)
+            if found[0] == "MSH":
+                found.insert(1, self.field_sep)
+            self._fields[pos] = found
+        return found
 
 
 class Ctx:
@@ -101,17 +115,24 @@ class Ctx:
             self.run, scope, self.parent, view=self.view, pos=self.pos, rep=self.rep, node=self.node, index=self.index
         )
 
-    def segment_of(self, seg_id: str) -> Segment | None:
-        """The innermost enclosing segment with this ID, else the message's first one."""
+    def position_of(self, seg_id: str) -> int:
+        """The innermost enclosing segment with this ID, else the message's first one; -1: none."""
         view = self.view
         assert view is not None
         c: Ctx | None = self
+        texts = view.texts
         while c is not None:
-            if c.pos >= 0 and view.segments[c.pos].text.startswith(seg_id):
-                return view.segments[c.pos]
+            if c.pos >= 0 and texts[c.pos].startswith(seg_id):
+                return c.pos
             c = c.parent
         found = view.by_id.get(seg_id)
-        return view.segments[found[0]] if found else None
+        return found[0] if found else -1
+
+    def current_segment(self) -> int:
+        c: Ctx | None = self
+        while c is not None and c.pos < 0:
+            c = c.parent
+        return c.pos if c is not None else -1
 
     def current_rep(self) -> str | None:
         c: Ctx | None = self
