@@ -68,7 +68,7 @@ def test_for_a_segment_inside_a_group_reads_only_that_groups_segments(
           for: OBR
           body:
             code: {text: "{{ OBR-4.2 }}"}
-            result: ["{{ refs(observation) }}"]
+            result: "{{ refs(observation) }}"
           resources:
             - rule: observation
               resource: Observation
@@ -93,9 +93,10 @@ def test_for_a_segment_inside_a_group_reads_only_that_groups_segments(
     observations = {f"Observation/{r['id']}": r for r in resources if r["resourceType"] == "Observation"}
     assert len(reports) == len(groups) >= 1
     for report in reports:
-        codes = [observations[ref]["code"]["coding"][0]["code"] for ref in report["result"]]
+        refs = [r["reference"] for r in report["result"]]
+        codes = [observations[ref]["code"]["coding"][0]["code"] for ref in refs]
         assert codes in list(groups.values())
-        for ref in report["result"]:
+        for ref in refs:
             assert observations[ref]["derivedFrom"] == [{"reference": f"DiagnosticReport/{report['id']}"}]
 
 
@@ -180,3 +181,24 @@ def test_no_mapping_taking_the_message_type_is_a_clear_error(mapping_dir) -> Non
     )
     with pytest.raises(MappingError, match="no mapping takes ADT"):
         map_message(mapping_dir.compiled(), None, ADT_CN, format="hl7v2", charset="gb18030")
+
+
+def test_an_absolute_path_inside_a_group_reads_that_groups_segment(hl7v2_mapping: Callable[..., MappingSet]) -> None:
+    mappings = hl7v2_mapping(
+        """
+        - rule: observation
+          resource: Observation
+          for: OBX
+          body:
+            code: {text: "{{ -3.1 }}"}
+            note: [{text: "{{ NTE-3 }}"}]
+        """
+    )
+    message = (
+        b"MSH|^~\\&|LIS|H|||20250101||ORU^R01|1|P|2.5\r"
+        b"OBX|1|NM|718-7||150\rNTE|1||first\r"
+        b"OBX|2|NM|6690-2||6.1\rNTE|1||second\r"
+    )
+    first, second = run(mappings, message)
+    assert first["note"] == [{"text": "first"}]
+    assert second["note"] == [{"text": "second"}]

@@ -116,17 +116,30 @@ class Ctx:
         )
 
     def position_of(self, seg_id: str) -> int:
-        """The innermost enclosing segment with this ID, else the message's first one; -1: none."""
+        """Which ``seg_id`` segment an absolute path means here: an enclosing one, else the first one in the
+        group of the innermost enclosing segment (an RXR after its RXA), else the message's first; -1: none."""
         view = self.view
         assert view is not None
+        found = view.by_id.get(seg_id)
+        if not found:
+            return -1
         c: Ctx | None = self
         texts = view.texts
+        innermost = -1
         while c is not None:
-            if c.pos >= 0 and texts[c.pos].startswith(seg_id):
-                return c.pos
+            if c.pos >= 0:
+                if texts[c.pos].startswith(seg_id):
+                    return c.pos
+                if innermost < 0:
+                    innermost = c.pos
             c = c.parent
-        found = view.by_id.get(seg_id)
-        return found[0] if found else -1
+        if innermost >= 0:
+            own = view.by_id[texts[innermost][:3]]
+            end = next((i for i in own if i > innermost), len(texts))
+            in_group = next((i for i in found if innermost < i < end), -1)
+            if in_group >= 0:
+                return in_group
+        return found[0]
 
     def current_segment(self) -> int:
         c: Ctx | None = self

@@ -167,6 +167,7 @@ def _ref(rule: str) -> Callable[[Ctx], Any]:
 
 def _refs(rule: str) -> Callable[[Ctx], Any]:
     def refs(ctx: Ctx) -> Any:
-        return list(ctx.scope.children.get(rule, ())) if ctx.scope is not None else None
+        found = ctx.scope.children.get(rule, ()) if ctx.scope is not None else ()
+        return [{"reference": ref} for ref in found] or None
 
     return refs
