@@ -83,6 +83,13 @@ def _host_port(text: str) -> tuple[str, int]:
 
 
 # -- commands -----------------------------------------------------------------------------------------------
+def _source_where(source: Any) -> str:
+    """Where a source takes messages from, for `validate`'s summary."""
+    if source.type == "file":
+        return f"{source.path}/{source.glob}"
+    return str(getattr(source, "listen", None) or getattr(source, "url", None) or getattr(source, "base_url", ""))
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from engine.config import load_config
 
@@ -97,7 +104,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"  store     {config.store}")
     for name, spec in config.channels.items():
         source = spec.source
-        where = str(source.listen) if source.type == "mllp" else f"{source.path}/{source.glob}"
+        where = _source_where(source)
         state = "" if spec.enabled else " (disabled)"
         dests = ", ".join(f"{d.name}:{d.type}" for d in spec.destinations) or "journal only"
         print(f"  channel   {name}{state}: {source.type} {where} -> {dests}")

@@ -15,6 +15,9 @@ from .models import (
     DestinationSpec,
     DestinationTLS,
     EngineConfig,
+    FhirDestination,
+    FhirPullSource,
+    FhirPushSource,
     FileDestination,
     FileSource,
     LoggingSpec,
@@ -26,6 +29,7 @@ from .models import (
     RetryPolicy,
     SourceSpec,
     SourceTLS,
+    XmlHttpSource,
 )
 from .values import FILENAME_PLACEHOLDERS, HostPort, parse_duration, parse_host_port
 
@@ -37,6 +41,9 @@ __all__ = [
     "DestinationSpec",
     "DestinationTLS",
     "EngineConfig",
+    "FhirDestination",
+    "FhirPullSource",
+    "FhirPushSource",
     "FileDestination",
     "FileSource",
     "HostPort",
@@ -50,6 +57,7 @@ __all__ = [
     "RetryPolicy",
     "SourceSpec",
     "SourceTLS",
+    "XmlHttpSource",
     "channel_files",
     "load_config",
     "load_config_or_raise",

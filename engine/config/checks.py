@@ -93,22 +93,23 @@ def check_topology(channels: Iterable[LoadedChannel]) -> list[ConfigError]:
         if spec is None:
             continue
         source = spec.source
-        if isinstance(source, MllpSource) and spec.enabled:
-            other = ports.get(source.listen.port)
+        listen = getattr(source, "listen", None)  # mllp, fhir-push, xml-http (mode: listen)
+        if listen is not None and spec.enabled:
+            other = ports.get(listen.port)
             if other is not None:
                 assert other.spec is not None
                 errors.append(
                     _err(
                         ch.doc,
                         ("source", "listen"),
-                        f"port {source.listen.port} is already used by the mllp source of channel "
+                        f"port {listen.port} is already used by the {other.spec.source.type} source of channel "
                         f"'{other.spec.channel}' ({_where(other.doc, ('source', 'listen'))}); "
-                        "each enabled mllp source needs its own port",
+                        "each enabled listening source needs its own port",
                         "topology",
                     )
                 )
             else:
-                ports[source.listen.port] = ch
+                ports[listen.port] = ch
         if isinstance(source, FileSource):
             other = polled.get(source.path)
             if other is not None:

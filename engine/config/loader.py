@@ -99,7 +99,7 @@ def _profiles(
     loaded: dict[Path, ObservationProfile] = {}
     errors: list[ConfigError] = []
     for ch in channels:
-        path = ch.spec.source.profile if ch.spec is not None else None
+        path = getattr(ch.spec.source, "profile", None) if ch.spec is not None else None
         if path is None or path in loaded:
             continue
         if not path.is_file():

@@ -30,6 +30,9 @@ __all__ = [
     "DestinationTLS",
     "EngineConfig",
     "EngineFile",
+    "FhirDestination",
+    "FhirPullSource",
+    "FhirPushSource",
     "FileDestination",
     "FileSource",
     "LoggingSpec",
@@ -41,6 +44,7 @@ __all__ = [
     "RetryPolicy",
     "SourceSpec",
     "SourceTLS",
+    "XmlHttpSource",
 ]
 
 
@@ -161,6 +165,9 @@ class FileSource(_Spec):
     profile: ResolvedPath | None = Field(
         default=None, description="observation profile file: units and value ranges per OBX-3 code"
     )
+    format: Literal["hl7v2", "ndjson", "fhir-json", "xml"] = Field(
+        default="hl7v2", description="what the files hold: HL7 v2, FHIR NDJSON, a FHIR resource/Bundle, an XML document"
+    )
     done_dir: ResolvedPath = Field(default=None, description="where handled files go; default <path>/done")  # type: ignore[assignment]
     error_dir: ResolvedPath = Field(default=None, description="where failed files go; default <path>/error")  # type: ignore[assignment]
 
@@ -174,7 +181,67 @@ class FileSource(_Spec):
         return self
 
 
-SourceSpec = Annotated[MllpSource | FileSource, Field(discriminator="type")]
+_URL = r"^https?://[^\s/?#]+[^\s]*$"
+_RESOURCE_TYPE = r"^[A-Z][A-Za-z]{1,63}$"
+_URL_PATH = r"^/[A-Za-z0-9._~/-]*$"
+MAX_PAYLOAD_BYTES = 20 * 1024 * 1024
+
+
+class FhirPushSource(_Spec):
+    """A FHIR endpoint that EMRs POST resources and transaction/batch Bundles to; answers after the commit."""
+
+    type: Literal["fhir-push"]
+    listen: HostPortValue = Field(description="host:port to listen on, e.g. 0.0.0.0:8080")
+    path: str = Field(default="/fhir", pattern=_URL_PATH, description="URL path prefix of the FHIR base")
+    auth_token: str | None = Field(default=None, min_length=1, description="bearer token senders must present")
+    max_bytes: int = Field(default=MAX_PAYLOAD_BYTES, gt=0, description="largest accepted request body")
+
+
+class FhirPullSource(_Spec):
+    """Polls a FHIR REST server for resources updated since the last poll (a watermark kept in the store)."""
+
+    type: Literal["fhir-pull"]
+    base_url: str = Field(pattern=_URL, description="FHIR base URL, e.g. https://emr.example/fhir")
+    resource_types: tuple[Annotated[str, Field(pattern=_RESOURCE_TYPE)], ...] = Field(
+        min_length=1, description="resource types to search, e.g. [Patient, Encounter, Observation]"
+    )
+    poll_interval: Duration = Field(default=60.0, gt=0, description="time between polls")
+    page_size: int = Field(default=100, gt=0, le=1000, description="resources per page (_count)")
+    token: str | None = Field(default=None, min_length=1, description="bearer token sent to the server")
+    timeout: Duration = Field(default=30.0, gt=0, description="how long one request may take")
+    max_bytes: int = Field(default=MAX_PAYLOAD_BYTES, gt=0, description="largest accepted response body")
+
+
+class XmlHttpSource(_Spec):
+    """XML records over HTTP: polled from a URL (``mode: poll``) or POSTed to us (``mode: listen``)."""
+
+    type: Literal["xml-http"]
+    mode: Literal["poll", "listen"] = Field(description="poll a URL, or listen for POSTs")
+    url: str | None = Field(default=None, pattern=_URL, description="poll: the URL to GET")
+    poll_interval: Duration = Field(default=60.0, gt=0, description="poll: time between requests")
+    listen: HostPortValue | None = Field(default=None, description="listen: host:port, e.g. 0.0.0.0:8081")
+    path: str = Field(default="/xml", pattern=_URL_PATH, description="listen: the URL path POSTs go to")
+    token: str | None = Field(
+        default=None, min_length=1, description="bearer token: sent when polling, required of senders when listening"
+    )
+    split: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9._-]*$", description="element local name of one record in a list"
+    )
+    timeout: Duration = Field(default=30.0, gt=0, description="poll: how long one request may take")
+    max_bytes: int = Field(default=MAX_PAYLOAD_BYTES, gt=0, description="largest accepted document")
+
+    @model_validator(mode="after")
+    def _mode_needs_its_address(self) -> XmlHttpSource:
+        if self.mode == "poll" and self.url is None:
+            raise field_error("url", "mode: poll needs url, the address to GET records from")
+        if self.mode == "listen" and self.listen is None:
+            raise field_error("listen", "mode: listen needs listen, the host:port to accept POSTs on")
+        return self
+
+
+SourceSpec = Annotated[
+    MllpSource | FileSource | FhirPushSource | FhirPullSource | XmlHttpSource, Field(discriminator="type")
+]
 
 
 # --- destinations ------------------------------------------------------------------------------
@@ -249,7 +316,16 @@ class FileDestination(_Destination):
     )
 
 
-DestinationSpec = Annotated[MllpDestination | FileDestination, Field(discriminator="type")]
+class FhirDestination(_Destination):
+    """Sends each message's FHIR resources as one transaction Bundle of conditional updates (idempotent)."""
+
+    type: Literal["fhir"]
+    url: str = Field(pattern=_URL, description="FHIR base URL, e.g. https://emr.example/fhir")
+    token: str | None = Field(default=None, min_length=1, description="bearer token sent to the server")
+    timeout: Duration = Field(default=30.0, gt=0, description="how long one request may take")
+
+
+DestinationSpec = Annotated[MllpDestination | FileDestination | FhirDestination, Field(discriminator="type")]
 
 
 # --- channel -----------------------------------------------------------------------------------
@@ -270,7 +346,9 @@ class ChannelSpec(_Spec):
     description: str = Field(default="", description="free text for people")
     enabled: bool = Field(default=True, description="false keeps the channel loaded but not running")
     source_system: str = Field(default=None, min_length=1, description="source system id; default the channel name")  # type: ignore[assignment]
-    source: SourceSpec = Field(description="where messages come from; type: mllp or file")
+    source: SourceSpec = Field(
+        description="where messages come from; type: mllp, file, fhir-push, fhir-pull or xml-http"
+    )
     filter: MessageFilter | None = Field(default=None, description="message filter; accept all when absent")
     destinations: tuple[DestinationSpec, ...] = Field(default=(), description="where messages go")
     map: tuple[str, ...] | None = Field(
@@ -298,7 +376,7 @@ class ChannelSpec(_Spec):
         """The channel file this spec was loaded from."""
         return self._file
 
-    def destination(self, name: str) -> MllpDestination | FileDestination:
+    def destination(self, name: str) -> MllpDestination | FileDestination | FhirDestination:
         """The destination called ``name`` (KeyError when there is none)."""
         for dest in self.destinations:
             if dest.name == name:

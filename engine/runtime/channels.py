@@ -6,28 +6,47 @@ import asyncio
 import itertools
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from engine.config import ChannelSpec, FileDestination, FileSource, MllpDestination, MllpSource, ObservationProfile
+from engine.config import (
+    ChannelSpec,
+    FhirDestination,
+    FhirPullSource,
+    FhirPushSource,
+    FileDestination,
+    FileSource,
+    MllpDestination,
+    MllpSource,
+    ObservationProfile,
+    XmlHttpSource,
+)
+from engine.connectors.destinations.fhir import FhirDestination as FhirConnector
+from engine.connectors.destinations.fhir import ToMapped
 from engine.connectors.destinations.file import FileDestination as FileConnector
 from engine.connectors.destinations.mllp import MllpDestination as MllpConnector
+from engine.connectors.http import HttpListener
 from engine.connectors.mllp import Oversized
 from engine.connectors.sources import file as file_source
 from engine.connectors.sources.mllp import MllpServer, Reply
+from engine.domain.formats.fhir.passthrough import passthrough
 from engine.domain.formats.hl7v2 import ObservationRule, Rules
+from engine.domain.mapping.result import Mapped
 from engine.domain.outcome import MessageStatus
 from engine.domain.retry import RetryPolicy
 from engine.domain.routing import ChannelRoutes, Route
 from engine.pipeline.intake import Received, ack_bytes, receive, too_large
+from engine.pipeline.payloads import receive_fhir, receive_ndjson, receive_xml
 from engine.runtime.delivery import Connector, DeliveryWorker
+from engine.runtime.http_sources import FhirPull, Poller, XmlPoll, fhir_push_listener, xml_listener
 from engine.runtime.logging import get_logger
 from engine.runtime.tls import client_context, server_context
 from engine.runtime.writer import StoreWriter
+from engine.store.outbox import Delivery
 
 log = get_logger("huitong.channel")
 
@@ -47,12 +66,31 @@ def routes_of(spec: ChannelSpec) -> ChannelRoutes:
     )
 
 
-def policy_of(spec: MllpDestination | FileDestination) -> RetryPolicy:
+def policy_of(spec: MllpDestination | FileDestination | FhirDestination) -> RetryPolicy:
     r = spec.retry
     return RetryPolicy(r.max_attempts, r.backoff, r.initial_interval, r.max_interval, r.multiplier)
 
 
-def connector_of(channel: str, spec: MllpDestination | FileDestination) -> Connector:
+def fhir_passthrough(delivery: Delivery) -> Mapped:
+    """FHIR for a delivery until the mapping engine is wired in: a journaled FHIR payload as it came."""
+    return passthrough(delivery.raw)
+
+
+def connector_of(
+    channel: str,
+    spec: MllpDestination | FileDestination | FhirDestination,
+    *,
+    source_system: str = "",
+    to_mapped: ToMapped = fhir_passthrough,
+) -> Connector:
+    if isinstance(spec, FhirDestination):
+        return FhirConnector(
+            spec.url,
+            token=spec.token,
+            timeout=spec.timeout,
+            source_system=source_system or channel,
+            to_mapped=to_mapped,
+        )
     if isinstance(spec, MllpDestination):
         return MllpConnector(
             spec.target.host,
@@ -103,6 +141,9 @@ class RunningChannel:
     profile: Rules | None = None
     workers: dict[str, DeliveryWorker] = field(default_factory=dict)
     server: MllpServer | None = None
+    to_mapped: ToMapped = fhir_passthrough  # FHIR for the fhir destinations; the mapping engine replaces it
+    listener: HttpListener | None = None
+    poller: Poller | None = None
     _stopping: bool = False
 
     @property
@@ -114,7 +155,7 @@ class RunningChannel:
             worker = DeliveryWorker(
                 self.name,
                 dest.name,
-                connector_of(self.name, dest),
+                connector_of(self.name, dest, source_system=self.spec.source_system, to_mapped=self.to_mapped),
                 policy_of(dest),
                 ordered=dest.order_by == "person",
                 writer=self.writer,
@@ -142,26 +183,67 @@ class RunningChannel:
                     f"{self.spec.file}: channel {self.name} cannot listen on {source.listen}: {reason}"
                 ) from exc
             log.info("channel started", channel=self.name, listen=str(source.listen), port=self.server.bound_port)
-        else:
-            self.scheduler.add_job(
-                self._poll,
-                "interval",
-                seconds=source.poll_interval,
-                id=f"poll:{self.name}",
-                max_instances=1,
-                coalesce=True,
-                next_run_time=datetime.now(),
-            )
+        elif isinstance(source, FileSource):
+            self._every(source.poll_interval, self._poll)
             log.info("channel started", channel=self.name, path=str(source.path), glob=source.glob)
+        elif isinstance(source, FhirPushSource) or (isinstance(source, XmlHttpSource) and source.mode == "listen"):
+            await self._listen(source)
+        else:
+            self.poller = (
+                FhirPull(self.name, source, self.writer)
+                if isinstance(source, FhirPullSource)
+                else XmlPoll(self.name, source, self.writer)
+            )
+            self._every(source.poll_interval, self._poll_http)
+            log.info("channel started", channel=self.name, source=source.type)
+
+    def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+        self.scheduler.add_job(
+            job,
+            "interval",
+            seconds=seconds,
+            id=f"poll:{self.name}",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(),
+        )
+
+    async def _listen(self, source: FhirPushSource | XmlHttpSource) -> None:
+        if isinstance(source, FhirPushSource):
+            self.listener = fhir_push_listener(self.name, source, self.writer)
+        else:
+            self.listener = xml_listener(self.name, source, self.writer)
+        assert source.listen is not None
+        try:
+            await self.listener.start()
+        except OSError as exc:
+            self.listener = None
+            await asyncio.gather(*(w.stop() for w in self.workers.values()))
+            raise ChannelStartError(
+                f"{self.spec.file}: channel {self.name} cannot listen on {source.listen}: {exc.strerror or exc}"
+            ) from exc
+        log.info("channel started", channel=self.name, listen=str(source.listen), port=self.listener.bound_port)
+
+    async def _poll_http(self) -> None:
+        if self.poller is None or self._stopping:
+            return
+        try:
+            await self.poller.poll()
+        except Exception as exc:  # the store failed: nothing of this round was committed, the next poll redoes it
+            log.error("poll failed; retrying at the next poll", channel=self.name, error=str(exc))
 
     async def stop(self) -> None:
         """Stop taking messages, answer those in hand, let in-flight deliveries finish."""
         self._stopping = True
         if self.server is not None:
             await self.server.stop()
+        if self.listener is not None:
+            await self.listener.stop()
         job = self.scheduler.get_job(f"poll:{self.name}")
         if job is not None:
             job.remove()
+        if self.poller is not None:
+            await self.poller.close()
         await asyncio.gather(*(w.stop() for w in self.workers.values()))
         log.info("channel stopped", channel=self.name)
 
@@ -212,16 +294,7 @@ class RunningChannel:
                 except OSError as exc:
                     log.error("cannot read file", channel=self.name, file=str(path), error=exc.strerror)
                     continue
-                items = receive(
-                    data,
-                    channel=self.name,
-                    source=str(path),
-                    received_at=time.time(),
-                    default_charset=source.encoding,
-                    validation=source.validation,
-                    profile=self.profile,
-                )
-                batch.append((path, items))
+                batch.append((path, self._receive_file(source, path, data)))
             error = await self.writer.append_and_wait([i.entry for _, items in batch for i in items])
             if error is not None:
                 log.error("journal commit failed; files stay for the next poll", channel=self.name)
@@ -237,6 +310,27 @@ class RunningChannel:
                     messages=len(items),
                     rejected=sum(i.entry.status == MessageStatus.ERROR for i in items),
                 )
+
+    def _receive_file(self, source: FileSource, path: Path, data: bytes) -> list[Received]:
+        """The file's journal entries, read as the source's format says."""
+        where, now = str(path), time.time()
+        if source.format == "hl7v2":
+            return receive(
+                data,
+                channel=self.name,
+                source=where,
+                received_at=now,
+                default_charset=source.encoding,
+                validation=source.validation,
+                profile=self.profile,
+            )
+        if source.format == "ndjson":
+            entries = receive_ndjson(data, channel=self.name, source=where, received_at=now)
+        elif source.format == "fhir-json":
+            entries = [receive_fhir(data, channel=self.name, source=where, received_at=now)]
+        else:
+            entries = receive_xml(data, channel=self.name, source=where, received_at=now)
+        return [Received(entry, None) for entry in entries]
 
 
 def _chunks(items: list[Path], size: int) -> Iterator[list[Path]]:

@@ -92,7 +92,8 @@ class Daemon:
         self.writer.request_sweep()
 
     async def _start(self, spec: ChannelSpec) -> None:
-        profile = self.config.profiles.get(spec.source.profile) if spec.source.profile else None
+        source_profile = getattr(spec.source, "profile", None)  # HL7 v2 sources only
+        profile = self.config.profiles.get(source_profile) if source_profile else None
         channel = RunningChannel(spec, self.writer, self.scheduler, self._ack_ids, rules_of(profile))
         await channel.start()
         self.channels[spec.channel] = channel
@@ -114,7 +115,8 @@ class Daemon:
         old = {name: ch.spec for name, ch in self.channels.items()}
 
         def profile_of(config: EngineConfig, spec: ChannelSpec) -> object:
-            return config.profiles.get(spec.source.profile) if spec.source.profile else None
+            path = getattr(spec.source, "profile", None)
+            return config.profiles.get(path) if path else None
 
         changed = [
             n

@@ -81,6 +81,19 @@ class StoreWriter:
         self.append(entries, future.set_result)
         return await future
 
+    async def append_with(self, entries: list[JournalEntry], also: Callable[[Connection], None]) -> None:
+        """Journal entries and run `also(connection)` in the same transaction (a polled page and the source's new
+        position), so both are durable or neither is. Raises when the transaction fails."""
+
+        def work(conn: Connection) -> Woken:
+            woken = commit_intake(conn, entries, self.channels, self.node, self._clock())
+            also(conn)
+            return woken
+
+        woken = await self.submit(work)
+        if woken:
+            self._on_woken(woken)
+
     def submit(self, job: Callable[[Connection], T]) -> asyncio.Future[T]:
         """Run job(connection) in a transaction of its own, after the pending intake."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()

@@ -113,3 +113,13 @@ audit = Table(
     Column("detail", Text),
 )
 Index("ix_audit_at", audit.c.at)
+
+# What a polling source has read so far (a FHIR search watermark per resource type, the last response's hash),
+# written in the transaction that journals what it read, so a restart resumes exactly there.
+source_state = Table(
+    "source_state",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", Text, nullable=False),
+)

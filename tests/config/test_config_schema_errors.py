@@ -201,7 +201,8 @@ def test_unknown_source_type_lists_the_known_types(site: Site) -> None:
         """,
     )
     line = one_starting_with(site.lines(), f"{f}:3:9: source.type: ")
-    assert line.endswith("unknown type 'mlp' (did you mean 'mllp'?); expected one of: mllp, file")
+    known = "mllp, file, fhir-push, fhir-pull, xml-http"
+    assert line.endswith(f"unknown type 'mlp' (did you mean 'mllp'?); expected one of: {known}")
 
 
 def test_destination_without_type_points_at_the_destination(site: Site) -> None:
@@ -216,7 +217,7 @@ destinations:
 """,
     )
     line = one_starting_with(site.lines(), f"{f}:6:5: destinations[0].type: ")
-    assert line.endswith("missing required key 'type'; expected one of: mllp, file")
+    assert line.endswith("missing required key 'type'; expected one of: mllp, file, fhir")
 
 
 def test_bad_choice_suggests_the_closest_allowed_value(site: Site) -> None:

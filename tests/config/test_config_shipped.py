@@ -7,6 +7,9 @@ from pathlib import Path
 
 from engine.config import (
     DestinationTLS,
+    FhirDestination,
+    FhirPullSource,
+    FhirPushSource,
     FileDestination,
     FileSource,
     LoggingSpec,
@@ -17,6 +20,7 @@ from engine.config import (
     ObservationRule,
     RetryPolicy,
     SourceTLS,
+    XmlHttpSource,
     load_config,
 )
 from engine.config.loader import load_profile
@@ -61,6 +65,10 @@ def test_reference_documents_every_key_of_every_model() -> None:
         MllpDestination,
         DestinationTLS,
         FileDestination,
+        FhirPushSource,
+        FhirPullSource,
+        XmlHttpSource,
+        FhirDestination,
         RetryPolicy,
         ObservationProfile,
         ObservationRule,

@@ -17,7 +17,7 @@ def test_same_port_twice_names_both_files(site: Site) -> None:
     b = site.channel("b.yaml", "channel: orm\nsource:\n  type: mllp\n  listen: 127.0.0.1:2575\n")
     line = one_starting_with(site.lines(), f"{b}:4:11: source.listen: ")
     assert f"port 2575 is already used by the mllp source of channel 'adt' ({a}:2:30)" in line
-    assert line.endswith("each enabled mllp source needs its own port")
+    assert line.endswith("each enabled listening source needs its own port")
 
 
 def test_a_disabled_channel_may_share_a_port(site: Site) -> None:

@@ -1,0 +1,305 @@
+"""An EMR stand-in: a small FHIR R4 server kept in memory, for trying channels and for the tests.
+
+    python samples/emr_simulator.py --port 8090 [--token T] [--load Patient.ndjson]
+
+It supports what Huitong uses: search by type sorted by _lastUpdated with gt/ge filters, paging (_count, next
+links) and identifier; read by id; create (POST /fhir/{Type}); and transaction Bundles of conditional updates
+(PUT {Type}?identifier=system|value), where a match is updated (versionId + 1) and no match is created. Every
+write stamps meta.lastUpdated with a time later than any before it, so a _lastUpdated watermark never skips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hmac
+import itertools
+import json
+import re
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlencode
+
+from aiohttp import web
+
+FHIR_JSON = "application/fhir+json"
+GENDERS = {"male", "female", "other", "unknown"}
+
+
+class Refused(Exception):
+    def __init__(self, status: int, diagnostics: str) -> None:
+        super().__init__(diagnostics)
+        self.status = status
+
+
+def outcome(diagnostics: str, severity: str = "error", code: str = "invalid") -> dict[str, Any]:
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": severity, "code": code, "diagnostics": diagnostics}],
+    }
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def _split_token(token: str) -> tuple[str | None, str]:
+    """`system|value` (FHIR search escaping honoured); no `|` means any system."""
+    parts = re.split(r"(?<!\\)\|", token, maxsplit=1)
+    if len(parts) == 1:
+        return None, _unescape(parts[0])
+    return _unescape(parts[0]), _unescape(parts[1])
+
+
+def check(resource: dict[str, Any]) -> None:
+    """The little validation a real server would also do; a 422 names the field."""
+    kind = resource.get("resourceType")
+    if kind == "Patient" and "gender" in resource and resource["gender"] not in GENDERS:
+        raise Refused(422, f"Patient.gender: '{resource['gender']}' is not one of {', '.join(sorted(GENDERS))}")
+    if "birthDate" in resource and not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", str(resource["birthDate"])):
+        raise Refused(422, f"{kind}.birthDate: not a FHIR date")
+
+
+class EmrSimulator:
+    """The server; `await start()` binds it (port 0 picks a free one), `await stop()` ends it."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, token: str | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.token = token
+        self.resources: dict[str, dict[str, dict[str, Any]]] = {}
+        self.requests: list[str] = []  # "METHOD path?query", in order
+        self.delay = 0.0  # seconds every request waits first (a slow server)
+        self._clock = datetime(2024, 1, 1, tzinfo=UTC)
+        self._ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+
+    # -- store -----------------------------------------------------------------------------------------------
+    def _stamp(self) -> str:
+        now = max(datetime.now(UTC), self._clock + timedelta(milliseconds=1))
+        self._clock = now
+        return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    def put(self, resource: dict[str, Any], *, id_: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Store a resource (new version if its id exists); returns it and whether it was created."""
+        check(resource)
+        kind = resource["resourceType"]
+        id_ = id_ or resource.get("id") or f"{next(self._ids)}"
+        store = self.resources.setdefault(kind, {})
+        old = store.get(id_)
+        version = int(old["meta"]["versionId"]) + 1 if old else 1
+        stored = {**resource, "id": id_}
+        stored["meta"] = {**resource.get("meta", {}), "versionId": str(version), "lastUpdated": self._stamp()}
+        store[id_] = stored
+        return stored, old is None
+
+    def load(self, lines: Iterable[str]) -> int:
+        """Preload resources, one JSON resource per line (NDJSON); returns how many."""
+        count = 0
+        for line in lines:
+            if line.strip():
+                self.put(json.loads(line))
+                count += 1
+        return count
+
+    def count(self, kind: str) -> int:
+        return len(self.resources.get(kind, {}))
+
+    def find(self, kind: str, token: str) -> list[dict[str, Any]]:
+        system, value = _split_token(token)
+        return [
+            r
+            for r in self.resources.get(kind, {}).values()
+            if any(
+                i.get("value") == value and (system is None or i.get("system", "") == system)
+                for i in r.get("identifier", [])
+            )
+        ]
+
+    # -- HTTP ------------------------------------------------------------------------------------------------
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._guard], client_max_size=64 << 20)
+        app.router.add_get("/fhir/{type}", self._search)
+        app.router.add_get("/fhir/{type}/{id}", self._read)
+        app.router.add_post("/fhir", self._transaction)
+        app.router.add_post("/fhir/{type}", self._create)
+        return app
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.requests.append(f"{request.method} {request.path_qs}")
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.token is not None and not hmac.compare_digest(
+            request.headers.get("Authorization", "").encode(), f"Bearer {self.token}".encode()
+        ):
+            return _json(401, outcome("a valid bearer token is required", code="login"))
+        try:
+            return await handler(request)
+        except Refused as exc:
+            return _json(exc.status, outcome(str(exc)))
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        try:
+            body = json.loads(await request.read())
+        except ValueError as exc:
+            raise Refused(400, f"invalid JSON: {exc}") from None
+        if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
+            raise Refused(400, "resourceType: missing")
+        return body
+
+    async def _search(self, request: web.Request) -> web.Response:
+        kind, q = request.match_info["type"], request.query
+        found = sorted(self.resources.get(kind, {}).values(), key=lambda r: r["meta"]["lastUpdated"])
+        if "_lastUpdated" in q:
+            prefix, stamp = q["_lastUpdated"][:2], q["_lastUpdated"][2:]
+            if prefix not in ("gt", "ge"):
+                raise Refused(400, "_lastUpdated: only gt and ge are supported")
+            at = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            found = [
+                r
+                for r in found
+                if (datetime.fromisoformat(r["meta"]["lastUpdated"].replace("Z", "+00:00")) > at)
+                or (prefix == "ge" and datetime.fromisoformat(r["meta"]["lastUpdated"].replace("Z", "+00:00")) == at)
+            ]
+        if "identifier" in q:
+            matching = {id(r) for r in self.find(kind, q["identifier"])}
+            found = [r for r in found if id(r) in matching]
+        count, offset = int(q.get("_count", "50")), int(q.get("_offset", "0"))
+        page = found[offset : offset + count]
+        base = f"{request.scheme}://{request.host}{request.path}"
+        params = {k: v for k, v in q.items() if k != "_offset"}
+        links = [{"relation": "self", "url": f"{base}?{urlencode({**params, '_offset': offset})}"}]
+        if offset + count < len(found):
+            links.append({"relation": "next", "url": f"{base}?{urlencode({**params, '_offset': offset + count})}"})
+        return _json(
+            200,
+            {
+                "resourceType": "Bundle",
+                "id": str(uuid.uuid4()),
+                "type": "searchset",
+                "total": len(found),
+                "link": links,
+                "entry": [{"fullUrl": f"{base}/{r['id']}", "resource": r, "search": {"mode": "match"}} for r in page],
+            },
+        )
+
+    async def _read(self, request: web.Request) -> web.Response:
+        found = self.resources.get(request.match_info["type"], {}).get(request.match_info["id"])
+        if found is None:
+            return _json(404, outcome("not found", code="not-found"))
+        return _json(200, found)
+
+    async def _create(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        if body["resourceType"] != request.match_info["type"]:
+            raise Refused(400, "resourceType does not match the URL")
+        stored, _ = self.put({k: v for k, v in body.items() if k != "id"})
+        return _json(201, stored)
+
+    async def _transaction(self, request: web.Request) -> web.Response:
+        bundle = await self._body(request)
+        if bundle["resourceType"] != "Bundle" or bundle.get("type") != "transaction":
+            raise Refused(400, "POST to the base takes a transaction Bundle")
+        entries = bundle.get("entry", [])
+        # Resolve every entry to its target id first, so full URLs can be rewritten before anything is stored.
+        plan: list[tuple[dict[str, Any], str]] = []
+        ids: dict[str, str] = {}
+        for i, entry in enumerate(entries):
+            resource, req = entry.get("resource"), entry.get("request", {})
+            if not isinstance(resource, dict) or "resourceType" not in resource:
+                raise Refused(400, f"entry[{i}].resource: missing resourceType")
+            check(resource)
+            kind, url = resource["resourceType"], unquote(str(req.get("url", "")))
+            path, _, query = url.partition("?")
+            if req.get("method") == "PUT" and query:
+                token = parse_qs(query).get("identifier", [""])[0]
+                matches = self.find(kind, token)
+                if len(matches) > 1:
+                    raise Refused(412, f"entry[{i}]: {len(matches)} {kind} resources match {query}")
+                target = matches[0]["id"] if matches else str(next(self._ids))
+            elif req.get("method") == "PUT":
+                target = path.rpartition("/")[2]
+            elif req.get("method") == "POST":
+                target = str(next(self._ids))
+            else:
+                raise Refused(400, f"entry[{i}].request.method: only PUT and POST are supported")
+            plan.append((resource, target))
+            if entry.get("fullUrl"):
+                ids[entry["fullUrl"]] = f"{kind}/{target}"
+        responses = []
+        for resource, target in plan:
+            stored, created = self.put(_rewrite(resource, ids), id_=target)
+            responses.append(
+                {
+                    "response": {
+                        "status": "201 Created" if created else "200 OK",
+                        "location": f"{stored['resourceType']}/{target}/_history/{stored['meta']['versionId']}",
+                        "etag": f'W/"{stored["meta"]["versionId"]}"',
+                        "lastModified": stored["meta"]["lastUpdated"],
+                    }
+                }
+            )
+        return _json(200, {"resourceType": "Bundle", "type": "transaction-response", "entry": responses})
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/fhir"
+
+
+def _rewrite(value: Any, ids: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        out = {k: _rewrite(v, ids) for k, v in value.items()}
+        if isinstance(out.get("reference"), str) and out["reference"] in ids:
+            out["reference"] = ids[out["reference"]]
+        return out
+    if isinstance(value, list):
+        return [_rewrite(v, ids) for v in value]
+    return value
+
+
+def _json(status: int, body: dict[str, Any]) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body, ensure_ascii=False), content_type=FHIR_JSON)
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    sim = EmrSimulator(args.host, args.port, token=args.token)
+    for path in args.load:
+        loaded = sim.load(Path(path).read_text(encoding="utf-8").splitlines())
+        print(f"loaded {loaded} resources from {path}", flush=True)
+    await sim.start()
+    print(f"EMR simulator: FHIR R4 at {sim.base_url}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await sim.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--token", help="bearer token clients must send")
+    parser.add_argument("--load", action="append", default=[], metavar="FILE", help="NDJSON file to preload")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The FHIR destination against the EMR simulator: one transaction per message, idempotent on replay."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from engine.connectors.destinations.fhir import FhirDestination
+from engine.domain.mapping.result import Mapped, Resource
+from engine.pipeline.delivery import Attempt
+from engine.store.outbox import Delivery
+from samples.emr_simulator import EmrSimulator
+from tests.support.daemon import free_port
+
+T = TypeVar("T")
+SYSTEM = "his.county-people-hospital"
+PATIENT = {
+    "resourceType": "Patient",
+    "id": "patient-1",
+    "identifier": [{"system": "urn:oid:2.16.156.10011.1.3", "value": "110101199003070011"}],
+    "gender": "female",
+}
+ENCOUNTER = {
+    "resourceType": "Encounter",
+    "id": "visit-1",
+    "status": "finished",
+    "subject": {"reference": "Patient/patient-1"},
+}
+
+
+def delivery(message_id: int = 7) -> Delivery:
+    return Delivery(1, message_id, "his-adt", "emr", "QUEUED", 0, b"MSH|...", "ADT^A01", "MSG0001")
+
+
+def mapped(*resources: Resource) -> Callable[[Delivery], Mapped]:
+    return lambda _d: Mapped("hl7v2/adt", "1+test", resources)
+
+
+def with_emr(test: Callable[[EmrSimulator], Awaitable[T]]) -> T:
+    async def run() -> T:
+        sim = EmrSimulator()
+        await sim.start()
+        try:
+            return await test(sim)
+        finally:
+            await sim.stop()
+
+    return asyncio.run(run())
+
+
+async def send(url: str, to_mapped: Callable[[Delivery], Mapped], *times: int) -> list[Attempt]:
+    dest = FhirDestination(url, token=None, timeout=5, source_system=SYSTEM, to_mapped=to_mapped)
+    try:
+        return [await dest.send(delivery(message_id)) for message_id in times]
+    finally:
+        await dest.close()
+
+
+def one(sim: EmrSimulator, kind: str) -> dict[str, Any]:
+    (found,) = sim.resources[kind].values()
+    return found
+
+
+def test_a_message_becomes_one_transaction_with_references_resolved_by_the_server() -> None:
+    async def test(sim: EmrSimulator) -> None:
+        (attempt,) = await send(sim.base_url, mapped(Resource("pid", "", PATIENT), Resource("pv1", "V1", ENCOUNTER)), 7)
+        assert attempt.ok and attempt.response and b"transaction-response" in attempt.response
+        patient, encounter = one(sim, "Patient"), one(sim, "Encounter")
+        assert encounter["subject"]["reference"] == f"Patient/{patient['id']}"
+        assert encounter["identifier"] == [{"system": f"urn:huitong:key:{SYSTEM}", "value": "V1"}]
+        assert [r for r in sim.requests if r.startswith("POST")] == ["POST /fhir"]
+
+    with_emr(test)
+
+
+def test_a_replay_updates_what_the_first_send_created() -> None:
+    async def test(sim: EmrSimulator) -> None:
+        attempts = await send(sim.base_url, mapped(Resource("pid", "", PATIENT), Resource("pv1", "", ENCOUNTER)), 7, 7)
+        assert all(a.ok for a in attempts)
+        assert (sim.count("Patient"), sim.count("Encounter")) == (1, 1)
+        assert one(sim, "Patient")["meta"]["versionId"] == one(sim, "Encounter")["meta"]["versionId"] == "2"
+
+    with_emr(test)
+
+
+def test_content_the_server_refuses_is_dead_with_its_diagnostics() -> None:
+    async def test(sim: EmrSimulator) -> None:
+        bad = {**PATIENT, "gender": "F"}
+        (attempt,) = await send(sim.base_url, mapped(Resource("pid", "", bad)), 7)
+        assert not attempt.ok and not attempt.retry
+        assert attempt.error is not None and attempt.error.startswith("HTTP 422: Patient.gender:")
+        assert sim.count("Patient") == 0
+
+    with_emr(test)
+
+
+def test_a_server_that_is_down_is_retried_and_holds_the_batch() -> None:
+    url = f"http://127.0.0.1:{free_port()}/fhir"
+    (attempt,) = asyncio.run(send(url, mapped(Resource("pid", "", PATIENT)), 7))
+    assert not attempt.ok and attempt.retry and attempt.destination_down
+
+
+def test_a_message_without_fhir_is_dead_with_the_reason() -> None:
+    def nothing(_d: Delivery) -> Mapped:
+        raise ValueError("no mapping for ADT^A01")
+
+    (attempt,) = asyncio.run(send("http://127.0.0.1:9/fhir", nothing, 7))
+    assert (
+        not attempt.ok
+        and not attempt.retry
+        and attempt.error == "no FHIR resources for this message: no mapping for ADT^A01"
+    )

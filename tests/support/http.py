@@ -1,0 +1,42 @@
+"""Plain HTTP requests from a test (standard library), answering whatever the status."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.support.daemon import huitong
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def request(
+    url: str, body: bytes | None = None, *, content_type: str = "application/fhir+json", token: str | None = None
+) -> Answer:
+    headers = {"Content-Type": content_type}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=body, headers=headers, method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return Answer(response.status, response.read())
+    except urllib.error.HTTPError as error:
+        return Answer(error.code, error.read())
+
+
+def journal(config: Path) -> list[dict[str, Any]]:
+    """Every journaled message, oldest first."""
+    done = huitong("messages", "list", "--json", "--limit", "10000", config=config)
+    assert done.returncode == 0, done.stderr
+    return sorted(json.loads(done.stdout), key=lambda r: r["id"])
