@@ -41,6 +41,7 @@ __all__ = [
     "MllpSource",
     "ObservationProfile",
     "ObservationRule",
+    "RecordDestination",
     "RetryPolicy",
     "SourceSpec",
     "SourceTLS",
@@ -325,7 +326,15 @@ class FhirDestination(_Destination):
     timeout: Duration = Field(default=30.0, gt=0, description="how long one request may take")
 
 
-DestinationSpec = Annotated[MllpDestination | FileDestination | FhirDestination, Field(discriminator="type")]
+class RecordDestination(_Destination):
+    """Maps each message with the channel's map: and writes the FHIR resources into the unified health record."""
+
+    type: Literal["record"]
+
+
+DestinationSpec = Annotated[
+    MllpDestination | FileDestination | FhirDestination | RecordDestination, Field(discriminator="type")
+]
 
 
 # --- channel -----------------------------------------------------------------------------------
@@ -376,7 +385,7 @@ class ChannelSpec(_Spec):
         """The channel file this spec was loaded from."""
         return self._file
 
-    def destination(self, name: str) -> MllpDestination | FileDestination | FhirDestination:
+    def destination(self, name: str) -> MllpDestination | FileDestination | FhirDestination | RecordDestination:
         """The destination called ``name`` (KeyError when there is none)."""
         for dest in self.destinations:
             if dest.name == name:

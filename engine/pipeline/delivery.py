@@ -34,3 +34,12 @@ def settle(delivery: Delivery, attempt: Attempt, policy: RetryPolicy, now: float
     return Result(
         delivery.id, DeliveryStatus.ERROR, attempts, now + policy.delay(attempts), attempt.error, attempt.response
     )
+
+
+def settle_failure(result: Result, error: str, policy: RetryPolicy, now: float) -> Result:
+    """A sent-and-recorded-as-SENT result whose own store write failed: an ERROR to retry, or DEAD at the last."""
+    if result.status != DeliveryStatus.SENT:
+        return result
+    if policy.exhausted(result.attempts):
+        return Result(result.id, DeliveryStatus.DEAD, result.attempts, now, error)
+    return Result(result.id, DeliveryStatus.ERROR, result.attempts, now + policy.delay(result.attempts), error)

@@ -15,31 +15,32 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from engine.config import (
     ChannelSpec,
+    DestinationSpec,
     FhirDestination,
     FhirPullSource,
     FhirPushSource,
-    FileDestination,
     FileSource,
     MllpDestination,
     MllpSource,
     ObservationProfile,
+    RecordDestination,
     XmlHttpSource,
 )
 from engine.connectors.destinations.fhir import FhirDestination as FhirConnector
-from engine.connectors.destinations.fhir import ToMapped
 from engine.connectors.destinations.file import FileDestination as FileConnector
 from engine.connectors.destinations.mllp import MllpDestination as MllpConnector
+from engine.connectors.destinations.record import RecordDestination as RecordConnector
 from engine.connectors.http import HttpListener
 from engine.connectors.mllp import Oversized
 from engine.connectors.sources import file as file_source
 from engine.connectors.sources.mllp import MllpServer, Reply
-from engine.domain.formats.fhir.passthrough import passthrough
 from engine.domain.formats.hl7v2 import ObservationRule, Rules
-from engine.domain.mapping.result import Mapped
+from engine.domain.mapping import Mapped, MappingSet
 from engine.domain.outcome import MessageStatus
 from engine.domain.retry import RetryPolicy
 from engine.domain.routing import ChannelRoutes, Route
 from engine.pipeline.intake import Received, ack_bytes, receive, too_large
+from engine.pipeline.mapping import map_message
 from engine.pipeline.payloads import receive_fhir, receive_ndjson, receive_xml
 from engine.runtime.delivery import Connector, DeliveryWorker
 from engine.runtime.http_sources import FhirPull, Poller, XmlPoll, fhir_push_listener, xml_listener
@@ -66,30 +67,52 @@ def routes_of(spec: ChannelSpec) -> ChannelRoutes:
     )
 
 
-def policy_of(spec: MllpDestination | FileDestination | FhirDestination) -> RetryPolicy:
+def policy_of(spec: DestinationSpec) -> RetryPolicy:
     r = spec.retry
     return RetryPolicy(r.max_attempts, r.backoff, r.initial_interval, r.max_interval, r.multiplier)
 
 
-def fhir_passthrough(delivery: Delivery) -> Mapped:
-    """FHIR for a delivery until the mapping engine is wired in: a journaled FHIR payload as it came."""
-    return passthrough(delivery.raw)
+def source_format(spec: ChannelSpec) -> str:
+    """What the channel's messages are: hl7v2, xml or fhir (decides how they are decoded and mapped)."""
+    source = spec.source
+    if isinstance(source, (FhirPushSource, FhirPullSource)):
+        return "fhir"
+    if isinstance(source, XmlHttpSource):
+        return "xml"
+    if isinstance(source, FileSource):
+        return {"ndjson": "fhir", "fhir-json": "fhir", "xml": "xml"}.get(source.format, "hl7v2")
+    return "hl7v2"
 
 
-def connector_of(
-    channel: str,
-    spec: MllpDestination | FileDestination | FhirDestination,
-    *,
-    source_system: str = "",
-    to_mapped: ToMapped = fhir_passthrough,
-) -> Connector:
+def mapper_of(spec: ChannelSpec, mappings: MappingSet) -> Callable[[Delivery], Mapped]:
+    """Journaled message -> FHIR, with the channel's mappings, format and source system."""
+    names = spec.map
+    kind = source_format(spec)
+    default_charset = getattr(spec.source, "encoding", None)
+
+    def to_mapped(delivery: Delivery) -> Mapped:
+        return map_message(
+            mappings,
+            names,
+            delivery.raw,
+            format=kind,
+            charset=delivery.charset or default_charset,
+            source_system=spec.source_system,
+        )
+
+    return to_mapped
+
+
+def connector_of(channel: ChannelSpec, spec: DestinationSpec, mappings: MappingSet) -> Connector:
+    if isinstance(spec, RecordDestination):
+        return RecordConnector(channel.channel, channel.source_system, mapper_of(channel, mappings))
     if isinstance(spec, FhirDestination):
         return FhirConnector(
             spec.url,
             token=spec.token,
             timeout=spec.timeout,
-            source_system=source_system or channel,
-            to_mapped=to_mapped,
+            source_system=channel.source_system,
+            to_mapped=mapper_of(channel, mappings),
         )
     if isinstance(spec, MllpDestination):
         return MllpConnector(
@@ -100,7 +123,7 @@ def connector_of(
             on_ar=spec.on_ar,
             ssl_context=client_context(spec.tls) if spec.tls else None,
         )
-    return FileConnector(channel, spec.name, spec.path, spec.filename)
+    return FileConnector(channel.channel, spec.name, spec.path, spec.filename)
 
 
 class AckIds:
@@ -138,10 +161,10 @@ class RunningChannel:
     writer: StoreWriter
     scheduler: AsyncIOScheduler
     ack_ids: AckIds
+    mappings: MappingSet
     profile: Rules | None = None
     workers: dict[str, DeliveryWorker] = field(default_factory=dict)
     server: MllpServer | None = None
-    to_mapped: ToMapped = fhir_passthrough  # FHIR for the fhir destinations; the mapping engine replaces it
     listener: HttpListener | None = None
     poller: Poller | None = None
     _stopping: bool = False
@@ -155,7 +178,7 @@ class RunningChannel:
             worker = DeliveryWorker(
                 self.name,
                 dest.name,
-                connector_of(self.name, dest, source_system=self.spec.source_system, to_mapped=self.to_mapped),
+                connector_of(self.spec, dest, self.mappings),
                 policy_of(dest),
                 ordered=dest.order_by == "person",
                 writer=self.writer,

@@ -94,7 +94,9 @@ class Daemon:
     async def _start(self, spec: ChannelSpec) -> None:
         source_profile = getattr(spec.source, "profile", None)  # HL7 v2 sources only
         profile = self.config.profiles.get(source_profile) if source_profile else None
-        channel = RunningChannel(spec, self.writer, self.scheduler, self._ack_ids, rules_of(profile))
+        channel = RunningChannel(
+            spec, self.writer, self.scheduler, self._ack_ids, self.config.mappings, rules_of(profile)
+        )
         await channel.start()
         self.channels[spec.channel] = channel
 
@@ -118,10 +120,17 @@ class Daemon:
             path = getattr(spec.source, "profile", None)
             return config.profiles.get(path) if path else None
 
+        def mappings_of(config: EngineConfig, spec: ChannelSpec) -> object:
+            names = spec.map or sorted(config.mappings.mappings)
+            return [(n, m.version) for n in names if (m := config.mappings.mappings.get(n)) is not None]
+
         changed = [
             n
             for n in old
-            if n not in new or new[n] != old[n] or profile_of(result.config, new[n]) != profile_of(self.config, old[n])
+            if n not in new
+            or new[n] != old[n]
+            or profile_of(result.config, new[n]) != profile_of(self.config, old[n])
+            or mappings_of(result.config, new[n]) != mappings_of(self.config, old[n])
         ]
         self.config = result.config
         for name in changed:

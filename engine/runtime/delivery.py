@@ -11,8 +11,9 @@ from typing import Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Connection
 
+from engine.domain.masking import mask_text
 from engine.domain.retry import RetryPolicy
-from engine.pipeline.delivery import Attempt, postpone, settle
+from engine.pipeline.delivery import Attempt, postpone, settle, settle_failure
 from engine.runtime.logging import get_logger
 from engine.runtime.writer import StoreWriter
 from engine.store import outbox
@@ -26,6 +27,10 @@ class Connector(Protocol):
 
     async def commit(self) -> None:
         """Make what this batch sent durable at the destination; runs before the results are recorded."""
+
+    def write(self, conn: Connection, results: list[Result]) -> list[Result]:
+        """Store what the batch produced in the engine's own store, in the transaction that records the
+        results (the record destination); returns the results, changed for deliveries that failed here."""
 
     async def close(self) -> None: ...
 
@@ -108,8 +113,24 @@ class DeliveryWorker:
                 break
         return await self._writer.submit(functools.partial(self._record_and_look_ahead, results=results))
 
+    def _write(self, conn: Connection, results: list[Result]) -> list[Result]:
+        """The connector's own writes, in a savepoint: if they fail, the batch is retried, not lost or stuck."""
+        if not results:
+            return results
+        savepoint = conn.begin_nested()
+        try:
+            written = self.connector.write(conn, results)
+        except Exception as exc:
+            savepoint.rollback()
+            log.error("store write failed", channel=self.channel, destination=self.name, error=mask_text(str(exc)))
+            now = time.time()
+            return [settle_failure(r, f"cannot write to the store: {mask_text(str(exc))}", self.policy, now)
+                    for r in results]
+        savepoint.commit()
+        return written
+
     def _record_and_claim(self, conn: Connection, results: list[Result]) -> list[Delivery]:
-        outbox.record(conn, results)
+        outbox.record(conn, self._write(conn, results))
         return outbox.claim(
             conn,
             self.channel,
@@ -122,7 +143,7 @@ class DeliveryWorker:
         )
 
     def _record_and_look_ahead(self, conn: Connection, results: list[Result]) -> float | None:
-        outbox.record(conn, results)
+        outbox.record(conn, self._write(conn, results))
         return outbox.next_due(conn, self.channel, self.name)
 
     async def _send(self, rows: list[Delivery]) -> tuple[list[Result], bool]:

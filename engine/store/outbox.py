@@ -32,6 +32,7 @@ class Delivery:
     raw: bytes
     message_type: str
     control_id: str
+    charset: str | None = None  # the codec the message was decoded with at intake
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +118,13 @@ def claim(
             messages.c.raw,
             messages.c.message_type,
             messages.c.control_id,
+            messages.c.charset,
         )
         .join(messages, messages.c.id == o.message_id)
         .where(o.id.in_(ids))
         .order_by(o.id)
     )
-    return [Delivery(*row) for row in conn.execute(query)]
+    return [Delivery(*tuple(row)) for row in conn.execute(query)]
 
 
 def record(conn: Connection, results: Sequence[Result]) -> None:

@@ -14,13 +14,14 @@ from typing import Any
 
 import aiohttp
 import orjson
+from sqlalchemy import Connection
 
 from engine.connectors.http.client import headers
 from engine.domain.formats.fhir.transaction import transaction_bundle
 from engine.domain.mapping.result import Mapped
 from engine.domain.masking import mask_text
 from engine.pipeline.delivery import Attempt
-from engine.store.outbox import Delivery
+from engine.store.outbox import Delivery, Result
 
 ToMapped = Callable[[Delivery], Mapped]
 
@@ -82,6 +83,9 @@ class FhirDestination:
 
     async def commit(self) -> None:
         """Nothing to do: a 2xx answer to a transaction means the server committed it."""
+
+    def write(self, conn: Connection, results: list[Result]) -> list[Result]:
+        return results  # nothing of its own to store
 
     async def close(self) -> None:
         session, self._session = self._session, None

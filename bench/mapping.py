@@ -1,0 +1,221 @@
+"""Mapping benchmark: HL7 v2 -> FHIR on one core, and the full pipeline on the daemon with SQLite.
+
+  map      decode + map one message with the shipped mappings (mappings/hl7v2), per message type:
+           a Chinese ADT^A01 (bench/messages.py) and the corpus ADT and ORU samples;
+  peer     the obvious way, measured in the same run: python-hl7's hl7.parse, then fhir.resources models
+           built and serialised for the same facts (Patient, Encounter or Observations);
+  pipeline ADT^A01 over MLLP (8 connections) to `huitong daemon`: journal, ACK, map, resolve, UHR write
+           (channel destination type record), until every message is in the record.
+
+    .venv/bin/python bench/mapping.py [--messages 20000] [--out bench/results/mapping.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.ingest import PIN, _cpu_model, client, stop  # noqa: E402
+from bench.messages import adt_a01  # noqa: E402
+from engine.config.mappings import load_mappings  # noqa: E402
+from engine.pipeline.mapping import map_message  # noqa: E402
+from tests.support.daemon import free_port, wait_port  # noqa: E402
+
+CORPUS = ROOT / "tests" / "corpus" / "microsoft-fhir-converter" / "data" / "SampleData" / "Hl7v2"
+
+
+def per_call(fn: Callable[[], object], seconds: float = 1.5) -> float:
+    """Seconds per call: best of 5 rounds, each at least seconds/5 long."""
+    fn()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < 0.05:
+        fn()
+        n += 1
+    reps = max(1, int(n * seconds / 5 / 0.05))
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        best = min(best, (time.perf_counter() - start) / reps)
+    return best
+
+
+def peer(raw: bytes, charset: str) -> Callable[[], object]:
+    """python-hl7 + fhir.resources: parse everything, build and serialise validated models."""
+    import hl7
+    from fhir.resources.R4B.encounter import Encounter
+    from fhir.resources.R4B.observation import Observation
+    from fhir.resources.R4B.patient import Patient
+
+    text = raw.decode(charset).replace("\n", "\r")
+
+    def run() -> object:
+        msg = hl7.parse(text)
+        pid = msg.segment("PID")
+        patient = Patient.model_validate(
+            {
+                "id": "p",
+                "identifier": [{"value": str(pid[3][0][0])}],
+                "name": [{"family": str(pid[5][0][0]), "given": [str(pid[5][0][1])] if len(pid[5][0]) > 1 else []}],
+                "gender": {"M": "male", "F": "female"}.get(str(pid[8]), "unknown"),
+            }
+        )
+        out = [patient.model_dump_json()]
+        for seg in msg.segments("PV1") if any(s[0][0] == "PV1" for s in msg) else []:
+            out.append(Encounter.model_validate({
+                "status": "in-progress", "class": {"code": str(seg[2]) or "U"}, "subject": {"reference": "Patient/p"},
+            }).model_dump_json())
+        for seg in [s for s in msg if str(s[0]) == "OBX"]:
+            out.append(Observation.model_validate({
+                "status": "final", "code": {"coding": [{"code": str(seg[3][0][0]) or "x"}]},
+                "subject": {"reference": "Patient/p"},
+            }).model_dump_json())
+        return out
+
+    return run
+
+
+def pure_rows(mappings) -> list[dict]:  # type: ignore[no-untyped-def]
+    os.sched_setaffinity(0, {1})
+    samples = [
+        ("ADT^A01 Chinese, GB18030 (bench/messages.py)", adt_a01(7), "gb18030"),
+        ("ADT^A01 corpus (Microsoft ADT-A01-01)", (CORPUS / "ADT-A01-01.hl7").read_bytes(), "utf-8"),
+        ("ADT^A04 corpus (Microsoft ADT-A04-01)", (CORPUS / "ADT-A04-01.hl7").read_bytes(), "utf-8"),
+        ("ORU^R01 corpus (Microsoft ORU-R01-01)", (CORPUS / "ORU-R01-01.hl7").read_bytes(), "utf-8"),
+        ("ORU^R01 corpus (Microsoft LAB-ORU-1)", (CORPUS / "LAB-ORU-1.hl7").read_bytes(), "utf-8"),
+    ]
+    rows = []
+    for name, raw, charset in samples:
+        mapped = map_message(mappings, None, raw, format="hl7v2", charset=charset)
+        ours = per_call(lambda raw=raw, charset=charset: map_message(mappings, None, raw, format="hl7v2",
+                                                                     charset=charset))
+        theirs = per_call(peer(raw, charset))
+        row = {
+            "message": name,
+            "bytes": len(raw),
+            "resources": len(mapped.resources),
+            "huitong_us": round(ours * 1e6, 1),
+            "huitong_msg_per_s": round(1 / ours),
+            "peer_us": round(theirs * 1e6, 1),
+            "speedup": round(theirs / ours, 1),
+        }
+        rows.append(row)
+        print(
+            f"{name:<48} {row['resources']:>3} res  huitong {row['huitong_us']:>8.1f} µs "
+            f"({row['huitong_msg_per_s']:>6}/s)  peer {row['peer_us']:>8.1f} µs  ×{row['speedup']}",
+            flush=True,
+        )
+    return rows
+
+
+def start_daemon(workdir: Path, port: int) -> subprocess.Popen[bytes]:
+    import yaml
+
+    (workdir / "channels").mkdir(parents=True, exist_ok=True)
+    (workdir / "channels" / "bench.yaml").write_text(yaml.safe_dump({
+        "channel": "bench",
+        "source_system": "his.bench",
+        "source": {"type": "mllp", "listen": f"127.0.0.1:{port}", "encoding": "gb18030"},
+        "map": "hl7v2/adt",
+        "destinations": [{"name": "record", "type": "record", "order_by": "person"}],
+    }))
+    (workdir / "engine.yaml").write_text(yaml.safe_dump({
+        "store": f"sqlite:///{workdir / 'store.db'}",
+        "channels": "channels",
+        "mappings": str(ROOT / "mappings"),
+        "logging": {"level": "warning", "format": "json", "file": str(workdir / "daemon.log")},
+    }))
+    huitong = str(Path(sys.executable).with_name("huitong"))
+    proc = subprocess.Popen([*PIN, huitong, "daemon", "--config", str(workdir / "engine.yaml")],
+                            stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return proc
+
+
+def pending(db: Path) -> int:
+    with sqlite3.connect(db, timeout=30) as conn:
+        return int(conn.execute("SELECT count(*) FROM outbox WHERE status != 'SENT'").fetchone()[0])
+
+
+def pipeline_row(count: int, connections: int) -> dict:
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="huitong-bench-map-"))
+    proc = start_daemon(workdir, port)
+    try:
+        os.sched_setaffinity(0, {0})
+        warm = [adt_a01(1_000_000 + i) for i in range(300)]
+        asyncio.run(client(port, warm, connections))
+        while pending(workdir / "store.db"):
+            time.sleep(0.05)
+        payloads = [adt_a01(i) for i in range(count)]
+        start = time.perf_counter()
+        seconds, lat = asyncio.run(client(port, payloads, connections))
+        while pending(workdir / "store.db"):
+            time.sleep(0.01)
+        total = time.perf_counter() - start
+        with sqlite3.connect(workdir / "store.db") as conn:
+            dead = conn.execute("SELECT count(*), max(last_error) FROM outbox WHERE status = 'DEAD'").fetchone()
+            resources = conn.execute("SELECT count(*) FROM record_resources").fetchone()[0]
+            persons = conn.execute("SELECT count(*) FROM persons").fetchone()[0]
+    finally:
+        stop(proc)
+        shutil.rmtree(workdir, ignore_errors=True)
+    lat.sort()
+    row = {
+        "connections": connections,
+        "messages": count,
+        "ack_msg_per_s": round(count / seconds),
+        "ack_p99_ms": round(lat[int(len(lat) * 0.99)] * 1000, 3),
+        "end_to_end_msg_per_s": round(count / total),
+        "record_resources": resources,
+        "persons": persons,
+        "dead": dead[0],
+        "dead_error": dead[1],
+    }
+    print(f"pipeline {connections} conn: ACK {row['ack_msg_per_s']}/s (p99 {row['ack_p99_ms']} ms), "
+          f"into the record {row['end_to_end_msg_per_s']}/s; {resources} resources, {persons} persons, "
+          f"{row['dead']} dead", flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "mapping.json"))
+    args = parser.parse_args()
+    mappings, errors = load_mappings(ROOT / "mappings")
+    if errors:
+        raise SystemExit("\n".join(map(str, errors)))
+    pure = pure_rows(mappings)
+    pipeline = [pipeline_row(args.messages, 8)]
+    result = {
+        "benchmark": "mapping",
+        "command": f".venv/bin/python bench/mapping.py --messages {args.messages}",
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "cpu": _cpu_model()},
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "map_one_core": pure,
+        "pipeline": pipeline,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
