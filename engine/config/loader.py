@@ -208,6 +208,7 @@ def load_config(
         channels_dir=engine.channels,
         node=engine.node or socket.gethostname(),
         logging=engine.logging,
+        record=engine.record,
         channels=specs,
         profiles=profiles,
     )
