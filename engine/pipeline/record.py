@@ -199,7 +199,8 @@ class _Batch:
             return own, True
         same = self.by_fact.get((person, kind, digest)) if kind != "Patient" else None
         if same is not None and same.source_system != source:
-            self.links.append(Link(same.id, source, key, prov.message_id, prov.channel, "", "", self.now))
+            link = Link(same.id, source, key, prov.message_id, prov.channel, mapped.mapping, mapped.version, self.now)
+            self.links.append(link)
             if key:
                 self.linked[(source, kind, key)] = same
             summary.shared += 1
