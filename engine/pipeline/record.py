@@ -130,7 +130,14 @@ class _Batch:
         for source, key, row in record.linked_by_keys(self.conn, keys):
             self.linked[(source, row.type, key)] = row
         people = [p for p in persons if p is not None]
-        for row in record.by_digests(self.conn, people, (d for facts in digests for d in facts)):
+        pairs = {
+            (person, digest)
+            for (mapped, prov), person, facts in zip(self.items, persons, digests, strict=True)
+            if person is not None
+            for r, digest in zip(mapped.resources, facts, strict=True)
+            if r.type != "Patient" and (prov.source_system, r.type, r.key) not in self.owned
+        }
+        for row in record.by_facts(self.conn, pairs):
             self.by_fact[(row.person_id, row.type, row.digest)] = row
         for row in record.patients(self.conn, people):  # least recent first: the latest per source stays
             self.patients[(row.person_id, row.source_system)] = row
@@ -208,7 +215,7 @@ class _Batch:
         if same is not None and not key:  # the same source said the same keyless fact again
             summary.unchanged += 1
             return same, False
-        row = Row(new_id(), person, kind, source, key, digest, 1, self.now)
+        row = Row(new_id(self.now), person, kind, source, key, digest, 1, self.now)
         self.created[row.id] = row
         self.by_fact[(person, kind, digest)] = row
         if kind == "Patient":

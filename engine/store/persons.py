@@ -7,7 +7,7 @@ probabilistic matching, links and unmerge behind the same interface.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -48,8 +48,13 @@ class PersonResolver(Protocol):
         ...
 
 
-def new_id() -> str:
-    return uuid.uuid4().hex
+def new_id(now: float) -> str:
+    """32 hex digits: milliseconds since the epoch, then 80 random bits.
+
+    Time first, so new rows append to the end of each index instead of landing on random pages: measured,
+    that made the record's inserts and its COMMIT cheaper than with uuid4.
+    """
+    return f"{int(now * 1000):012x}{os.urandom(10).hex()}"
 
 
 def lookup(conn: Connection, keys: Iterable[Key]) -> dict[Key, str]:
@@ -89,7 +94,7 @@ class DeterministicResolver:
                 )
             person = by_resident or by_mrn
             if person is None:
-                person = new_id()
+                person = new_id(now)
                 new_persons.append((person, now))
             for k in identity.keys(request.identifiers):
                 if k not in known:

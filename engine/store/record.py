@@ -90,18 +90,18 @@ def linked_by_keys(conn: Connection, keys: Iterable[str]) -> list[tuple[str, str
     return out
 
 
-def by_digests(conn: Connection, persons: Iterable[str], digests: Iterable[str]) -> list[Row]:
-    """Resources of these persons whose current content has one of these digests."""
-    people, facts = sorted(set(persons)), sorted(set(digests))
+def by_facts(conn: Connection, pairs: Iterable[tuple[str, str]]) -> list[Row]:
+    """Resources whose (person, digest of current content) is one of these pairs."""
+    wanted = sorted(set(pairs))
     out: list[Row] = []
-    if not people:
-        return out
-    for part, marks in _chunks(facts):
+    for i in range(0, len(wanted), CHUNK // 2):
+        part = wanted[i : i + CHUNK // 2]
+        # A VALUES list joined on the (person, digest) index: one probe per pair, on SQLite and PostgreSQL.
         query = (
-            f"SELECT {_ROW} FROM record_resources r"
-            f" WHERE r.person_id IN ({', '.join('?' * len(people))}) AND r.digest IN ({marks})"
+            f"WITH wanted (person_id, digest) AS (VALUES {', '.join(['(?, ?)'] * len(part))})"
+            f" SELECT {_ROW} FROM wanted w JOIN record_resources r ON r.person_id = w.person_id AND r.digest = w.digest"
         )
-        out.extend(Row(*r) for r in dbapi.fetchall(conn, query, [*people, *part]))
+        out.extend(Row(*r) for r in dbapi.fetchall(conn, query, [v for pair in part for v in pair]))
     return out
 
 
