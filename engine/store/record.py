@@ -6,13 +6,14 @@ written once per delivered batch inside the delivery transaction. Read helpers s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection
 
+from engine.domain.record import references
 from engine.domain.record.identity import Key
 from engine.store import audit, dbapi
 from engine.store.persons import CHUNK
@@ -264,8 +265,12 @@ def merged_persons(conn: Connection, person: str) -> list[str]:
     return out
 
 
-def current(conn: Connection, person: str) -> list[Current]:
-    """Every current resource of the person, with each one's provenance."""
+def current(conn: Connection, person: str, repoint: Mapping[str, str] | None = None) -> list[Current]:
+    """Every current resource of the person, with each one's provenance.
+
+    ``repoint`` rewrites references on the way out, e.g. "Patient/<retired person>" to the survivor after a
+    merge: the stored versions stay as they were said.
+    """
     rows = dbapi.fetchall(
         conn,
         "SELECT r.id, r.type, r.version, v.body, v.source_system, v.message_id, v.channel, v.mapping,"
@@ -274,7 +279,10 @@ def current(conn: Connection, person: str) -> list[Current]:
         " WHERE r.person_id = ? ORDER BY r.type, v.at, r.id",
         [person],
     )
-    out = {r[0]: Current(r[0], r[1], r[2], orjson.loads(r[3]), [Source(*r[4:])]) for r in rows}
+    targets = repoint or {}
+    out = {
+        r[0]: Current(r[0], r[1], r[2], orjson.loads(references.repoint(r[3], targets)), [Source(*r[4:])]) for r in rows
+    }
     links = dbapi.fetchall(
         conn,
         "SELECT l.resource_id, l.source_system, l.message_id, l.channel, l.mapping, l.mapping_version, l.at"
