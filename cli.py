@@ -337,11 +337,11 @@ def _sources(sources: Sequence[str]) -> str:
 
 
 def cmd_record_show(args: argparse.Namespace) -> int:
-    from engine.domain.record.summary import SECTIONS, describe
+    from engine.domain.record.summary import SECTIONS, demographic_order, describe
 
     view = _person_view(args)
     patient = view.patient
-    fields = [k for k in patient.body if k not in ("resourceType", "id")]
+    fields = demographic_order([k for k in patient.body if k not in ("resourceType", "id")])
     if args.json:
         _print_json(
             {

@@ -16,6 +16,17 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("referrals and orders", ("ServiceRequest",)),
     ("care plans and episodes", ("CarePlan", "EpisodeOfCare")),
 )
+# Demographics in the order people read them; other fields follow alphabetically.
+DEMOGRAPHICS = (
+    "name",
+    "gender",
+    "birthDate",
+    "identifier",
+    "telecom",
+    "address",
+    "maritalStatus",
+    "generalPractitioner",
+)
 SECTION_OF = {kind: name for name, kinds in SECTIONS for kind in kinds}
 
 # Where each type keeps the time the fact is about; the first present wins.
@@ -33,6 +44,11 @@ _DATES = (
     "created",
 )
 _CONCEPTS = ("code", "medicationCodeableConcept", "vaccineCode", "type", "class", "category")
+
+
+def demographic_order(fields: list[str]) -> list[str]:
+    known = [f for f in DEMOGRAPHICS if f in fields]
+    return known + sorted(f for f in fields if f not in DEMOGRAPHICS)
 
 
 def _path(body: Mapping[str, Any], path: str) -> Any:
