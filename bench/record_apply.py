@@ -117,10 +117,18 @@ def stream(count: int, seed: int = 7) -> list[Mapped]:
 
 
 def run(engine: Engine, messages: list[Mapped]) -> dict[str, float]:
+    """Time all but the first tenth of the stream, which fills the store before the planner's statistics are
+    gathered (ANALYZE; on a live PostgreSQL autovacuum does this)."""
     apply_s = commit_s = 0.0
     batches = [messages[i : i + BATCH] for i in range(0, len(messages), BATCH)]
+    warm = len(batches) // 10
+    timed = len(messages) - warm * BATCH
     message_id = 0
-    for batch in batches:
+    for n, batch in enumerate(batches):
+        if n == warm:
+            with engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE")
+            apply_s = commit_s = 0.0
         items = []
         for mapped in batch:
             message_id += 1
@@ -134,9 +142,9 @@ def run(engine: Engine, messages: list[Mapped]) -> dict[str, float]:
             commit_s += time.perf_counter() - middle
             apply_s += middle - start
     return {
-        "apply_us_per_message": round(apply_s / len(messages) * 1e6, 1),
-        "commit_us_per_message": round(commit_s / len(messages) * 1e6, 1),
-        "apply_messages_per_s": round(len(messages) / apply_s),
+        "apply_us_per_message": round(apply_s / timed * 1e6, 1),
+        "commit_us_per_message": round(commit_s / timed * 1e6, 1),
+        "apply_messages_per_s": round(timed / apply_s),
     }
 
 
