@@ -31,17 +31,23 @@ def _load(args: argparse.Namespace) -> Any:
     return result.config
 
 
-def _store(args: argparse.Namespace) -> Any:
-    """The store named by engine.yaml; channel files are not needed (or checked) to read it."""
+def _settings(args: argparse.Namespace) -> Any:
+    """engine.yaml alone; channel files are not needed (or checked) to read the store."""
     from engine.config import load_engine_settings
-    from engine.store.database import migrate, open_engine
 
     settings, errors = load_engine_settings(args.config)
     if settings is None or errors:
         for error in errors:
             print(error, file=sys.stderr)
         raise SystemExit(1)
-    engine = open_engine(settings.store)
+    return settings
+
+
+def _store(args: argparse.Namespace, settings: Any = None) -> Any:
+    """The store named by engine.yaml, migrated to the newest schema."""
+    from engine.store.database import migrate, open_engine
+
+    engine = open_engine((settings or _settings(args)).store)
     migrate(engine)
     return engine
 
@@ -319,6 +325,77 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _person_view(args: argparse.Namespace) -> Any:
+    """The view of the person args.person names; prints why and exits 1 when there is none (or several)."""
+    from engine.pipeline.record_view import PersonNotFound, find_person, person_view
+
+    settings = _settings(args)
+    with _store(args, settings).connect() as conn:
+        try:
+            person = find_person(conn, args.person)
+        except PersonNotFound as exc:
+            print(exc, file=sys.stderr)
+            raise SystemExit(1) from None
+        return person_view(conn, person, settings.record.precedence)
+
+
+def _sources(sources: Sequence[str]) -> str:
+    return ", ".join(sources)
+
+
+def cmd_record_show(args: argparse.Namespace) -> int:
+    from engine.domain.record.summary import SECTIONS, demographic_order, describe
+
+    view = _person_view(args)
+    patient = view.patient
+    fields = demographic_order([k for k in patient.body if k not in ("resourceType", "id")])
+    if args.json:
+        _print_json(
+            {
+                "person": view.person,
+                "merged_from": view.merged_from,
+                "demographics": {k: {"value": patient.body[k], "sources": patient.sources[k]} for k in fields},
+                "sections": {
+                    name: [
+                        {
+                            "date": e.date,
+                            "summary": e.text,
+                            "type": e.resource.type,
+                            "id": e.resource.id,
+                            "sources": e.sources,
+                        }
+                        for e in view.section(name)
+                    ]
+                    for name, _ in SECTIONS
+                },
+            }
+        )
+        return 0
+    print(f"person {view.person}" + (f" (merged from {', '.join(view.merged_from)})" if view.merged_from else ""))
+    width = max((len(k) for k in fields), default=0)
+    for k in fields:
+        print(f"  {k:<{width}}  {describe(patient.body[k])}  [{_sources(patient.sources[k])}]")
+    for name, _ in SECTIONS:
+        entries = view.section(name)
+        if not entries:
+            continue
+        print(f"\n{name}")
+        for e in entries:
+            print(f"  {e.date or '(no date)':<25}  {e.text}  [{_sources(e.sources)}]")
+    return 0
+
+
+def cmd_record_export(args: argparse.Namespace) -> int:
+    from engine.pipeline.record_view import bundle
+
+    data = orjson.dumps(bundle(_person_view(args), args.base.rstrip("/")), option=orjson.OPT_INDENT_2) + b"\n"
+    if args.output:
+        Path(args.output).write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
 # -- argument parsing ---------------------------------------------------------------------------------------
 def _mappings(args: argparse.Namespace) -> Any:
     """The compiled mappings of the engine.yaml's mappings directory; exits 1 on any error."""
@@ -472,6 +549,20 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("test", parents=[common], help="run the mapping test cases (mappings/tests)")
     p.add_argument("names", nargs="*", metavar="CHANNEL|MAPPING", help="only the cases of these (default: all)")
     p.set_defaults(func=cmd_test)
+
+    record = sub.add_parser("record", help="the unified health record of one person").add_subparsers(
+        dest="record_command", required=True
+    )
+    person_help = "enterprise person id, resident ID (18 digits), or a source MRN as system|value or value"
+    p = record.add_parser("show", parents=[common], help="360° view: demographics with their sources, then history")
+    p.add_argument("person", metavar="PERSON", help=person_help)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_record_show)
+    p = record.add_parser("export", parents=[common], help="FHIR searchset Bundle, like Patient/$everything")
+    p.add_argument("person", metavar="PERSON", help=person_help)
+    p.add_argument("--output", metavar="FILE", help="write the Bundle here instead of standard output")
+    p.add_argument("--base", default="https://huitong.invalid/fhir", metavar="URL", help="base of each entry's fullUrl")
+    p.set_defaults(func=cmd_record_export)
 
     p = sub.add_parser("stats", parents=[common], help="per channel: received, filtered, errored, queued, sent, dead")
     p.add_argument("--json", action="store_true")

@@ -238,6 +238,7 @@ def load_config(
         mappings_dir=engine.mappings,
         node=engine.node or socket.gethostname(),
         logging=engine.logging,
+        record=engine.record,
         channels=specs,
         profiles=profiles,
     )

@@ -42,6 +42,7 @@ __all__ = [
     "ObservationProfile",
     "ObservationRule",
     "RecordDestination",
+    "RecordSpec",
     "RetryPolicy",
     "SourceSpec",
     "SourceTLS",
@@ -75,6 +76,18 @@ class LoggingSpec(_Spec):
     file: ResolvedPath | None = Field(default=None, description="log file; standard error when absent")
 
 
+class RecordSpec(_Spec):
+    """The unified health record: whose value wins when several sources describe one resource."""
+
+    precedence: dict[
+        Annotated[str, Field(pattern=r"^[A-Z][A-Za-z]+$")],
+        dict[Annotated[str, Field(pattern=r"^[a-z][A-Za-z]*$")], tuple[Annotated[str, Field(min_length=1)], ...]],
+    ] = Field(
+        default_factory=dict,
+        description="per resource type (e.g. Patient), per field or default: source-system patterns, first wins",
+    )
+
+
 class EngineFile(_Spec):
     """The keys of engine.yaml as written (before channels are loaded)."""
 
@@ -90,6 +103,7 @@ class EngineFile(_Spec):
         validate_default=True,
         description="directory of mappings, code tables and mapping tests (docs/mappings.md)",
     )
+    record: RecordSpec = Field(default_factory=lambda: RecordSpec(), description="unified health record settings")
     node: Name | None = Field(
         default=None,
         description="this engine process's name in a shared store; default the host name (set it when "
@@ -402,6 +416,7 @@ class EngineConfig(_Spec):
     mappings_dir: Path
     node: str
     logging: LoggingSpec = Field(default_factory=lambda: LoggingSpec())
+    record: RecordSpec = Field(default_factory=lambda: RecordSpec())
     channels: dict[str, ChannelSpec] = Field(default_factory=dict)
     profiles: dict[Path, ObservationProfile] = Field(default_factory=dict, description="by file, as loaded")
     _mappings: Any = PrivateAttr(default=None)

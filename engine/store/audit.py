@@ -19,9 +19,21 @@ def who() -> str:
         return "unknown"
 
 
-def record(conn: Connection, action: str, target: str, detail: dict[str, Any], *, actor: str | None = None) -> None:
+def record(
+    conn: Connection,
+    action: str,
+    target: str,
+    detail: dict[str, Any],
+    *,
+    actor: str | None = None,
+    at: float | None = None,
+) -> None:
     conn.execute(
         audit.insert().values(
-            at=time.time(), actor=actor or who(), action=action, target=target, detail=orjson.dumps(detail).decode()
+            at=time.time() if at is None else at,
+            actor=actor or who(),
+            action=action,
+            target=target,
+            detail=orjson.dumps(detail).decode(),
         )
     )

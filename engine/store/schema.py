@@ -1,4 +1,4 @@
-"""One schema for every channel: journal, content per stage, outbox, audit.
+"""One schema for every channel: journal, content per stage, outbox, audit, unified health record.
 
 Times are epoch seconds (UTC) in double columns so SQLite and PostgreSQL store and compare them the same
 way; the CLI formats them.
@@ -122,4 +122,93 @@ source_state = Table(
     Column("channel", String(64), primary_key=True),
     Column("key", String(128), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# --- unified health record ---------------------------------------------------------------------------------
+# Ids of persons and resources are uuid4 hex: made without a round trip, and never reused across stores.
+RecordId = String(32)
+
+record_persons = Table(
+    "record_persons",
+    metadata,
+    Column("id", RecordId, primary_key=True),
+    Column("created_at", Double, nullable=False),
+    Column("merged_into", RecordId, doc="set when a merge retired this person; its rows now belong to that one"),
+)
+
+# Resolution looks identifiers up by value first (many systems, few values each), so value leads the key.
+record_identifiers = Table(
+    "record_identifiers",
+    metadata,
+    Column("value", String(128), primary_key=True),
+    Column("system", String(255), primary_key=True),
+    Column("person_id", RecordId, nullable=False),
+    Column("source_system", String(64), nullable=False, doc="the first source that sent it"),
+    Column("created_at", Double, nullable=False),
+    sqlite_with_rowid=False,
+)
+Index("ix_record_identifiers_person", record_identifiers.c.person_id)
+
+record_resources = Table(
+    "record_resources",
+    metadata,
+    Column("id", RecordId, primary_key=True),
+    Column("person_id", RecordId, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("source_system", String(64), nullable=False, doc="the source that owns it: its updates make versions"),
+    Column("source_key", String(255), nullable=False, doc="the source's own key for the fact; '' when none"),
+    Column("digest", String(32), nullable=False, doc="facts.fact_digest of the current version"),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", Double, nullable=False),
+)
+Index("ix_record_resources_person_type", record_resources.c.person_id, record_resources.c.type)
+Index("ix_record_resources_person_digest", record_resources.c.person_id, record_resources.c.digest)
+_keyed = record_resources.c.source_key != ""
+Index(
+    "ix_record_resources_key",
+    record_resources.c.source_key,
+    sqlite_where=_keyed,
+    postgresql_where=_keyed,
+)
+
+record_versions = Table(
+    "record_versions",
+    metadata,
+    Column("resource_id", RecordId, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("body", LargeBinary, nullable=False, doc="FHIR JSON with store ids"),
+    Column("source_system", String(64), nullable=False),
+    Column("message_id", Id, doc="journal id of the message that said it"),
+    Column("channel", String(64), nullable=False),
+    Column("mapping", String(128), nullable=False),
+    Column("mapping_version", String(64), nullable=False),
+    Column("at", Double, nullable=False),
+)
+
+# A further source that stated a resource's fact identically: provenance without a second copy.
+record_links = Table(
+    "record_links",
+    metadata,
+    Column("resource_id", RecordId, primary_key=True),
+    Column("source_system", String(64), primary_key=True),
+    Column("source_key", String(255), primary_key=True),
+    Column("message_id", Id),
+    Column("channel", String(64), nullable=False),
+    Column("mapping", String(128), nullable=False),
+    Column("mapping_version", String(64), nullable=False),
+    Column("at", Double, nullable=False),
+)
+Index("ix_record_links_key", record_links.c.source_key)
+
+# What each merge moved, so that an unmerge can move exactly that back.
+record_merges = Table(
+    "record_merges",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", Double, nullable=False),
+    Column("surviving", RecordId, nullable=False),
+    Column("retired", RecordId, nullable=False),
+    Column("message_id", Id),
+    Column("identifiers", Text, nullable=False, doc="JSON [[system, value], ...] moved to the survivor"),
+    Column("resources", Text, nullable=False, doc="JSON [resource id, ...] moved to the survivor"),
 )

@@ -18,6 +18,7 @@ from engine.config import (
     MllpSource,
     ObservationProfile,
     ObservationRule,
+    RecordSpec,
     RetryPolicy,
     SourceTLS,
     XmlHttpSource,
@@ -72,6 +73,7 @@ def test_reference_documents_every_key_of_every_model() -> None:
         RetryPolicy,
         ObservationProfile,
         ObservationRule,
+        RecordSpec,
     ]
     missing = {f"{m.__name__}.{name}" for m in models for name in m.model_fields if name not in documented}
     assert missing == set()

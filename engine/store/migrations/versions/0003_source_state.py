@@ -1,15 +1,14 @@
 """source state: durable positions of polling sources
 
 Revision ID: 0003_source_state
-Revises: 0001 (for now; 0002_record once the record schema is merged)
+Revises: 0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_source_state"
-# TODO(merge): "0002_record" once that migration is on this branch; 0001 keeps the chain working until then.
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

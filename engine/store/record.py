@@ -1,0 +1,306 @@
+"""The unified health record's tables: resources per person, their versions, further sources, merges.
+
+Write helpers take whole batches (one statement each, through the driver: `dbapi`), because the record is
+written once per delivered batch inside the delivery transaction. Read helpers serve the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection
+
+from engine.domain.record import references
+from engine.domain.record.identity import Key
+from engine.store import audit, dbapi
+from engine.store.persons import CHUNK
+
+
+@dataclass(slots=True)
+class Row:
+    """A resource's row as the writer keeps it while a batch changes it."""
+
+    id: str
+    person_id: str
+    type: str
+    source_system: str
+    source_key: str
+    digest: str
+    version: int
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    resource_id: str
+    version: int
+    body: bytes
+    source_system: str
+    message_id: int | None
+    channel: str
+    mapping: str
+    mapping_version: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A further source that stated a resource's fact identically."""
+
+    resource_id: str
+    source_system: str
+    source_key: str
+    message_id: int | None
+    channel: str
+    mapping: str
+    mapping_version: str
+    at: float
+
+
+_ROW = "r.id, r.person_id, r.type, r.source_system, r.source_key, r.digest, r.version, r.updated_at"
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[tuple[Sequence[Any], str]]:
+    for i in range(0, len(values), CHUNK):
+        part = values[i : i + CHUNK]
+        yield part, ", ".join("?" * len(part))
+
+
+def by_keys(conn: Connection, keys: Iterable[str]) -> list[Row]:
+    """Resources owned under these source keys (any source, any type: the caller filters)."""
+    out: list[Row] = []
+    for part, marks in _chunks(sorted(set(keys))):
+        # "source_key != ''" lets SQLite use the partial index
+        query = f"SELECT {_ROW} FROM record_resources r WHERE r.source_key IN ({marks}) AND r.source_key != ''"
+        out.extend(Row(*r) for r in dbapi.fetchall(conn, query, part))
+    return out
+
+
+def linked_by_keys(conn: Connection, keys: Iterable[str]) -> list[tuple[str, str, Row]]:
+    """(source system, source key, resource) for further sources linked under these keys."""
+    out: list[tuple[str, str, Row]] = []
+    for part, marks in _chunks(sorted(set(keys))):
+        query = (
+            f"SELECT l.source_system, l.source_key, {_ROW} FROM record_links l"
+            f" JOIN record_resources r ON r.id = l.resource_id WHERE l.source_key IN ({marks})"
+        )
+        out.extend((r[0], r[1], Row(*r[2:])) for r in dbapi.fetchall(conn, query, part))
+    return out
+
+
+def by_facts(conn: Connection, pairs: Iterable[tuple[str, str]]) -> list[Row]:
+    """Resources whose (person, digest of current content) is one of these pairs."""
+    wanted = sorted(set(pairs))
+    out: list[Row] = []
+    for i in range(0, len(wanted), CHUNK // 2):
+        part = wanted[i : i + CHUNK // 2]
+        # A VALUES list joined on the (person, digest) index: one probe per pair, on SQLite and PostgreSQL.
+        query = (
+            f"WITH wanted (person_id, digest) AS (VALUES {', '.join(['(?, ?)'] * len(part))})"
+            f" SELECT {_ROW} FROM wanted w JOIN record_resources r ON r.person_id = w.person_id AND r.digest = w.digest"
+        )
+        out.extend(Row(*r) for r in dbapi.fetchall(conn, query, [v for pair in part for v in pair]))
+    return out
+
+
+def patients(conn: Connection, persons: Iterable[str]) -> list[Row]:
+    """Every source's Patient resource of these persons, least recently updated first."""
+    out: list[Row] = []
+    for part, marks in _chunks(sorted(set(persons))):
+        query = (
+            f"SELECT {_ROW} FROM record_resources r WHERE r.person_id IN ({marks}) AND r.type = 'Patient'"
+            " ORDER BY r.updated_at"
+        )
+        out.extend(Row(*r) for r in dbapi.fetchall(conn, query, part))
+    return out
+
+
+def write(
+    conn: Connection,
+    *,
+    created: Sequence[Row],
+    changed: Sequence[Row],
+    versions: Sequence[Version],
+    links: Sequence[Link],
+    unlinked: Sequence[tuple[str, str, str]],
+) -> None:
+    """Store a batch's outcome: new resources, changed rows, their versions, links added and removed."""
+    dbapi.executemany(
+        conn,
+        "INSERT INTO record_resources (id, person_id, type, source_system, source_key, digest, version, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (r.id, r.person_id, r.type, r.source_system, r.source_key, r.digest, r.version, r.updated_at)
+            for r in created
+        ],
+    )
+    dbapi.executemany(
+        conn,
+        "UPDATE record_resources SET person_id = ?, digest = ?, version = ?, updated_at = ? WHERE id = ?",
+        [(r.person_id, r.digest, r.version, r.updated_at, r.id) for r in changed],
+    )
+    dbapi.executemany(
+        conn,
+        "INSERT INTO record_versions (resource_id, version, body, source_system, message_id, channel, mapping,"
+        " mapping_version, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                v.resource_id,
+                v.version,
+                v.body,
+                v.source_system,
+                v.message_id,
+                v.channel,
+                v.mapping,
+                v.mapping_version,
+                v.at,
+            )
+            for v in versions
+        ],
+    )
+    dbapi.executemany(
+        conn,
+        "DELETE FROM record_links WHERE resource_id = ? AND source_system = ? AND source_key = ?",
+        unlinked,
+    )
+    dbapi.executemany(
+        conn,
+        "INSERT INTO record_links (resource_id, source_system, source_key, message_id, channel, mapping,"
+        " mapping_version, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [
+            (k.resource_id, k.source_system, k.source_key, k.message_id, k.channel, k.mapping, k.mapping_version, k.at)
+            for k in links
+        ],
+    )
+
+
+def move_person(
+    conn: Connection, surviving: str, retired: str, identifiers: Sequence[Key], *, message_id: int | None, now: float
+) -> int:
+    """Re-point the retired person's resources to the surviving one; keep and audit what moved. Returns the merge id."""
+    resources = [r[0] for r in dbapi.fetchall(conn, "SELECT id FROM record_resources WHERE person_id = ?", [retired])]
+    dbapi.executemany(conn, "UPDATE record_resources SET person_id = ? WHERE person_id = ?", [(surviving, retired)])
+    dbapi.executemany(conn, "UPDATE record_persons SET merged_into = ? WHERE id = ?", [(surviving, retired)])
+    [merge_id] = dbapi.insert_returning_ids(
+        conn,
+        "INSERT INTO record_merges (at, surviving, retired, message_id, identifiers, resources)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [(now, surviving, retired, message_id, orjson.dumps(identifiers).decode(), orjson.dumps(resources).decode())],
+    )
+    # The audit names persons and counts, not identifiers: those are personal data, kept in record_merges only.
+    detail = {
+        "merge": merge_id,
+        "retired": retired,
+        "message_id": message_id,
+        "identifiers": len(identifiers),
+        "resources": len(resources),
+    }
+    audit.record(conn, "record.merge", f"person:{surviving}", detail, actor="pipeline", at=now)
+    return merge_id
+
+
+# --- reading -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a resource's content came from: one message of one source, through one mapping."""
+
+    source_system: str
+    message_id: int | None
+    channel: str
+    mapping: str
+    mapping_version: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Current:
+    """A resource's current version with its provenance (the owner's version first, then further sources)."""
+
+    id: str
+    type: str
+    version: int
+    body: dict[str, Any]
+    sources: list[Source] = field(default_factory=list)
+
+
+def surviving(conn: Connection, person: str) -> str | None:
+    """The person a stored person id stands for today (following merges), or None if there is none."""
+    seen: set[str] = set()
+    current: str | None = person
+    while current is not None and current not in seen:
+        seen.add(current)
+        rows = dbapi.fetchall(conn, "SELECT merged_into FROM record_persons WHERE id = ?", [current])
+        if not rows:
+            return None
+        if rows[0][0] is None:
+            return current
+        current = rows[0][0]
+    return current
+
+
+def persons_by_identifier(conn: Connection, value: str, system: str | None = None) -> list[str]:
+    """Persons holding an identifier with this value (and system, when given)."""
+    query = "SELECT DISTINCT person_id FROM record_identifiers WHERE value = ?"
+    params = [value]
+    if system is not None:
+        query += " AND system = ?"
+        params.append(system)
+    return sorted(r[0] for r in dbapi.fetchall(conn, query, params))
+
+
+def merged_persons(conn: Connection, person: str) -> list[str]:
+    """The person and every person merged into it, directly or through others."""
+    out, todo = [person], [person]
+    while todo:
+        rows = dbapi.fetchall(conn, "SELECT id FROM record_persons WHERE merged_into = ?", [todo.pop()])
+        for (retired,) in rows:
+            if retired not in out:
+                out.append(retired)
+                todo.append(retired)
+    return out
+
+
+def current(conn: Connection, person: str, repoint: Mapping[str, str] | None = None) -> list[Current]:
+    """Every current resource of the person, with each one's provenance.
+
+    ``repoint`` rewrites references on the way out, e.g. "Patient/<retired person>" to the survivor after a
+    merge: the stored versions stay as they were said.
+    """
+    rows = dbapi.fetchall(
+        conn,
+        "SELECT r.id, r.type, r.version, v.body, v.source_system, v.message_id, v.channel, v.mapping,"
+        " v.mapping_version, v.at FROM record_resources r"
+        " JOIN record_versions v ON v.resource_id = r.id AND v.version = r.version"
+        " WHERE r.person_id = ? ORDER BY r.type, v.at, r.id",
+        [person],
+    )
+    targets = repoint or {}
+    out = {
+        r[0]: Current(r[0], r[1], r[2], orjson.loads(references.repoint(r[3], targets)), [Source(*r[4:])]) for r in rows
+    }
+    links = dbapi.fetchall(
+        conn,
+        "SELECT l.resource_id, l.source_system, l.message_id, l.channel, l.mapping, l.mapping_version, l.at"
+        " FROM record_links l JOIN record_resources r ON r.id = l.resource_id WHERE r.person_id = ?"
+        " ORDER BY l.at",
+        [person],
+    )
+    for link in links:
+        out[link[0]].sources.append(Source(*link[1:]))
+    return list(out.values())
+
+
+def versions(conn: Connection, resource_id: str) -> list[tuple[int, dict[str, Any], Source]]:
+    """Every version of a resource, oldest first."""
+    rows = dbapi.fetchall(
+        conn,
+        "SELECT version, body, source_system, message_id, channel, mapping, mapping_version, at"
+        " FROM record_versions WHERE resource_id = ? ORDER BY version",
+        [resource_id],
+    )
+    return [(r[0], orjson.loads(r[1]), Source(*r[2:])) for r in rows]
