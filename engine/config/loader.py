@@ -15,10 +15,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from engine.domain.mapping import MappingSet
+
 from ._messages import translate
 from ._yaml import Document, Pos, read_document
 from .checks import LoadedChannel, check_channel_environment, check_engine_environment, check_topology
 from .errors import WHOLE_FILE, ConfigError, ConfigInvalid
+from .mappings import load_mappings
 from .models import ChannelSpec, EngineConfig, EngineFile, ObservationProfile
 from .values import describe
 
@@ -112,6 +115,27 @@ def _profiles(
     return loaded, errors
 
 
+def _unknown_mappings(
+    channels: list[LoadedChannel], mapping_set: MappingSet, mapping_errors: list[ConfigError]
+) -> list[ConfigError]:
+    """A channel naming a mapping that does not exist (one that exists but failed has its own error)."""
+    broken = {e.file for e in mapping_errors}
+    errors = []
+    for ch in channels:
+        if ch.spec is None or ch.spec.map is None:
+            continue
+        for i, name in enumerate(ch.spec.map):
+            if name in mapping_set.mappings:
+                continue
+            if any(f.with_suffix("").as_posix().endswith(name) for f in broken):
+                continue
+            pos = ch.doc.value_pos(("map", i) if isinstance(ch.doc.data.get("map"), list) else ("map",))
+            known = ", ".join(sorted(mapping_set.mappings)) or "none"
+            message = f"no mapping {name!r} (known: {known})"
+            errors.append(ConfigError(ch.doc.file, pos.line, pos.column, "map", message))
+    return errors
+
+
 def _engine_file(doc: Document) -> EngineFile | None:
     data: Any = doc.data
     if data is None:
@@ -189,6 +213,11 @@ def load_config(
 
     profiles, profile_errors = _profiles(channels, env)
     schema_errors.extend(profile_errors)
+    mapping_set = None
+    if engine is not None:
+        mapping_set, mapping_errors = load_mappings(engine.mappings)
+        schema_errors.extend(mapping_errors)
+        schema_errors.extend(_unknown_mappings(channels, mapping_set, mapping_errors))
     topology_errors = check_topology(channels)
 
     environment_errors: list[ConfigError] = []
@@ -206,11 +235,13 @@ def load_config(
         path=engine_path,
         store=engine.store,
         channels_dir=engine.channels,
+        mappings_dir=engine.mappings,
         node=engine.node or socket.gethostname(),
         logging=engine.logging,
         channels=specs,
         profiles=profiles,
     )
+    config._mappings = mapping_set
     return LoadResult(config=config, errors=[])
 
 

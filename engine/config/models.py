@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from .values import (
@@ -80,6 +80,11 @@ class EngineFile(_Spec):
         default=Path("../channels"), validate_default=True, description="directory of channel files"
     )
     logging: LoggingSpec = Field(default_factory=lambda: LoggingSpec(), description="logging settings")
+    mappings: ResolvedPath = Field(
+        default=Path("../mappings"),
+        validate_default=True,
+        description="directory of mappings, code tables and mapping tests (docs/mappings.md)",
+    )
     node: Name | None = Field(
         default=None,
         description="this engine process's name in a shared store; default the host name (set it when "
@@ -268,6 +273,16 @@ class ChannelSpec(_Spec):
     source: SourceSpec = Field(description="where messages come from; type: mllp or file")
     filter: MessageFilter | None = Field(default=None, description="message filter; accept all when absent")
     destinations: tuple[DestinationSpec, ...] = Field(default=(), description="where messages go")
+    map: tuple[str, ...] | None = Field(
+        default=None,
+        description="mappings to FHIR, by name under mappings/ (e.g. hl7v2/adt); the first that takes a message "
+        "maps it; absent: every mapping of the source's format is tried",
+    )
+
+    @field_validator("map", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _defaults_and_file(self, info: ValidationInfo) -> ChannelSpec:
@@ -297,7 +312,14 @@ class EngineConfig(_Spec):
     path: Path
     store: str
     channels_dir: Path
+    mappings_dir: Path
     node: str
     logging: LoggingSpec = Field(default_factory=lambda: LoggingSpec())
     channels: dict[str, ChannelSpec] = Field(default_factory=dict)
     profiles: dict[Path, ObservationProfile] = Field(default_factory=dict, description="by file, as loaded")
+    _mappings: Any = PrivateAttr(default=None)
+
+    @property
+    def mappings(self) -> Any:
+        """The compiled mappings and code tables (engine.domain.mapping.MappingSet)."""
+        return self._mappings

@@ -1,0 +1,172 @@
+"""``{{ expression }}`` compiled to a closure: alternatives (``or``), a term, filters (``|``).
+
+    expr   := chain (" or " chain)*          the first chain whose value is present
+    chain  := term ("|" filter)*
+    term   := 'text' | "text" | number | $var | ref(rule) | refs(rule) | path
+    filter := name | name ":" arg ("," arg)*
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from . import filters
+from .context import Ctx
+from .errors import CompileError, MappingError
+from .paths import Getter
+
+_NUMBER = re.compile(r"\d+(\.\d+)?")
+_CALL = re.compile(r"(ref|refs)\(\s*([A-Za-z0-9_.-]+)\s*\)")
+_VARS = ("source_system", "message_type", "control_id", "index")
+
+
+def absent(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def split_top(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` outside quotes, brackets and parentheses (XPath has all three)."""
+    parts, depth, quote, start, i = [], 0, "", 0, 0
+    n, k = len(text), len(sep)
+    while i < n:
+        ch = text[i]
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif depth == 0 and text.startswith(sep, i):
+            parts.append(text[start:i])
+            i += k
+            start = i
+            continue
+        i += 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts]
+
+
+def _literal(token: str) -> tuple[bool, Any]:
+    if len(token) >= 2 and token[0] == token[-1] and token[0] in "'\"":
+        return True, token[1:-1]
+    if _NUMBER.fullmatch(token):
+        return True, float(token) if "." in token else int(token)
+    return False, None
+
+
+class Compiler:
+    """Compiles expressions for one mapping: knows its input kind, tables, functions and rule names."""
+
+    def __init__(
+        self,
+        *,
+        path_getter: Callable[[str], Getter],
+        tables: dict[str, Any],
+        functions: Callable[[str], Callable[..., Any]],
+        timezone: str | None,
+        rules: set[str],
+    ) -> None:
+        self.path_getter = path_getter
+        self.tables = tables
+        self.functions = functions
+        self.timezone = timezone
+        self.rules = rules
+
+    def expression(self, text: str, field: str) -> Callable[[Ctx], Any]:
+        chains = [self._chain(part) for part in split_top(text, " or ")]
+        if any(not part for part in split_top(text, " or ")):
+            raise CompileError(f"empty alternative in {text!r}")
+
+        if len(chains) == 1:
+            only = chains[0]
+
+            def one(ctx: Ctx) -> Any:
+                try:
+                    return only(ctx)
+                except MappingError as exc:
+                    raise exc.located(field=field) from None
+
+            return one
+
+        def first_present(ctx: Ctx) -> Any:
+            try:
+                for chain in chains:
+                    value = chain(ctx)
+                    if not absent(value):
+                        return value
+            except MappingError as exc:
+                raise exc.located(field=field) from None
+            return None
+
+        return first_present
+
+    def _chain(self, text: str) -> Callable[[Ctx], Any]:
+        parts = split_top(text, "|")
+        term = self._term(parts[0])
+        steps = [self._filter(p) for p in parts[1:]]
+        if not steps:
+            return term
+
+        def chained(ctx: Ctx) -> Any:
+            value = term(ctx)
+            for step in steps:
+                value = step(value)
+            return value
+
+        return chained
+
+    def _term(self, token: str) -> Callable[[Ctx], Any]:
+        if not token:
+            raise CompileError("empty expression")
+        is_literal, value = _literal(token)
+        if is_literal:
+            return lambda ctx: value
+        if token.startswith("$"):
+            name = token[1:]
+            if name not in _VARS:
+                raise CompileError(f"unknown variable {token}; known: {', '.join('$' + v for v in _VARS)}")
+            if name == "index":
+                return lambda ctx: ctx.index
+            return lambda ctx: ctx.run.vars.get(name) or None
+        call = _CALL.fullmatch(token)
+        if call:
+            kind, rule = call.groups()
+            if rule not in self.rules:
+                raise CompileError(f"{kind}({rule}): no rule named {rule!r} in this mapping")
+            return _ref(rule) if kind == "ref" else _refs(rule)
+        return self.path_getter(token)
+
+    def _filter(self, text: str) -> filters.Filter:
+        name, colon, rest = text.partition(":")
+        args: list[Any] = []
+        if colon:
+            for raw in split_top(rest, ","):
+                is_literal, value = _literal(raw)
+                args.append(value if is_literal else raw)
+        return filters.build(
+            name.strip(), args, tables=self.tables, functions=self.functions, timezone=self.timezone
+        )
+
+
+def _ref(rule: str) -> Callable[[Ctx], Any]:
+    def ref(ctx: Ctx) -> Any:
+        scope = ctx.scope
+        while scope is not None:
+            if scope.rule == rule:
+                return scope.ref
+            scope = scope.parent
+        return ctx.run.first.get(rule)
+
+    return ref
+
+
+def _refs(rule: str) -> Callable[[Ctx], Any]:
+    def refs(ctx: Ctx) -> Any:
+        return list(ctx.scope.children.get(rule, ())) if ctx.scope is not None else None
+
+    return refs

@@ -1,0 +1,186 @@
+"""Paths into the input, compiled once: HL7 v2 positions (``PID-3(2).1``, ``-5``, ``.1``) and XPath.
+
+A getter returns the value's text (unescaped), or None when absent. HL7's explicit null ``""`` is
+absent too. An iterator returns the contexts a ``for:`` walks over.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from lxml import etree
+
+from engine.domain.formats.hl7v2 import unescape
+
+from .context import Ctx
+from .errors import CompileError
+
+Getter = Callable[[Ctx], Any]
+Iterator = Callable[[Ctx], list[Ctx]]
+
+_V2 = re.compile(
+    r"(?P<seg>[A-Z][A-Z0-9]{2})?(?:\[(?P<occ>\d+)\])?"
+    r"(?:-(?P<field>\d+)(?:\((?P<rep>\d+)\))?)?"
+    r"(?:\.(?P<comp>\d+))?(?:\.(?P<sub>\d+))?"
+)
+
+
+def _parts(path: str) -> dict[str, Any]:
+    m = _V2.fullmatch(path)
+    if m is None or not path or (m["seg"] is None and m["field"] is None and m["comp"] is None):
+        raise CompileError(
+            f"not an HL7 v2 path: {path!r} (expected e.g. PID-3.1, PID-3(2).1, OBX[2]-5, -5.1 or .1)"
+        )
+    g = m.groupdict()
+    return {k: (int(v) if v and v.isdigit() else v) for k, v in g.items()}
+
+
+def _components(raw: str, comp: int | None, sub: int | None, seps: str, fs: str) -> str | None:
+    value = raw
+    if comp:
+        parts = value.split(seps[0])
+        value = parts[comp - 1] if comp <= len(parts) else ""
+        if sub:
+            parts = value.split(seps[3] if len(seps) > 3 else "&")
+            value = parts[sub - 1] if sub <= len(parts) else ""
+    if not value or value == '""':
+        return None
+    return unescape(value, seps, fs) if seps[2] in value else value
+
+
+def v2_getter(path: str) -> Getter:
+    p = _parts(path)
+    seg_id, occ, field, rep, comp, sub = p["seg"], p["occ"], p["field"], p["rep"] or 1, p["comp"], p["sub"]
+    if seg_id is None and field is None:  # ".1": a component of the current repetition
+        def from_rep(ctx: Ctx) -> Any:
+            raw = ctx.current_rep()
+            if raw is None:
+                return None
+            view = ctx.view
+            assert view is not None
+            return _components(raw, comp, sub, view.seps, view.message.header.field_sep)
+
+        return from_rep
+
+    if field is None:
+        raise CompileError(f"{path!r} names a segment, not a value; add a field, e.g. {seg_id}-3")
+
+    def get(ctx: Ctx) -> Any:
+        view = ctx.view
+        assert view is not None
+        if seg_id is None:
+            c: Ctx | None = ctx
+            while c is not None and c.pos < 0:
+                c = c.parent
+            if c is None:
+                return None
+            seg = view.segments[c.pos]
+        elif occ:
+            found = view.by_id.get(seg_id, ())
+            if occ > len(found):
+                return None
+            seg = view.segments[found[occ - 1]]
+        else:
+            seg = ctx.segment_of(seg_id)
+            if seg is None:
+                return None
+        value = seg.get(field, rep, comp or 0, sub or 0)
+        return None if not value or value == '""' else value
+
+    return get
+
+
+def v2_iterator(path: str) -> Iterator:
+    """``OBX``: segments (within the enclosing group); ``PID-3`` / ``-3``: the field's repetitions."""
+    p = _parts(path)
+    seg_id, field = p["seg"], p["field"]
+    if field is None and seg_id is not None and p["comp"] is None:
+        def segments(ctx: Ctx) -> list[Ctx]:
+            view = ctx.view
+            assert view is not None
+            found = view.by_id.get(seg_id, ())
+            c: Ctx | None = ctx
+            while c is not None and c.pos < 0:
+                c = c.parent
+            if c is not None and found:
+                start = c.pos
+                own = view.segments[start].text[:3]
+                if own != seg_id:  # a group: after the enclosing segment, up to the next one of its kind
+                    following = view.by_id.get(own, ())
+                    end = next((i for i in following if i > start), len(view.segments))
+                    found = [i for i in found if start < i < end]
+            return [ctx.child(pos=i, index=n) for n, i in enumerate(found, 1)]
+
+        return segments
+    if field is None or p["comp"] is not None:
+        raise CompileError(f"for: {path!r}: iterate over segments (OBX) or a field's repetitions (PID-3, -3)")
+    occ = p["occ"]
+
+    def repetitions(ctx: Ctx) -> list[Ctx]:
+        view = ctx.view
+        assert view is not None
+        if seg_id is None:
+            c: Ctx | None = ctx
+            while c is not None and c.pos < 0:
+                c = c.parent
+            pos = c.pos if c is not None else -1
+        elif occ:
+            found = view.by_id.get(seg_id, ())
+            pos = found[occ - 1] if occ <= len(found) else -1
+        else:
+            seg = ctx.segment_of(seg_id)
+            pos = view.segments.index(seg) if seg is not None else -1
+        if pos < 0:
+            return []
+        raw = view.segments[pos].field(field)
+        if not raw:
+            return []
+        reps = [raw] if view.segments[pos].text.startswith("MSH") and field <= 2 else raw.split(view.seps[1])
+        return [ctx.child(pos=pos, rep=r, index=n) for n, r in enumerate(reps, 1) if r and r != '""']
+
+    return repetitions
+
+
+def _xpath(expr: str, namespaces: dict[str, str]) -> etree.XPath:
+    try:
+        return etree.XPath(expr, namespaces=namespaces, smart_strings=False)
+    except etree.XPathSyntaxError as exc:
+        raise CompileError(f"not an XPath expression: {expr!r} ({exc})") from None
+
+
+def _text_of(item: Any) -> Any:
+    if isinstance(item, etree._Element):
+        text = "".join(item.itertext()).strip()
+        return text or None
+    if isinstance(item, bool):
+        return None if not item else True
+    if isinstance(item, float):
+        return int(item) if item.is_integer() else item
+    text = str(item).strip()
+    return text or None
+
+
+def xml_getter(expr: str, namespaces: dict[str, str]) -> Getter:
+    xp = _xpath(expr, namespaces)
+
+    def get(ctx: Ctx) -> Any:
+        result = xp(ctx.node)
+        if isinstance(result, list):
+            return _text_of(result[0]) if result else None
+        return _text_of(result)
+
+    return get
+
+
+def xml_iterator(expr: str, namespaces: dict[str, str]) -> Iterator:
+    xp = _xpath(expr, namespaces)
+
+    def nodes(ctx: Ctx) -> list[Ctx]:
+        result = xp(ctx.node)
+        if not isinstance(result, list):
+            return []
+        return [ctx.child(node=n, index=i) for i, n in enumerate(result, 1) if isinstance(n, etree._Element)]
+
+    return nodes

@@ -1,0 +1,140 @@
+"""FHIR-shaped templates compiled to closures that build the JSON and leave out whatever is absent."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from .context import Ctx
+from .errors import CompileError
+from .expressions import Compiler, absent
+from .paths import Iterator
+
+Build = Callable[[Ctx], Any]
+DataPath = tuple[str | int, ...]
+
+_EXPR = re.compile(r"\{\{(.*?)\}\}", re.S)
+
+
+def _dotted(path: DataPath) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+class TemplateCompiler:
+    def __init__(self, expressions: Compiler, iterator: Callable[[str], Iterator]) -> None:
+        self.expressions = expressions
+        self.iterator = iterator
+
+    def value(self, node: Any, path: DataPath) -> Build:
+        try:
+            if isinstance(node, str):
+                return self._string(node, path)
+            if isinstance(node, dict):
+                if "for" in node:
+                    raise CompileError("for: repeats a list item; put this mapping inside a list")
+                return self._dict(node, path)
+            if isinstance(node, list):
+                return self._list(node, path)
+        except CompileError as exc:
+            if exc.path:
+                raise
+            raise CompileError(str(exc), path) from None
+        return lambda ctx: node
+
+    def condition(self, text: Any, path: DataPath) -> Build:
+        if not isinstance(text, str) or not _EXPR.fullmatch(text.strip()):
+            raise CompileError("expected one {{ expression }}", path)
+        return self.value(text.strip(), path)
+
+    def _string(self, text: str, path: DataPath) -> Build:
+        found = list(_EXPR.finditer(text))
+        if not found:
+            return lambda ctx: text
+        field = _dotted(path)
+        if len(found) == 1 and found[0].span() == (0, len(text)):
+            return self.expressions.expression(found[0].group(1).strip(), field)
+        pieces: list[str | Build] = []
+        last = 0
+        for m in found:
+            if m.start() > last:
+                pieces.append(text[last : m.start()])
+            pieces.append(self.expressions.expression(m.group(1).strip(), field))
+            last = m.end()
+        if last < len(text):
+            pieces.append(text[last:])
+
+        def concat(ctx: Ctx) -> Any:
+            out, any_value = [], False
+            for piece in pieces:
+                if isinstance(piece, str):
+                    out.append(piece)
+                    continue
+                value = piece(ctx)
+                if not absent(value):
+                    any_value = True
+                    out.append(str(value))
+            return "".join(out).strip() if any_value else None
+
+        return concat
+
+    def _dict(self, node: dict[str, Any], path: DataPath) -> Build:
+        when = self.condition(node["when"], (*path, "when")) if "when" in node else None
+        fields = [(str(k), self.value(v, (*path, str(k)))) for k, v in node.items() if k != "when"]
+
+        def build(ctx: Ctx) -> Any:
+            if when is not None and absent(when(ctx)):
+                return None
+            out = {}
+            for key, fn in fields:
+                value = fn(ctx)
+                if not absent(value):
+                    out[key] = value
+            return out or None
+
+        return build
+
+    def _list(self, items: list[Any], path: DataPath) -> Build:
+        parts: list[tuple[bool, Build]] = []
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and "for" in item:
+                parts.append((True, self._repeated(item, (*path, i))))
+            else:
+                parts.append((False, self.value(item, (*path, i))))
+
+        def build(ctx: Ctx) -> Any:
+            out: list[Any] = []
+            for repeated, fn in parts:
+                value = fn(ctx)
+                if absent(value):
+                    continue
+                if repeated or isinstance(value, list):
+                    out.extend(v for v in value if not absent(v))
+                else:
+                    out.append(value)
+            return out or None
+
+        return build
+
+    def _repeated(self, node: dict[str, Any], path: DataPath) -> Build:
+        spec = node["for"]
+        if not isinstance(spec, str) or not spec.strip():
+            raise CompileError("for: needs a path, e.g. PID-3 or OBX", (*path, "for"))
+        try:
+            each = self.iterator(spec.strip())
+        except CompileError as exc:
+            raise CompileError(str(exc), (*path, "for")) from None
+        body = self._dict({k: v for k, v in node.items() if k != "for"}, path)
+
+        def repeat(ctx: Ctx) -> Any:
+            out = []
+            for item in each(ctx):
+                value = body(item)
+                if value is not None:
+                    out.append(value)
+            return out
+
+        return repeat
