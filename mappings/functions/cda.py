@@ -1,0 +1,55 @@
+"""Small value conversions for the CDA mappings (mappings/cda/*.yaml), used through the `py:` filter.
+
+Each takes one value (text, or None when the source has none) and returns the converted value or None.
+"""
+
+from __future__ import annotations
+
+import re
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_SCHEMES = {"tel": "phone", "fax": "fax", "mailto": "email", "http": "url", "https": "url"}
+
+
+def root_uri(root: str | None) -> str | None:
+    """An <id> with only a root is itself the identifier: urn:uuid:... for a UUID, urn:oid:... for an OID."""
+    if not root:
+        return None
+    root = str(root).strip()
+    return f"urn:uuid:{root.lower()}" if _UUID.fullmatch(root) else f"urn:oid:{root}"
+
+
+def telecom_system(value: str | None) -> str | None:
+    """FHIR ContactPoint.system from a CDA TEL URL scheme (tel:, fax:, mailto:, http:)."""
+    if not value:
+        return None
+    scheme, colon, _ = str(value).partition(":")
+    if not colon:
+        return "phone"
+    return _SCHEMES.get(scheme.strip().lower(), "other")
+
+
+def telecom_value(value: str | None) -> str | None:
+    """The address of a CDA TEL without its URL scheme ("tel:+1(555)555-2003" -> "+1(555)555-2003")."""
+    if not value:
+        return None
+    text = str(value).strip()
+    scheme, colon, rest = text.partition(":")
+    if colon and scheme.strip().lower() in _SCHEMES and scheme.strip().lower() not in ("http", "https"):
+        text = rest.lstrip("/ ").strip()
+    return text or None
+
+
+def xsi_type(value: str | None) -> str | None:
+    """An xsi:type without a namespace prefix ("hl7:PQ" -> "PQ")."""
+    if not value:
+        return None
+    return str(value).rpartition(":")[2] or None
+
+
+def boolean(value: str | None) -> bool | None:
+    """A CDA BL ("true"/"false") as a JSON boolean (the expression language has no boolean literal)."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    return True if text == "true" else False if text == "false" else None
