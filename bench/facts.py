@@ -18,9 +18,11 @@ from typing import Any
 Fact = tuple[str, str, str]
 
 # Fields whose values are FHIR date/dateTime: compared at the precision both sides give.
-TIME_FIELDS = frozenset(
-    {"birthDate", "period.start", "period.end", "effective", "occurrence"}
-)
+TIME_FIELDS = frozenset({"birthDate", "period.start", "period.end", "effective", "occurrence"})
+# Fields whose value is a coded concept: the codes of its codings, joined with "|" in sorted order. Two
+# concepts agree when they share a code (a CDA <code> and its <translation>s are codings of one concept;
+# one converter may keep them all, another only one).
+CODE_FIELDS = frozenset({"code", "vaccineCode", "value.coded"})
 
 
 def _resources(source: Any) -> list[dict[str, Any]]:
@@ -30,10 +32,12 @@ def _resources(source: Any) -> list[dict[str, Any]]:
     return list(source)
 
 
-def _codes(concept: Any) -> list[str]:
+def _codes(concept: Any) -> str | None:
+    """The codes of a CodeableConcept as one value ("a|b"), or None when it has none."""
     if not isinstance(concept, dict):
-        return []
-    return [str(c["code"]).strip() for c in concept.get("coding", []) if c.get("code")]
+        return None
+    codes = sorted({str(c["code"]).strip() for c in concept.get("coding", []) if c.get("code")})
+    return "|".join(codes) or None
 
 
 def _text(value: Any) -> str:
@@ -99,28 +103,25 @@ def facts(source: Any) -> Counter[Fact]:
                 target = by_ref.get(ref.get("reference", ""))
                 add(t, "location", (target or {}).get("name") or ref.get("display"))
         elif t == "Condition":
-            for c in _codes(r.get("code")):
-                add(t, "code", c)
+            add(t, "code", _codes(r.get("code")))
         elif t == "Observation":
-            for c in _codes(r.get("code")):
-                add(t, "code", c)
+            add(t, "code", _codes(r.get("code")))
             q = r.get("valueQuantity")
             if isinstance(q, dict):
                 add(t, "value", _number(q.get("value")) if "value" in q else None)
                 add(t, "unit", q.get("unit") or q.get("code"))
-            for c in _codes(r.get("valueCodeableConcept")):
-                add(t, "value", c)
+            add(t, "value.coded", _codes(r.get("valueCodeableConcept")))
             if "valueString" in r:
                 add(t, "value", r["valueString"])
+            if "valueInteger" in r:
+                add(t, "value", _number(r["valueInteger"]))
             eff = r.get("effectiveDateTime") or (r.get("effectivePeriod") or {}).get("start")
             add(t, "effective", eff)
         elif t == "Immunization":
-            for c in _codes(r.get("vaccineCode")):
-                add(t, "vaccineCode", c)
+            add(t, "vaccineCode", _codes(r.get("vaccineCode")))
             add(t, "occurrence", r.get("occurrenceDateTime"))
         elif t == "ServiceRequest":
-            for c in _codes(r.get("code")):
-                add(t, "code", c)
+            add(t, "code", _codes(r.get("code")))
     return out
 
 
@@ -151,6 +152,11 @@ def times_agree(a: str, b: str) -> bool:
     return ta[:n] == tb[:n]
 
 
+def codes_agree(a: str, b: str) -> bool:
+    """Two coded concepts agree when they share a code."""
+    return bool(set(a.split("|")) & set(b.split("|")))
+
+
 def compare(ours: Counter[Fact], theirs: Counter[Fact]) -> tuple[Counter[Fact], Counter[Fact], Counter[Fact]]:
     """(agreed, only ours, only theirs) as multisets; time fields match at the common precision.
 
@@ -159,13 +165,17 @@ def compare(ours: Counter[Fact], theirs: Counter[Fact]) -> tuple[Counter[Fact], 
     agreed = ours & theirs
     only_ours = ours - agreed
     only_theirs = theirs - agreed
-    # Second pass: time facts that differ only in precision or zone spelling.
+    # Second pass: time facts that differ only in precision or zone spelling, concepts that share a code.
     for fact in list(only_theirs.elements()):
         t, field, value = fact
-        if field not in TIME_FIELDS:
+        if field in TIME_FIELDS:
+            same = times_agree
+        elif field in CODE_FIELDS:
+            same = codes_agree
+        else:
             continue
         for cand in only_ours:
-            if cand[0] == t and cand[1] == field and only_ours[cand] > 0 and times_agree(cand[2], value):
+            if cand[0] == t and cand[1] == field and only_ours[cand] > 0 and same(cand[2], value):
                 only_ours[cand] -= 1
                 only_theirs[fact] -= 1
                 agreed[fact] += 1

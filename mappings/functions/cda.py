@@ -53,3 +53,22 @@ def boolean(value: str | None) -> bool | None:
         return None
     text = str(value).strip().lower()
     return True if text == "true" else False if text == "false" else None
+
+
+_TS = re.compile(r"\d{4}(\d{2}(\d{2}(\d{2}(\d{2}(\d{2}(\.\d+)?)?)?)?)?)?([+-]\d{4})?")
+
+
+def ts(value: str | None) -> str | None:
+    """A CDA TS that is a real date, else None (senders write placeholders such as "999999999").
+
+    Put before `| datetime` where one bad date must not cost the whole document its other facts.
+    """
+    if not value:
+        return None
+    text = str(value).strip()
+    if not _TS.fullmatch(text):
+        return None
+    month = int(text[4:6]) if len(text) >= 6 else 1
+    day = int(text[6:8]) if len(text) >= 8 else 1
+    hour = int(text[8:10]) if len(text) >= 10 and text[8:10].isdigit() else 0
+    return text if 1 <= month <= 12 and 1 <= day <= 31 and hour <= 24 else None
