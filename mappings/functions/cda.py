@@ -72,3 +72,44 @@ def ts(value: str | None) -> str | None:
     day = int(text[6:8]) if len(text) >= 8 else 1
     hour = int(text[8:10]) if len(text) >= 10 and text[8:10].isdigit() else 0
     return text if 1 <= month <= 12 and 1 <= day <= 31 and hour <= 24 else None
+
+
+# Two-character compound surnames (复姓) common enough to be worth recognising; any other name takes its
+# first character as the family name. A name written with <family>/<given> parts is used as written.
+_COMPOUND_SURNAMES = frozenset(
+    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 端木 独孤 南宫 西门".split()
+)
+
+
+def _cn_split(name: str | None) -> tuple[str, str] | None:
+    if not name:
+        return None
+    text = "".join(str(name).split())
+    if not text or not all("\u3400" <= ch <= "\u9fff" or ch == "·" for ch in text) or len(text) < 2:
+        return None
+    n = 2 if text[:2] in _COMPOUND_SURNAMES and len(text) > 2 else 1
+    return text[:n], text[n:]
+
+
+def cn_family(name: str | None) -> str | None:
+    """The family name (姓) of a Chinese name written whole, e.g. 王建国 -> 王, 欧阳修远 -> 欧阳."""
+    parts = _cn_split(name)
+    return parts[0] if parts else None
+
+
+def cn_given(name: str | None) -> str | None:
+    """The given name (名) of a Chinese name written whole, e.g. 王建国 -> 建国."""
+    parts = _cn_split(name)
+    return parts[1] or None if parts else None
+
+
+def wst500_diagnosis_kind(section_name: str | None) -> str | None:
+    """Which diagnosis a WS/T 500 diagnosis section holds, from its LOINC display name."""
+    if not section_name:
+        return None
+    text = str(section_name).lower()
+    if "admission" in text:
+        return "入院诊断"
+    if "discharge" in text:
+        return "出院诊断"
+    return "诊断"
