@@ -190,6 +190,23 @@ def differences(results: list[Case]) -> str:
     return "\n".join(out)
 
 
+FIELDS = "\n".join(
+    [
+        "| resource | fields |",
+        "| --- | --- |",
+        "| Patient | identifier values; name family and each given; gender; birthDate; address line, city, "
+        "postalCode; telecom values (without `tel:`/`mailto:`) |",
+        "| Encounter | class code; period start and end; location names (the referenced Location's name, or the "
+        "reference's display) |",
+        "| Condition | code (the codes of `code.coding`) |",
+        "| Observation | code; value (valueQuantity value as a number, valueString, valueInteger); value.coded (the "
+        "codes of valueCodeableConcept); valueQuantity unit; effective (effectiveDateTime or effectivePeriod.start) |",
+        "| Immunization | vaccineCode; occurrenceDateTime |",
+        "| ServiceRequest | code |",
+    ]
+)
+
+
 def write_doc(results: list[Case]) -> None:
     a, u = totals(results)
     justification = (ROOT / "bench" / "conformance_notes.md").read_text(encoding="utf-8")
@@ -211,14 +228,7 @@ DocumentReference that its own test drops too).
 
 A **fact** is (resource type, field, normalised value), extracted by `bench/facts.py`:
 
-| resource | fields |
-| --- | --- |
-| Patient | identifier values; name family and each given; gender; birthDate; address line, city, postalCode; telecom values (without `tel:`/`mailto:`) |
-| Encounter | class code; period start and end; location names (the referenced Location's name, or the reference's display) |
-| Condition | each code of `code.coding` |
-| Observation | each code of `code.coding`; value (valueQuantity value as a number, each code of valueCodeableConcept, valueString, valueInteger); valueQuantity unit; effective (effectiveDateTime or effectivePeriod.start) |
-| Immunization | each code of vaccineCode; occurrenceDateTime |
-| ServiceRequest | each code of `code.coding` |
+{FIELDS}
 
 Ids, references, display texts, narrative, meta, and the order of resources and list items are ignored.
 Facts are multisets: two Observations with the same code are two facts.

@@ -77,7 +77,10 @@ def ts(value: str | None) -> str | None:
 # Two-character compound surnames (复姓) common enough to be worth recognising; any other name takes its
 # first character as the family name. A name written with <family>/<given> parts is used as written.
 _COMPOUND_SURNAMES = frozenset(
-    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 端木 独孤 南宫 西门".split()
+    [
+        "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙",
+        "宇文", "司徒", "夏侯", "轩辕", "令狐", "钟离", "端木", "独孤", "南宫", "西门",
+    ]
 )
 
 
