@@ -8,7 +8,8 @@ converted from bytes in memory by both:
   with the document's root template from the corpus's test-cases.csv -> Bundle JSON text.
 
 Method as in the shared perf baselines: pinned to CPU 1, one discarded warm-up, each run calibrated to
-about 0.3 s, the median of 5 timed runs per document. Both outputs go through the conformance fact extractor
+about 0.3 s, the median of 5 timed runs per document; our runs and the peer's alternate, so that a busy
+moment of the shared VM falls on both. Both outputs go through the conformance fact extractor
 (``bench/facts.py``) and the agreement of their key facts is printed beside the times.
 
     make .venv/.bench && .venv/bin/python bench/cda.py     # writes bench/results/cda.json
@@ -44,9 +45,9 @@ def pin() -> None:
         os.sched_setaffinity(0, {1})
 
 
-def measure(fn: Callable[[], object], target: float) -> float:
-    """Median ms per call over RUNS runs, each calibrated to last about ``target`` seconds."""
-    fn()  # warm-up
+def _calibrate(fn: Callable[[], object], target: float) -> int:
+    """How many calls last about ``target`` seconds (after one warm-up call)."""
+    fn()
     number = 1
     while True:
         start = time.perf_counter()
@@ -54,16 +55,22 @@ def measure(fn: Callable[[], object], target: float) -> float:
             fn()
         elapsed = time.perf_counter() - start
         if elapsed >= target / 5 or number >= 4096:
-            break
+            return max(1, int(number * target / max(elapsed, 1e-9)))
         number *= 2
-    number = max(1, int(number * target / max(elapsed, 1e-9)))
-    times = []
+
+
+def measure_pair(a: Callable[[], object], b: Callable[[], object], target: float) -> tuple[float, float]:
+    """Median ms per call of ``a`` and of ``b`` over RUNS runs each, the two interleaved run by run so
+    that a slow moment of a shared machine costs both sides alike."""
+    na, nb = _calibrate(a, target), _calibrate(b, target)
+    ta, tb = [], []
     for _ in range(RUNS):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - start) / number)
-    return statistics.median(times) * 1000
+        for fn, n, out in ((a, na, ta), (b, nb, tb)):
+            start = time.perf_counter()
+            for _ in range(n):
+                fn()
+            out.append((time.perf_counter() - start) / n)
+    return statistics.median(ta) * 1000, statistics.median(tb) * 1000
 
 
 def documents() -> list[tuple[Path, str]]:
@@ -101,8 +108,7 @@ def main() -> int:
         agreed, only_ours, only_peer = compare(facts(our_resources), facts(peer_bundle))
         n = sum(agreed.values())
         union = n + sum(only_ours.values()) + sum(only_peer.values())
-        t_ours = measure(ours, args.target)
-        t_peer = measure(peer, args.target)
+        t_ours, t_peer = measure_pair(ours, peer, args.target)
         row = {
             "document": path.name,
             "bytes": len(data),
