@@ -202,10 +202,14 @@ def compile_mapping(
     except CompileError as exc:
         raise fail(exc) from None
 
+    getters: dict[str, paths.Getter] = {}
+
     def getter(path: str) -> paths.Getter:
-        if kind == "hl7v2":
-            return paths.v2_getter(path)
-        return paths.xml_getter(path, namespaces)
+        found = getters.get(path)
+        if found is None:
+            found = paths.v2_getter(path) if kind == "hl7v2" else paths.xml_getter(path, namespaces)
+            getters[path] = found
+        return found
 
     def iterator(path: str) -> paths.Iterator:
         if kind == "hl7v2":

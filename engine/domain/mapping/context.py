@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.domain.formats.hl7v2 import Message, Segment
+from engine.domain.formats.hl7v2 import Message
 
 
 class Scope:
@@ -43,18 +43,32 @@ class Run:
 
 
 class V2View:
-    """A message's segments, split once and indexed by ID."""
+    """A message's segments, indexed by ID; each segment is split into fields once, on first use."""
 
-    __slots__ = ("by_id", "message", "segments", "seps")
+    __slots__ = ("_fields", "by_id", "field_sep", "message", "rep_sep", "segments", "seps", "texts")
 
     def __init__(self, message: Message) -> None:
         self.message = message
-        self.segments: list[Segment] = message.segments()
+        self.texts: list[str] = message.segment_texts()
         by_id: dict[str, list[int]] = {}
-        for i, seg in enumerate(self.segments):
-            by_id.setdefault(seg.text[:3], []).append(i)
+        for i, text in enumerate(self.texts):
+            by_id.setdefault(text[:3], []).append(i)
         self.by_id = by_id
         self.seps = message.header.encoding_chars
+        self.rep_sep = self.seps[1]
+        self.field_sep = message.header.field_sep
+        self._fields: list[list[str] | None] = [None] * len(self.texts)
+
+    def fields(self, pos: int) -> list[str]:
+        """Raw field texts of segment ``pos`` by field number (MSH-1 is the field separator)."""
+        found = self._fields[pos]
+        if found is None:
+            text = self.texts[pos]
+            found = text.split(self.field_sep)
+            if found[0] == "MSH":
+                found.insert(1, self.field_sep)
+            self._fields[pos] = found
+        return found
 
 
 class Ctx:
@@ -101,17 +115,37 @@ class Ctx:
             self.run, scope, self.parent, view=self.view, pos=self.pos, rep=self.rep, node=self.node, index=self.index
         )
 
-    def segment_of(self, seg_id: str) -> Segment | None:
-        """The innermost enclosing segment with this ID, else the message's first one."""
+    def position_of(self, seg_id: str) -> int:
+        """Which ``seg_id`` segment an absolute path means here: an enclosing one, else the first one in the
+        group of the innermost enclosing segment (an RXR after its RXA), else the message's first; -1: none."""
         view = self.view
         assert view is not None
-        c: Ctx | None = self
-        while c is not None:
-            if c.pos >= 0 and view.segments[c.pos].text.startswith(seg_id):
-                return view.segments[c.pos]
-            c = c.parent
         found = view.by_id.get(seg_id)
-        return view.segments[found[0]] if found else None
+        if not found:
+            return -1
+        c: Ctx | None = self
+        texts = view.texts
+        innermost = -1
+        while c is not None:
+            if c.pos >= 0:
+                if texts[c.pos].startswith(seg_id):
+                    return c.pos
+                if innermost < 0:
+                    innermost = c.pos
+            c = c.parent
+        if innermost >= 0:
+            own = view.by_id[texts[innermost][:3]]
+            end = next((i for i in own if i > innermost), len(texts))
+            in_group = next((i for i in found if innermost < i < end), -1)
+            if in_group >= 0:
+                return in_group
+        return found[0]
+
+    def current_segment(self) -> int:
+        c: Ctx | None = self
+        while c is not None and c.pos < 0:
+            c = c.parent
+        return c.pos if c is not None else -1
 
     def current_rep(self) -> str | None:
         c: Ctx | None = self

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import filters
 from .context import Ctx
-from .errors import CompileError, MappingError
+from .errors import CompileError
 from .paths import Getter
 
 _NUMBER = re.compile(r"\d+(\.\d+)?")
@@ -78,39 +78,39 @@ class Compiler:
         self.rules = rules
 
     def expression(self, text: str, field: str) -> Callable[[Ctx], Any]:
-        chains = [self._chain(part) for part in split_top(text, " or ")]
+        """``field`` (where the expression sits) goes into the errors its filters raise."""
         if any(not part for part in split_top(text, " or ")):
             raise CompileError(f"empty alternative in {text!r}")
-
+        chains = [self._chain(part, field) for part in split_top(text, " or ")]
         if len(chains) == 1:
-            only = chains[0]
+            return chains[0]
+        if len(chains) == 2:
+            a, b = chains
 
-            def one(ctx: Ctx) -> Any:
-                try:
-                    return only(ctx)
-                except MappingError as exc:
-                    raise exc.located(field=field) from None
+            def either(ctx: Ctx) -> Any:
+                value = a(ctx)
+                return b(ctx) if value is None or value == "" or value == [] else value
 
-            return one
+            return either
 
         def first_present(ctx: Ctx) -> Any:
-            try:
-                for chain in chains:
-                    value = chain(ctx)
-                    if not absent(value):
-                        return value
-            except MappingError as exc:
-                raise exc.located(field=field) from None
+            for chain in chains:
+                value = chain(ctx)
+                if not absent(value):
+                    return value
             return None
 
         return first_present
 
-    def _chain(self, text: str) -> Callable[[Ctx], Any]:
+    def _chain(self, text: str, field: str) -> Callable[[Ctx], Any]:
         parts = split_top(text, "|")
         term = self._term(parts[0])
-        steps = [self._filter(p) for p in parts[1:]]
+        steps = [self._filter(p, field) for p in parts[1:]]
         if not steps:
             return term
+        if len(steps) == 1:
+            step = steps[0]
+            return lambda ctx: step(term(ctx))
 
         def chained(ctx: Ctx) -> Any:
             value = term(ctx)
@@ -141,7 +141,7 @@ class Compiler:
             return _ref(rule) if kind == "ref" else _refs(rule)
         return self.path_getter(token)
 
-    def _filter(self, text: str) -> filters.Filter:
+    def _filter(self, text: str, field: str) -> filters.Filter:
         name, colon, rest = text.partition(":")
         args: list[Any] = []
         if colon:
@@ -149,7 +149,7 @@ class Compiler:
                 is_literal, value = _literal(raw)
                 args.append(value if is_literal else raw)
         return filters.build(
-            name.strip(), args, tables=self.tables, functions=self.functions, timezone=self.timezone
+            name.strip(), args, tables=self.tables, functions=self.functions, timezone=self.timezone, field=field
         )
 
 
@@ -167,6 +167,7 @@ def _ref(rule: str) -> Callable[[Ctx], Any]:
 
 def _refs(rule: str) -> Callable[[Ctx], Any]:
     def refs(ctx: Ctx) -> Any:
-        return list(ctx.scope.children.get(rule, ())) if ctx.scope is not None else None
+        found = ctx.scope.children.get(rule, ()) if ctx.scope is not None else ()
+        return [{"reference": ref} for ref in found] or None
 
     return refs

@@ -44,20 +44,26 @@ def _split_ts(text: str) -> tuple[str, ...] | None:
     return y, mo or "", d or "", h or "", mi or "", s or "", frac or "", tz or ""
 
 
-def to_date(value: Value) -> Value:
-    if value is None:
-        return None
-    text = str(value).strip()
-    if _ISO.fullmatch(text):
-        return text[:10]
-    parts = _split_ts(text)
-    if parts is None:
-        raise MappingError(f"{_shape(text)} is not an HL7 date/time (expected YYYY[MM[DD[HHMM[SS]]]][+ZZZZ])")
-    y, mo, d = parts[:3]
-    return "-".join(p for p in (y, mo, d) if p)
+_NOT_TS = "is not an HL7 date/time (expected YYYY[MM[DD[HHMM[SS]]]][+ZZZZ])"
 
 
-def datetime_filter(timezone: str | None) -> Filter:
+def date_filter(field: str) -> Filter:
+    def to_date(value: Value) -> Value:
+        if value is None:
+            return None
+        text = str(value).strip()
+        if _ISO.fullmatch(text):
+            return text[:10]
+        parts = _split_ts(text)
+        if parts is None:
+            raise MappingError(f"{_shape(text)} {_NOT_TS}", field=field)
+        y, mo, d = parts[:3]
+        return "-".join(p for p in (y, mo, d) if p)
+
+    return to_date
+
+
+def datetime_filter(timezone: str | None, field: str) -> Filter:
     def to_datetime(value: Value) -> Value:
         if value is None:
             return None
@@ -66,7 +72,7 @@ def datetime_filter(timezone: str | None) -> Filter:
             return text
         parts = _split_ts(text)
         if parts is None:
-            raise MappingError(f"{_shape(text)} is not an HL7 date/time (expected YYYY[MM[DD[HHMM[SS]]]][+ZZZZ])")
+            raise MappingError(f"{_shape(text)} {_NOT_TS}", field=field)
         y, mo, d, h, mi, s, frac, tz = parts
         if not h:
             return "-".join(p for p in (y, mo, d) if p)
@@ -117,6 +123,7 @@ def build(
     tables: dict[str, CodeTable],
     functions: Callable[[str], Callable[..., Any]],
     timezone: str | None,
+    field: str = "",
 ) -> Filter:
     """The filter ``name`` with its arguments bound; CompileError for unknown names, tables or arities."""
 
@@ -127,8 +134,8 @@ def build(
     if name in ("date", "datetime", "number", "upper", "lower", "trim"):
         need(0)
         simple: dict[str, Filter] = {
-            "date": to_date,
-            "datetime": datetime_filter(timezone),
+            "date": date_filter(field),
+            "datetime": datetime_filter(timezone, field),
             "number": to_number,
             "upper": _text(str.upper),
             "lower": _text(str.lower),

@@ -14,7 +14,7 @@ from lxml import etree
 
 from engine.domain.formats.hl7v2 import unescape
 
-from .context import Ctx
+from .context import Ctx, V2View
 from .errors import CompileError
 
 Getter = Callable[[Ctx], Any]
@@ -37,17 +37,29 @@ def _parts(path: str) -> dict[str, Any]:
     return {k: (int(v) if v and v.isdigit() else v) for k, v in g.items()}
 
 
-def _components(raw: str, comp: int | None, sub: int | None, seps: str, fs: str) -> str | None:
+def _value(view: V2View, raw: str, rep: int, comp: int | None, sub: int | None, whole_field: bool) -> str | None:
+    """One value from a field's raw text (``whole_field``) or a repetition's raw text."""
+    seps = view.seps
     value = raw
+    if whole_field and (rep > 1 or view.rep_sep in value):
+        reps = value.split(view.rep_sep)
+        value = reps[rep - 1] if rep <= len(reps) else ""
     if comp:
-        parts = value.split(seps[0])
-        value = parts[comp - 1] if comp <= len(parts) else ""
+        if seps[0] in value:
+            parts = value.split(seps[0])
+            value = parts[comp - 1] if comp <= len(parts) else ""
+        elif comp > 1:
+            return None
         if sub:
-            parts = value.split(seps[3] if len(seps) > 3 else "&")
-            value = parts[sub - 1] if sub <= len(parts) else ""
+            sub_sep = seps[3] if len(seps) > 3 else "&"
+            if sub_sep in value:
+                parts = value.split(sub_sep)
+                value = parts[sub - 1] if sub <= len(parts) else ""
+            elif sub > 1:
+                return None
     if not value or value == '""':
         return None
-    return unescape(value, seps, fs) if seps[2] in value else value
+    return unescape(value, seps, view.field_sep) if seps[2] in value else value
 
 
 def v2_getter(path: str) -> Getter:
@@ -60,34 +72,34 @@ def v2_getter(path: str) -> Getter:
                 return None
             view = ctx.view
             assert view is not None
-            return _components(raw, comp, sub, view.seps, view.message.header.field_sep)
+            return _value(view, raw, 1, comp, sub, False)
 
         return from_rep
 
     if field is None:
         raise CompileError(f"{path!r} names a segment, not a value; add a field, e.g. {seg_id}-3")
+    if seg_id == "MSH" and field in (1, 2):
+        return lambda ctx: ctx.view.fields(0)[field] if ctx.view is not None and ctx.view.texts else None
 
     def get(ctx: Ctx) -> Any:
         view = ctx.view
         assert view is not None
         if seg_id is None:
-            c: Ctx | None = ctx
-            while c is not None and c.pos < 0:
-                c = c.parent
-            if c is None:
-                return None
-            seg = view.segments[c.pos]
+            pos = ctx.current_segment()
         elif occ:
             found = view.by_id.get(seg_id, ())
-            if occ > len(found):
-                return None
-            seg = view.segments[found[occ - 1]]
+            pos = found[occ - 1] if occ <= len(found) else -1
         else:
-            seg = ctx.segment_of(seg_id)
-            if seg is None:
-                return None
-        value = seg.get(field, rep, comp or 0, sub or 0)
-        return None if not value or value == '""' else value
+            pos = ctx.position_of(seg_id)
+        if pos < 0:
+            return None
+        fields = view.fields(pos)
+        if field >= len(fields):
+            return None
+        raw = fields[field]
+        if not raw:
+            return None
+        return _value(view, raw, rep, comp, sub, True)
 
     return get
 
@@ -101,15 +113,12 @@ def v2_iterator(path: str) -> Iterator:
             view = ctx.view
             assert view is not None
             found = view.by_id.get(seg_id, ())
-            c: Ctx | None = ctx
-            while c is not None and c.pos < 0:
-                c = c.parent
-            if c is not None and found:
-                start = c.pos
-                own = view.segments[start].text[:3]
+            start = ctx.current_segment()
+            if start >= 0 and found:
+                own = view.texts[start][:3]
                 if own != seg_id:  # a group: after the enclosing segment, up to the next one of its kind
                     following = view.by_id.get(own, ())
-                    end = next((i for i in following if i > start), len(view.segments))
+                    end = next((i for i in following if i > start), len(view.texts))
                     found = [i for i in found if start < i < end]
             return [ctx.child(pos=i, index=n) for n, i in enumerate(found, 1)]
 
@@ -122,22 +131,19 @@ def v2_iterator(path: str) -> Iterator:
         view = ctx.view
         assert view is not None
         if seg_id is None:
-            c: Ctx | None = ctx
-            while c is not None and c.pos < 0:
-                c = c.parent
-            pos = c.pos if c is not None else -1
+            pos = ctx.current_segment()
         elif occ:
             found = view.by_id.get(seg_id, ())
             pos = found[occ - 1] if occ <= len(found) else -1
         else:
-            seg = ctx.segment_of(seg_id)
-            pos = view.segments.index(seg) if seg is not None else -1
+            pos = ctx.position_of(seg_id)
         if pos < 0:
             return []
-        raw = view.segments[pos].field(field)
+        fields = view.fields(pos)
+        raw = fields[field] if field < len(fields) else ""
         if not raw:
             return []
-        reps = [raw] if view.segments[pos].text.startswith("MSH") and field <= 2 else raw.split(view.seps[1])
+        reps = [raw] if pos == 0 and seg_id == "MSH" and field <= 2 else raw.split(view.rep_sep)
         return [ctx.child(pos=pos, rep=r, index=n) for n, r in enumerate(reps, 1) if r and r != '""']
 
     return repetitions

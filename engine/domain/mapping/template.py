@@ -25,11 +25,19 @@ def _dotted(path: DataPath) -> str:
 
 
 class TemplateCompiler:
+    """Compiles templates. A node that holds no expression is a constant and kept as written; an object or
+    list that holds expressions is absent when all of them are (so ``{system: X, code: "{{ absent }}"}``
+    leaves no half-empty coding behind)."""
+
     def __init__(self, expressions: Compiler, iterator: Callable[[str], Iterator]) -> None:
         self.expressions = expressions
         self.iterator = iterator
 
     def value(self, node: Any, path: DataPath) -> Build:
+        return self._node(node, path)[0]
+
+    def _node(self, node: Any, path: DataPath) -> tuple[Build, bool]:
+        """The builder of ``node`` and whether it holds an expression."""
         try:
             if isinstance(node, str):
                 return self._string(node, path)
@@ -43,20 +51,20 @@ class TemplateCompiler:
             if exc.path:
                 raise
             raise CompileError(str(exc), path) from None
-        return lambda ctx: node
+        return (lambda ctx: node), False
 
     def condition(self, text: Any, path: DataPath) -> Build:
         if not isinstance(text, str) or not _EXPR.fullmatch(text.strip()):
             raise CompileError("expected one {{ expression }}", path)
         return self.value(text.strip(), path)
 
-    def _string(self, text: str, path: DataPath) -> Build:
+    def _string(self, text: str, path: DataPath) -> tuple[Build, bool]:
         found = list(_EXPR.finditer(text))
         if not found:
-            return lambda ctx: text
+            return (lambda ctx: text), False
         field = _dotted(path)
         if len(found) == 1 and found[0].span() == (0, len(text)):
-            return self.expressions.expression(found[0].group(1).strip(), field)
+            return self.expressions.expression(found[0].group(1).strip(), field), True
         pieces: list[str | Build] = []
         last = 0
         for m in found:
@@ -74,50 +82,76 @@ class TemplateCompiler:
                     out.append(piece)
                     continue
                 value = piece(ctx)
-                if not absent(value):
+                if value is not None and value != "":
                     any_value = True
                     out.append(str(value))
             return "".join(out).strip() if any_value else None
 
-        return concat
+        return concat, True
 
-    def _dict(self, node: dict[str, Any], path: DataPath) -> Build:
+    def _dict(self, node: dict[str, Any], path: DataPath) -> tuple[Build, bool]:
         when = self.condition(node["when"], (*path, "when")) if "when" in node else None
-        fields = [(str(k), self.value(v, (*path, str(k)))) for k, v in node.items() if k != "when"]
+        constants: dict[str, Any] = {}
+        fields: list[tuple[str, Build]] = []
+        for k, v in node.items():
+            if k == "when":
+                continue
+            fn, dynamic = self._node(v, (*path, str(k)))
+            if dynamic:
+                fields.append((str(k), fn))
+            else:
+                constant = fn(None)  # type: ignore[arg-type]
+                if not absent(constant):
+                    constants[str(k)] = constant
+        if not fields and when is None:
+            return (lambda ctx: dict(constants) if constants else None), False
 
         def build(ctx: Ctx) -> Any:
-            if when is not None and absent(when(ctx)):
-                return None
-            out = {}
+            if when is not None:
+                test = when(ctx)
+                if test is None or test == "" or test == []:
+                    return None
+            out = None
             for key, fn in fields:
                 value = fn(ctx)
-                if not absent(value):
+                if value is not None and value != "":
+                    if out is None:
+                        out = dict(constants)
                     out[key] = value
-            return out or None
+            if out is None and not fields:
+                return dict(constants) if constants else None
+            return out
 
-        return build
+        return build, True
 
-    def _list(self, items: list[Any], path: DataPath) -> Build:
+    def _list(self, items: list[Any], path: DataPath) -> tuple[Build, bool]:
         parts: list[tuple[bool, Build]] = []
+        dynamic = False
         for i, item in enumerate(items):
             if isinstance(item, dict) and "for" in item:
                 parts.append((True, self._repeated(item, (*path, i))))
+                dynamic = True
             else:
-                parts.append((False, self.value(item, (*path, i))))
+                fn, item_dynamic = self._node(item, (*path, i))
+                parts.append((False, fn))
+                dynamic = dynamic or item_dynamic
+        if not dynamic:
+            constant = [v for _, fn in parts if not absent(v := fn(None))]  # type: ignore[arg-type]
+            return (lambda ctx: list(constant) if constant else None), False
 
         def build(ctx: Ctx) -> Any:
             out: list[Any] = []
             for repeated, fn in parts:
                 value = fn(ctx)
-                if absent(value):
+                if value is None or value == "":
                     continue
                 if repeated or isinstance(value, list):
-                    out.extend(v for v in value if not absent(v))
+                    out.extend(value)
                 else:
                     out.append(value)
             return out or None
 
-        return build
+        return build, True
 
     def _repeated(self, node: dict[str, Any], path: DataPath) -> Build:
         spec = node["for"]
@@ -127,7 +161,7 @@ class TemplateCompiler:
             each = self.iterator(spec.strip())
         except CompileError as exc:
             raise CompileError(str(exc), (*path, "for")) from None
-        body = self._dict({k: v for k, v in node.items() if k != "for"}, path)
+        body, _ = self._dict({k: v for k, v in node.items() if k != "for"}, path)
 
         def repeat(ctx: Ctx) -> Any:
             out = []
