@@ -13,6 +13,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# The peer converter for bench/cda.py (see the bench extra in pyproject.toml for why --no-deps).
+$(VENV)/.bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/pip install -q --no-deps python-fhir-converter==0.3.0
+	touch $@
+
 run: $(STAMP)
 	$(BIN)/python samples/run_samples.py --config config/engine.yaml
 
