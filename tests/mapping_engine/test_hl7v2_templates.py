@@ -202,3 +202,15 @@ def test_an_absolute_path_inside_a_group_reads_that_groups_segment(hl7v2_mapping
     first, second = run(mappings, message)
     assert first["note"] == [{"text": "first"}]
     assert second["note"] == [{"text": "second"}]
+
+
+def test_all_gives_the_value_of_every_repetition(hl7v2_mapping: Callable[..., MappingSet]) -> None:
+    mappings = hl7v2_mapping(
+        """
+        - rule: patient
+          resource: Patient
+          body: {name: [{text: "x", given: "{{ all(PID-3.1) }}"}]}
+        """
+    )
+    [patient] = run(mappings, ADT_CN, charset="gb18030")
+    assert patient["name"] == [{"text": "x", "given": ["0001234", "110101199003071233"]}]

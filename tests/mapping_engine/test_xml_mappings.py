@@ -92,3 +92,25 @@ def test_an_oversized_document_is_refused(mappings) -> None:  # type: ignore[no-
 
     with pytest.raises(XmlError, match="exceeds the limit"):
         parse_xml(DOC, max_bytes=100)
+
+
+def test_all_gives_the_text_of_every_matching_node(mapping_dir: MappingDir) -> None:
+    mapping_dir.write(
+        "test/names.yaml",
+        """
+        mapping: test/names
+        input: xml
+        namespaces: {h: "urn:hl7-org:v3"}
+        resources:
+          - rule: patient
+            resource: Patient
+            body:
+              active: "{{ true }}"
+              name: [{given: "{{ all(.//h:given) }}"}]
+        """,
+    )
+    doc = b'<ClinicalDocument xmlns="urn:hl7-org:v3"><name><given>Adam</given><given>A</given></name>'
+    doc += b"</ClinicalDocument>"
+    [patient] = [r.body for r in map_message(mapping_dir.compiled(), None, doc, format="xml").resources]
+    assert patient["name"] == [{"given": ["Adam", "A"]}]
+    assert patient["active"] is True

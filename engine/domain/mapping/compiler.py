@@ -211,6 +211,9 @@ def compile_mapping(
             getters[path] = found
         return found
 
+    def all_getter(path: str) -> paths.Getter:
+        return paths.v2_all_getter(path) if kind == "hl7v2" else paths.xml_all_getter(path, namespaces)
+
     def iterator(path: str) -> paths.Iterator:
         if kind == "hl7v2":
             return paths.v2_iterator(path)
@@ -219,7 +222,9 @@ def compile_mapping(
     names: set[str] = set()
     for s in sources:
         _collect_names(s.data.get("resources") or [], names)
-    expressions = Compiler(path_getter=getter, tables=tables, functions=functions, timezone=timezone, rules=names)
+    expressions = Compiler(
+        path_getter=getter, all_getter=all_getter, tables=tables, functions=functions, timezone=timezone, rules=names
+    )
     templates = TemplateCompiler(expressions, iterator)
 
     rules: list[Rule] = []

@@ -19,6 +19,8 @@ from .paths import Getter
 
 _NUMBER = re.compile(r"\d+(\.\d+)?")
 _CALL = re.compile(r"(ref|refs)\(\s*([A-Za-z0-9_.-]+)\s*\)")
+_ALL = re.compile(r"all\((.+)\)", re.S)
+_CONSTANTS = {"true": True, "false": False}
 _VARS = ("source_system", "message_type", "control_id", "index")
 
 
@@ -54,6 +56,8 @@ def split_top(text: str, sep: str) -> list[str]:
 def _literal(token: str) -> tuple[bool, Any]:
     if len(token) >= 2 and token[0] == token[-1] and token[0] in "'\"":
         return True, token[1:-1]
+    if token in _CONSTANTS:
+        return True, _CONSTANTS[token]
     if _NUMBER.fullmatch(token):
         return True, float(token) if "." in token else int(token)
     return False, None
@@ -66,12 +70,14 @@ class Compiler:
         self,
         *,
         path_getter: Callable[[str], Getter],
+        all_getter: Callable[[str], Getter],
         tables: dict[str, Any],
         functions: Callable[[str], Callable[..., Any]],
         timezone: str | None,
         rules: set[str],
     ) -> None:
         self.path_getter = path_getter
+        self.all_getter = all_getter
         self.tables = tables
         self.functions = functions
         self.timezone = timezone
@@ -126,6 +132,9 @@ class Compiler:
         is_literal, value = _literal(token)
         if is_literal:
             return lambda ctx: value
+        every = _ALL.fullmatch(token)
+        if every:
+            return self.all_getter(every.group(1).strip())
         if token.startswith("$"):
             name = token[1:]
             if name not in _VARS:

@@ -104,6 +104,35 @@ def v2_getter(path: str) -> Getter:
     return get
 
 
+def v2_all_getter(path: str) -> Getter:
+    """``all(PID-13.1)``: the value in every repetition of the field, as a list (None when there is none)."""
+    p = _parts(path)
+    seg_id, occ, field, comp, sub = p["seg"], p["occ"], p["field"], p["comp"], p["sub"]
+    if field is None:
+        raise CompileError(f"all({path}): name a field, e.g. all(PID-13.1)")
+
+    def get_all(ctx: Ctx) -> Any:
+        view = ctx.view
+        assert view is not None
+        if seg_id is None:
+            pos = ctx.current_segment()
+        elif occ:
+            found = view.by_id.get(seg_id, ())
+            pos = found[occ - 1] if occ <= len(found) else -1
+        else:
+            pos = ctx.position_of(seg_id)
+        if pos < 0:
+            return None
+        fields = view.fields(pos)
+        raw = fields[field] if field < len(fields) else ""
+        if not raw:
+            return None
+        values = [_value(view, r, 1, comp, sub, False) for r in raw.split(view.rep_sep)]
+        return [v for v in values if v is not None] or None
+
+    return get_all
+
+
 def v2_iterator(path: str) -> Iterator:
     """``OBX``: segments (within the enclosing group); ``PID-3`` / ``-3``: the field's repetitions."""
     p = _parts(path)
@@ -178,6 +207,21 @@ def xml_getter(expr: str, namespaces: dict[str, str]) -> Getter:
         return _text_of(result)
 
     return get
+
+
+def xml_all_getter(expr: str, namespaces: dict[str, str]) -> Getter:
+    """``all(h:given)``: the text of every node the XPath selects, as a list (None when there is none)."""
+    xp = _xpath(expr, namespaces)
+
+    def get_all(ctx: Ctx) -> Any:
+        result = xp(ctx.node)
+        if not isinstance(result, list):
+            value = _text_of(result)
+            return None if value is None else [value]
+        values = [_text_of(item) for item in result]
+        return [v for v in values if v is not None] or None
+
+    return get_all
 
 
 def xml_iterator(expr: str, namespaces: dict[str, str]) -> Iterator:
