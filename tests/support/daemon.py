@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 HUITONG = str(Path(sys.executable).with_name("huitong"))
+MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"  # the shipped mappings
 
 
 def free_port() -> int:
@@ -55,6 +56,7 @@ def write_config(root: Path, store_url: str, channels: dict[str, dict], log_file
             {
                 "store": store_url,
                 "channels": "channels",
+                "mappings": str(MAPPINGS),
                 "logging": {"level": "info", "format": "json", "file": str(log_file)},
             }
         )
