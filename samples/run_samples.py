@@ -1,8 +1,10 @@
 """The main job on the embedded default: the shipped channels on SQLite, fed the sample messages.
 
-Starts a stand-in LIS, starts the daemon with config/engine.yaml, sends samples/hl7v2/*.hl7 over MLLP with
-`huitong send`, drops samples/lab/*.hl7 into the lab inbox, waits until every delivery is done, prints
-`huitong stats` and `huitong messages list`, then stops everything with SIGTERM.
+Starts a stand-in LIS, starts the daemon with config/engine.yaml, sends samples/hl7v2/*.hl7 (HIS registrations)
+over MLLP with `huitong send`, drops samples/lab/*.hl7 into the lab inbox and samples/phs/*.xml (a township
+health centre's WS/T 500 document about the same resident) into the public-health inbox, waits until every
+delivery is done, prints `huitong stats`, `huitong messages list` and the resident's unified health record
+(`huitong record show`), then stops everything with SIGTERM.
 
     make run      (or: .venv/bin/python samples/run_samples.py --config config/engine.yaml)
 """
@@ -21,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HUITONG = str(Path(sys.executable).with_name("huitong"))
+RESIDENT = "110101199003071233"  # the resident ID of samples/hl7v2 and samples/phs (invented)
 
 
 def wait_port(port: int, timeout: float = 30) -> None:
@@ -74,17 +77,25 @@ def main() -> int:
         for lab in sorted((ROOT / "samples" / "lab").glob("*.hl7")):
             shutil.copy(lab, inbox / f"{time.strftime('%Y%m%d%H%M%S')}_{lab.name}")
         print(f"== dropped lab result files into {inbox}")
+        phs_inbox = ROOT / "var" / "inbox" / "phs"
+        phs_inbox.mkdir(parents=True, exist_ok=True)
+        for doc in sorted((ROOT / "samples" / "phs").glob("*.xml")):
+            shutil.copy(doc, phs_inbox / f"{time.strftime('%Y%m%d%H%M%S')}_{doc.name}")
+        print(f"== dropped public-health documents into {phs_inbox}")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             stats = json.loads(huitong("stats", "--json", config=config).stdout or "{}")
             pending = sum(c["pending"] + c["queued"] + c["retrying"] for c in stats.values())
-            if stats.get("lab-files", {}).get("received") and not pending:
+            received = all(stats.get(c, {}).get("received") for c in ("lab-files", "phs-documents"))
+            if received and not pending:
                 break
             time.sleep(0.5)
         print("\n== huitong stats")
         print(huitong("stats", config=config).stdout, end="")
         print("\n== huitong messages list --limit 15")
         print(huitong("messages", "list", "--limit", "15", config=config).stdout, end="")
+        print(f"\n== huitong record show {RESIDENT}   (HIS registration + public-health follow-up, one person)")
+        print(huitong("record", "show", RESIDENT, config=config).stdout, end="")
     finally:
         daemon.send_signal(signal.SIGTERM)
         code = daemon.wait(60)
