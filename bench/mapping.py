@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.ingest import PIN, _cpu_model, client, stop  # noqa: E402
-from bench.messages import adt_a01  # noqa: E402
+from bench.messages import adt_a01, adt_a04  # noqa: E402
 from engine.config.mappings import load_mappings  # noqa: E402
 from engine.pipeline.mapping import map_message  # noqa: E402
 from tests.support.daemon import free_port, wait_port  # noqa: E402
@@ -71,7 +71,8 @@ def peer(raw: bytes, charset: str) -> Callable[[], object]:
             {
                 "id": "p",
                 "identifier": [{"value": str(pid[3][0][0])}],
-                "name": [{"family": str(pid[5][0][0]), "given": [str(pid[5][0][1])] if len(pid[5][0]) > 1 else []}],
+                "name": [{"family": str(pid[5][0][0]), "given": [g for g in [str(pid[5][0][1])] if g]}
+                         if len(pid[5][0]) > 1 else {"family": str(pid[5][0][0])}],
                 "gender": {"M": "male", "F": "female"}.get(str(pid[8]), "unknown"),
             }
         )
@@ -93,7 +94,8 @@ def peer(raw: bytes, charset: str) -> Callable[[], object]:
 def pure_rows(mappings) -> list[dict]:  # type: ignore[no-untyped-def]
     os.sched_setaffinity(0, {1})
     samples = [
-        ("ADT^A01 Chinese, GB18030 (bench/messages.py)", adt_a01(7), "gb18030"),
+        ("ADT^A04 registration, GB18030 (bench adt_a04)", adt_a04(7), "gb18030"),
+        ("ADT^A01 admission, GB18030 (bench adt_a01)", adt_a01(7), "gb18030"),
         ("ADT^A01 corpus (Microsoft ADT-A01-01)", (CORPUS / "ADT-A01-01.hl7").read_bytes(), "utf-8"),
         ("ADT^A04 corpus (Microsoft ADT-A04-01)", (CORPUS / "ADT-A04-01.hl7").read_bytes(), "utf-8"),
         ("ORU^R01 corpus (Microsoft ORU-R01-01)", (CORPUS / "ORU-R01-01.hl7").read_bytes(), "utf-8"),
@@ -152,17 +154,17 @@ def pending(db: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM outbox WHERE status != 'SENT'").fetchone()[0])
 
 
-def pipeline_row(count: int, connections: int) -> dict:
+def pipeline_row(name: str, make: Callable[[int], bytes], count: int, connections: int) -> dict:
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="huitong-bench-map-"))
     proc = start_daemon(workdir, port)
     try:
         os.sched_setaffinity(0, {0})
-        warm = [adt_a01(1_000_000 + i) for i in range(300)]
+        warm = [make(1_000_000 + i) for i in range(300)]
         asyncio.run(client(port, warm, connections))
         while pending(workdir / "store.db"):
             time.sleep(0.05)
-        payloads = [adt_a01(i) for i in range(count)]
+        payloads = [make(i) for i in range(count)]
         start = time.perf_counter()
         seconds, lat = asyncio.run(client(port, payloads, connections))
         while pending(workdir / "store.db"):
@@ -171,12 +173,13 @@ def pipeline_row(count: int, connections: int) -> dict:
         with sqlite3.connect(workdir / "store.db") as conn:
             dead = conn.execute("SELECT count(*), max(last_error) FROM outbox WHERE status = 'DEAD'").fetchone()
             resources = conn.execute("SELECT count(*) FROM record_resources").fetchone()[0]
-            persons = conn.execute("SELECT count(*) FROM persons").fetchone()[0]
+            persons = conn.execute("SELECT count(*) FROM record_persons").fetchone()[0]
     finally:
         stop(proc)
         shutil.rmtree(workdir, ignore_errors=True)
     lat.sort()
     row = {
+        "message": name,
         "connections": connections,
         "messages": count,
         "ack_msg_per_s": round(count / seconds),
@@ -187,7 +190,7 @@ def pipeline_row(count: int, connections: int) -> dict:
         "dead": dead[0],
         "dead_error": dead[1],
     }
-    print(f"pipeline {connections} conn: ACK {row['ack_msg_per_s']}/s (p99 {row['ack_p99_ms']} ms), "
+    print(f"pipeline {name}, {connections} conn: ACK {row['ack_msg_per_s']}/s (p99 {row['ack_p99_ms']} ms), "
           f"into the record {row['end_to_end_msg_per_s']}/s; {resources} resources, {persons} persons, "
           f"{row['dead']} dead", flush=True)
     return row
@@ -202,7 +205,10 @@ def main() -> None:
     if errors:
         raise SystemExit("\n".join(map(str, errors)))
     pure = pure_rows(mappings)
-    pipeline = [pipeline_row(args.messages, 8)]
+    pipeline = [
+        pipeline_row("ADT^A04 registration (3 resources)", adt_a04, args.messages, 8),
+        pipeline_row("ADT^A01 admission (15 resources)", adt_a01, args.messages, 8),
+    ]
     result = {
         "benchmark": "mapping",
         "command": f".venv/bin/python bench/mapping.py --messages {args.messages}",

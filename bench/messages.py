@@ -43,3 +43,21 @@ def adt_a01(n: int, *, charset: str = "gb18030") -> bytes:
         f"IN1|1|310^城乡居民基本医疗保险^HL70072|YB{n:010d}|某县医疗保障局||||||||20260101|20261231|||SEL^本人",
     ]
     return ("\r".join(segments) + "\r").encode(charset)
+
+
+def adt_a04(n: int, *, charset: str = "gb18030") -> bytes:
+    """An outpatient registration, as most HIS ADT traffic is: MSH EVN PID NK1 PV1.
+
+    Maps to Patient, Encounter and RelatedPerson."""
+    name = _FAMILY[n % len(_FAMILY)] + _GIVEN[n % len(_GIVEN)]
+    rid = resident_id(n)
+    segments = [
+        f"MSH|^~\\&|HIS|县人民医院|HUITONG|医共体平台|20260312093000||ADT^A04^ADT_A01|REG{n:08d}|P|2.4",
+        "EVN|A04|20260312093000",
+        f"PID|1||{n % 50000:07d}^^^HIS^PI~{rid}^^^CHN^NNCHN||{name}^^^^^^L||{rid[6:14]}|{'MF'[n % 2]}|||"
+        f"幸福路{n % 300}号^^城关镇^某县^100010^CHN^H||1380000{n % 10000:04d}^PRN^CP",
+        f"NK1|1|{_FAMILY[(n + 3) % len(_FAMILY)]}秀兰^^^^^^L|SPO^配偶^HL70063||1390000{n % 10000:04d}^PRN^CP",
+        f"PV1|1|O|内科门诊^^^县人民医院||||D{n % 40:03d}^李医生^^^^^^^^^^^^^^^^^^^^^^^^^医师"
+        f"|||MED|||||||||R{n:08d}^^^HIS^VN|||||||||||||||||||||||||20260312093000",
+    ]
+    return ("\r".join(segments) + "\r").encode(charset)
