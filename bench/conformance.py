@@ -233,7 +233,7 @@ differences is kept in `bench/conformance_notes.md` and copied in).
 
 **C-CDA: we reproduce {rc[0]} of FHIR-Converter's {rc[1]} facts (recall {_pct(*rc)}; the bar is {BAR:.0%}); counting
 the facts only we emit against us as well, {jc[0]} of {jc[1]} agree (Jaccard {_pct(*jc)}).
-HL7 v2 (first run of the HL7 v2 mappings): recall {_pct(*rv)} of {rv[1]}, Jaccard {_pct(*jv)} of {jv[1]}.
+HL7 v2: recall {_pct(*rv)} of {rv[1]}, Jaccard {_pct(*jv)} of {jv[1]}.
 All mapped cases: recall {_pct(a, t)} of {t}, Jaccard {_pct(a, u)} of {u}.**
 Every fact on either side that the other lacks is explained below.
 
