@@ -140,10 +140,10 @@ def _pct(a: int, b: int) -> str:
     return f"{100 * a / b:.1f}%" if b else "—"
 
 
-def _fmt(facts_: Counter[Fact], limit: int = 12) -> str:
+def _fmt(facts_: Counter[Fact], limit: int | None = 12) -> str:
     items = sorted(facts_.items())
     parts = [f"{t}.{f}={v!r}" + (f"×{n}" if n > 1 else "") for (t, f, v), n in items[:limit]]
-    if len(items) > limit:
+    if limit is not None and len(items) > limit:
         parts.append(f"… {len(items) - limit} more")
     return "; ".join(parts)
 
@@ -190,16 +190,16 @@ def by_field(results: list[Case]) -> str:
     return "\n".join(lines)
 
 
-def differences(results: list[Case]) -> str:
+def differences(results: list[Case], limit: int | None = 12) -> str:
     out = []
     for c in results:
         if not c.mapped or (not c.only_ours and not c.only_theirs):
             continue
         out.append(f"- `{c.name}` ({c.template})")
         if c.only_ours:
-            out.append(f"  - only ours: {_fmt(c.only_ours)}")
+            out.append(f"  - only ours: {_fmt(c.only_ours, limit)}")
         if c.only_theirs:
-            out.append(f"  - only theirs: {_fmt(c.only_theirs)}")
+            out.append(f"  - only theirs: {_fmt(c.only_theirs, limit)}")
     return "\n".join(out)
 
 
@@ -233,7 +233,7 @@ differences is kept in `bench/conformance_notes.md` and copied in).
 
 **C-CDA: we reproduce {rc[0]} of FHIR-Converter's {rc[1]} facts (recall {_pct(*rc)}; the bar is {BAR:.0%}); counting
 the facts only we emit against us as well, {jc[0]} of {jc[1]} agree (Jaccard {_pct(*jc)}).
-HL7 v2 (first run of the HL7 v2 mappings): recall {_pct(*rv)} of {rv[1]}, Jaccard {_pct(*jv)} of {jv[1]}.
+HL7 v2: recall {_pct(*rv)} of {rv[1]}, Jaccard {_pct(*jv)} of {jv[1]}.
 All mapped cases: recall {_pct(a, t)} of {t}, Jaccard {_pct(a, u)} of {u}.**
 Every fact on either side that the other lacks is explained below.
 
@@ -289,13 +289,19 @@ def main() -> int:
     ap.add_argument("--write-doc", action="store_true", help="write docs/conformance.md")
     ap.add_argument("--json", action="store_true", help="write bench/results/conformance.json")
     ap.add_argument("--diff", action="store_true", help="print every difference")
+    ap.add_argument("--case", metavar="TEXT", help="only cases whose input path contains TEXT (with --diff: all their facts)")
+    ap.add_argument("--kind", choices=("Ccda", "Hl7v2"), help="only cases of this kind")
     args = ap.parse_args()
     results = run()
+    if args.case or args.kind:
+        if args.write_doc or args.json:
+            ap.error("--case/--kind select cases for reading; --write-doc and --json need every case")
+        results = [c for c in results if (not args.case or args.case in c.input) and (not args.kind or c.kind == args.kind)]
     print(table(results))
     print()
     print(by_field(results))
     if args.diff:
-        print(differences(results))
+        print(differences(results, None if args.case else 12))
     if args.write_doc:
         write_doc(results)
         print(f"wrote {DOC.relative_to(ROOT)}")

@@ -2,7 +2,9 @@
 
 The template gives valueQuantity (NM with a number) and valueCodeableConcept (CE/CWE/CNE). This hook adds,
 per the HL7 v2-to-FHIR IG OBX[Observation] map (https://hl7.org/fhir/uv/v2mappings/ConceptMap-segment-obx-to-observation.html):
-ST/TX/FT -> valueString (repetitions joined by newlines), SN -> valueQuantity with comparator or valueRange
+ST/TX/FT -> valueString (repetitions joined by newlines), ED (encapsulated data) and RP (reference pointer)
+-> an Attachment (ED.5 data, base64; RP.1 url; the content type from ED.2/ED.3 or RP.3/RP.4) in the R5
+cross-version extension for Observation.value (R4 has no valueAttachment; the IG maps ED/RP to Attachment), SN -> valueQuantity with comparator or valueRange
 (SN.1 comparator, SN.2 number, SN.3 separator, SN.4 second number), DT/DTM/TS -> valueDateTime, and an NM
 that is not a number (e.g. "<0.5", common in Chinese LIS output) -> valueQuantity with comparator, else
 valueString. Values with a unit keep the unit the template set.
@@ -10,6 +12,7 @@ valueString. Values with a unit keep the unit the template set.
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -28,6 +31,36 @@ def _quantity(base: dict[str, Any] | None, value: int | float, comparator: str |
     if comparator:
         q["comparator"] = comparator
     return q
+
+
+_R5_VALUE = "http://hl7.org/fhir/5.0/StructureDefinition/extension-Observation.value"
+_MEDIA = {"IM": "image", "AP": "application", "AU": "audio", "TX": "text", "TEXT": "text", "VD": "video", "MM": "multipart"}
+
+
+def _content_type(kind: str, subtype: str) -> str | None:
+    major = _MEDIA.get(kind.strip().upper())
+    minor = subtype.strip().lower()
+    return f"{major}/{minor}" if major and minor and " " not in minor else None
+
+
+def _attachment(kind: str, raw: str) -> dict[str, Any] | None:
+    parts = [*raw.split("^"), "", "", "", "", ""]
+    if kind == "RP":
+        url, _app, media, sub = parts[:4]
+        if not url.strip():
+            return None
+        att: dict[str, Any] = {"url": url.strip()}
+    else:  # ED: source application ^ type of data ^ data subtype ^ encoding ^ data
+        _app, media, sub, encoding, data = parts[:5]
+        if not data:
+            return None
+        if encoding.strip().upper() != "BASE64":
+            data = base64.b64encode(data.encode("utf-8")).decode("ascii")
+        att = {"data": data.strip()}
+    content_type = _content_type(media, sub)
+    if content_type:
+        att["contentType"] = content_type
+    return att
 
 
 def observation_value(resource: dict[str, Any], reader: Any) -> dict[str, Any]:
@@ -73,6 +106,11 @@ def observation_value(resource: dict[str, Any], reader: Any) -> dict[str, Any]:
                 resource["valueDateTime"] = "-".join(p for p in (y, mo, d) if p)
             return resource
     if kind in ("CE", "CWE", "CNE"):
+        return resource
+    if kind in ("ED", "RP"):
+        att = _attachment(kind, raw)
+        if att:
+            resource.setdefault("extension", []).append({"url": _R5_VALUE, "valueAttachment": att})
         return resource
     texts = [raw]
     n = 2
