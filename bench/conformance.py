@@ -37,8 +37,23 @@ RESULT = ROOT / "bench" / "results" / "conformance.json"
 
 V2_TYPES = frozenset(
     {
-        "ADT_A01", "ADT_A02", "ADT_A03", "ADT_A04", "ADT_A05", "ADT_A08", "ADT_A11", "ADT_A13", "ADT_A28",
-        "ADT_A31", "ADT_A40", "ORU_R01", "VXU_V04", "ORM_O01", "OML_O21", "REF_I12", "REF_I14",
+        "ADT_A01",
+        "ADT_A02",
+        "ADT_A03",
+        "ADT_A04",
+        "ADT_A05",
+        "ADT_A08",
+        "ADT_A11",
+        "ADT_A13",
+        "ADT_A28",
+        "ADT_A31",
+        "ADT_A40",
+        "ORU_R01",
+        "VXU_V04",
+        "ORM_O01",
+        "OML_O21",
+        "REF_I12",
+        "REF_I14",
     }
 )
 BAR = 0.95
@@ -289,14 +304,18 @@ def main() -> int:
     ap.add_argument("--write-doc", action="store_true", help="write docs/conformance.md")
     ap.add_argument("--json", action="store_true", help="write bench/results/conformance.json")
     ap.add_argument("--diff", action="store_true", help="print every difference")
-    ap.add_argument("--case", metavar="TEXT", help="only cases whose input path contains TEXT (with --diff: all their facts)")
+    ap.add_argument(
+        "--case", metavar="TEXT", help="only cases whose input path contains TEXT (with --diff: all their facts)"
+    )
     ap.add_argument("--kind", choices=("Ccda", "Hl7v2"), help="only cases of this kind")
     args = ap.parse_args()
     results = run()
     if args.case or args.kind:
         if args.write_doc or args.json:
             ap.error("--case/--kind select cases for reading; --write-doc and --json need every case")
-        results = [c for c in results if (not args.case or args.case in c.input) and (not args.kind or c.kind == args.kind)]
+        results = [
+            c for c in results if (not args.case or args.case in c.input) and (not args.kind or c.kind == args.kind)
+        ]
     print(table(results))
     print()
     print(by_field(results))
@@ -310,13 +329,23 @@ def main() -> int:
         RESULT.write_text(
             json.dumps(
                 {
-                    "total": {"agreed": a, "theirs": recall(results)[1], "union": u,
-                              "recall": a / recall(results)[1] if u else None, "jaccard": a / u if u else None},
+                    "total": {
+                        "agreed": a,
+                        "theirs": recall(results)[1],
+                        "union": u,
+                        "recall": a / recall(results)[1] if u else None,
+                        "jaccard": a / u if u else None,
+                    },
                     "ccda": dict(zip(("agreed", "union"), totals(results, "Ccda"), strict=True)),
                     "hl7v2": dict(zip(("agreed", "union"), totals(results, "Hl7v2"), strict=True)),
                     "cases": [
-                        {"input": c.input, "mapped": c.mapped, "agreed": c.n_agreed, "union": c.n_union,
-                         "error": c.error}
+                        {
+                            "input": c.input,
+                            "mapped": c.mapped,
+                            "agreed": c.n_agreed,
+                            "union": c.n_union,
+                            "error": c.error,
+                        }
                         for c in results
                     ],
                 },

@@ -70,9 +70,8 @@ def peer(raw: bytes, charset: str) -> Callable[[], object]:
         patient = Patient.model_validate(
             {
                 "id": "p",
-                "identifier": [{"value": str(pid[3][0][0])}],
-                "name": [{"family": str(pid[5][0][0]), "given": [g for g in [str(pid[5][0][1])] if g]}
-                         if len(pid[5][0]) > 1 else {"family": str(pid[5][0][0])}],
+                "identifier": [{"value": str(pid[3]).split("~")[0].split("^")[0]}],
+                "name": [{"family": str(pid[5]).split("^")[0]}],
                 "gender": {"M": "male", "F": "female"}.get(str(pid[8]), "unknown"),
             }
         )
@@ -83,7 +82,7 @@ def peer(raw: bytes, charset: str) -> Callable[[], object]:
             }).model_dump_json())
         for seg in [s for s in msg if str(s[0]) == "OBX"]:
             out.append(Observation.model_validate({
-                "status": "final", "code": {"coding": [{"code": str(seg[3][0][0]) or "x"}]},
+                "status": "final", "code": {"coding": [{"code": str(seg[3]).split("^")[0] or "x"}]},
                 "subject": {"reference": "Patient/p"},
             }).model_dump_json())
         return out

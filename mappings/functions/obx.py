@@ -4,10 +4,10 @@ The template gives valueQuantity (NM with a number) and valueCodeableConcept (CE
 per the HL7 v2-to-FHIR IG OBX[Observation] map (https://hl7.org/fhir/uv/v2mappings/ConceptMap-segment-obx-to-observation.html):
 ST/TX/FT -> valueString (repetitions joined by newlines), ED (encapsulated data) and RP (reference pointer)
 -> an Attachment (ED.5 data, base64; RP.1 url; the content type from ED.2/ED.3 or RP.3/RP.4) in the R5
-cross-version extension for Observation.value (R4 has no valueAttachment; the IG maps ED/RP to Attachment), SN -> valueQuantity with comparator or valueRange
-(SN.1 comparator, SN.2 number, SN.3 separator, SN.4 second number), DT/DTM/TS -> valueDateTime, and an NM
-that is not a number (e.g. "<0.5", common in Chinese LIS output) -> valueQuantity with comparator, else
-valueString. Values with a unit keep the unit the template set.
+cross-version extension for Observation.value (R4 has no valueAttachment; the IG maps ED/RP to Attachment),
+SN -> valueQuantity with comparator or valueRange (SN.1 comparator, SN.2 number, SN.3 separator, SN.4 second
+number), DT/DTM/TS -> valueDateTime, and an NM that is not a number (e.g. "<0.5", common in Chinese LIS output)
+-> valueQuantity with comparator, else valueString. Values with a unit keep the unit the template set.
 """
 
 from __future__ import annotations
@@ -34,7 +34,15 @@ def _quantity(base: dict[str, Any] | None, value: int | float, comparator: str |
 
 
 _R5_VALUE = "http://hl7.org/fhir/5.0/StructureDefinition/extension-Observation.value"
-_MEDIA = {"IM": "image", "AP": "application", "AU": "audio", "TX": "text", "TEXT": "text", "VD": "video", "MM": "multipart"}
+_MEDIA = {
+    "IM": "image",
+    "AP": "application",
+    "AU": "audio",
+    "TX": "text",
+    "TEXT": "text",
+    "VD": "video",
+    "MM": "multipart",
+}
 
 
 def _content_type(kind: str, subtype: str) -> str | None:
