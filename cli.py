@@ -133,6 +133,14 @@ def cmd_daemon(args: argparse.Namespace, only: str | None = None) -> int:
         return 1
 
 
+def cmd_record_worker(args: argparse.Namespace) -> int:
+    from engine.runtime import record_process
+
+    config = _load(args)
+    _logging(config, daemon=True)
+    return asyncio.run(record_process.run(config, args.node, args.only))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     return cmd_daemon(args, only=args.channel)
 
@@ -537,6 +545,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dead", action="store_true", help="every message with a DEAD delivery")
     p.add_argument("--reason", default="", help="recorded in the audit trail")
     p.set_defaults(func=cmd_messages_reprocess)
+
+    p = sub.add_parser("record-worker", parents=[common])  # started by the daemon (engine/runtime/record_process.py)
+    p.add_argument("--node", required=True)
+    p.add_argument("--only")
+    p.set_defaults(func=cmd_record_worker)
 
     p = sub.add_parser("convert", parents=[common], help="print the FHIR Bundle the mappings make of one file")
     p.add_argument("file", metavar="FILE")

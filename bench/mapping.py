@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest import PIN, _cpu_model, client, stop  # noqa: E402
+from bench.ingest import _cpu_model, client, stop  # noqa: E402
 from bench.messages import adt_a01, adt_a04  # noqa: E402
 from engine.config.mappings import load_mappings  # noqa: E402
 from engine.pipeline.mapping import map_message  # noqa: E402
@@ -62,7 +62,7 @@ def peer(raw: bytes, charset: str) -> Callable[[], object]:
     from fhir.resources.R4B.observation import Observation
     from fhir.resources.R4B.patient import Patient
 
-    text = raw.decode(charset).replace("\n", "\r")
+    text = raw.decode(charset).lstrip("\ufeff").replace("\r\n", "\r").replace("\n", "\r")
 
     def run() -> object:
         msg = hl7.parse(text)
@@ -142,8 +142,8 @@ def start_daemon(workdir: Path, port: int) -> subprocess.Popen[bytes]:
         "logging": {"level": "warning", "format": "json", "file": str(workdir / "daemon.log")},
     }))
     huitong = str(Path(sys.executable).with_name("huitong"))
-    proc = subprocess.Popen([*PIN, huitong, "daemon", "--config", str(workdir / "engine.yaml")],
-                            stderr=subprocess.DEVNULL)
+    # Not pinned: the daemon and its record process share the machine's two cores with the client.
+    proc = subprocess.Popen([huitong, "daemon", "--config", str(workdir / "engine.yaml")], stderr=subprocess.DEVNULL)
     wait_port(port)
     return proc
 

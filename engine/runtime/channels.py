@@ -163,6 +163,7 @@ class RunningChannel:
     ack_ids: AckIds
     mappings: MappingSet
     profile: Rules | None = None
+    record_elsewhere: bool = False  # the record destinations run in the record process (record_process.py)
     workers: dict[str, DeliveryWorker] = field(default_factory=dict)
     server: MllpServer | None = None
     listener: HttpListener | None = None
@@ -175,6 +176,8 @@ class RunningChannel:
 
     async def start(self) -> None:
         for dest in self.spec.destinations:
+            if self.record_elsewhere and isinstance(dest, RecordDestination):
+                continue
             worker = DeliveryWorker(
                 self.name,
                 dest.name,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import time
 from datetime import datetime
 
@@ -17,6 +18,7 @@ from sqlalchemy import Engine
 from engine.config import ChannelSpec, EngineConfig, load_config
 from engine.runtime.channels import AckIds, ChannelStartError, RunningChannel, routes_of, rules_of
 from engine.runtime.logging import get_logger
+from engine.runtime.record_process import record_destinations
 from engine.runtime.writer import StoreWriter
 from engine.store import outbox
 from engine.store.database import migrate, open_engine
@@ -35,6 +37,10 @@ class Daemon:
         self._stop = asyncio.Event()
         self._ack_ids = AckIds()
         self._engine: Engine | None = None
+        self._record: asyncio.subprocess.Process | None = None
+        self._record_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._record_wake_due = False
 
     def _wanted(self, config: EngineConfig) -> dict[str, ChannelSpec]:
         return {
@@ -71,6 +77,7 @@ class Daemon:
         try:
             for spec in wanted.values():
                 await self._start(spec)
+            self._start_record_process()
         except ChannelStartError as exc:  # never a half-running daemon: stop what started, say why, exit 1
             log.error("channel could not start; stopping", error=str(exc))
             await self.shutdown()
@@ -95,17 +102,67 @@ class Daemon:
         source_profile = getattr(spec.source, "profile", None)  # HL7 v2 sources only
         profile = self.config.profiles.get(source_profile) if source_profile else None
         channel = RunningChannel(
-            spec, self.writer, self.scheduler, self._ack_ids, self.config.mappings, rules_of(profile)
+            spec,
+            self.writer,
+            self.scheduler,
+            self._ack_ids,
+            self.config.mappings,
+            rules_of(profile),
+            record_elsewhere=self.config.record.separate_process,
         )
         await channel.start()
         self.channels[spec.channel] = channel
 
     def _wake(self, pairs: set[tuple[str, str]]) -> None:
+        remote = False
         for channel_name, destination in pairs:
             channel = self.channels.get(channel_name)
             worker = channel.workers.get(destination) if channel else None
             if worker is not None:
                 worker.wake()
+            else:
+                remote = True
+        if remote and not self._record_wake_due:  # one wake per few ms is enough: the process batches anyway
+            self._record_wake_due = True
+            asyncio.get_running_loop().call_later(0.002, self._wake_record_process)
+
+    def _wake_record_process(self) -> None:
+        self._record_wake_due = False
+        if self._record is not None and self._record.stdin is not None and self._record.returncode is None:
+            self._record.stdin.write(b"\n")
+
+    # -- the record process -----------------------------------------------------------------------------------
+    def _start_record_process(self) -> None:
+        if self.config.record.separate_process and record_destinations(self.config, self.only):
+            self._record_task = asyncio.create_task(self._supervise_record_process(), name="record-process")
+
+    async def _supervise_record_process(self) -> None:
+        """Keep the record process running: started again a second after it dies, until the daemon stops."""
+        args = ["--config", str(self.config.path), "--node", f"{self.config.node}/record"]
+        if self.only is not None:
+            args += ["--only", self.only]
+        while not self._stopping:
+            self._record = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "cli", "record-worker", *args, stdin=asyncio.subprocess.PIPE
+            )
+            code = await self._record.wait()
+            if self._stopping:
+                return
+            log.error("record process exited; starting it again", exit_code=code)
+            await asyncio.sleep(1.0)
+
+    async def _stop_record_process(self) -> None:
+        self._stopping = True
+        proc, task = self._record, self._record_task
+        if proc is not None and proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 30)
+            except TimeoutError:
+                proc.kill()
+        if task is not None:
+            await task
+        self._record, self._record_task = None, None
 
     async def reload(self) -> None:
         result = await asyncio.to_thread(load_config, self.config.path)
@@ -145,6 +202,10 @@ class Daemon:
                     if name in old:  # bring the previous version back rather than leave the channel down
                         await self._start(old[name])
                         self.writer.channels[name] = routes_of(old[name])
+        if changed or any(n not in old for n in new):  # the record process reads the configuration at start
+            await self._stop_record_process()
+            self._stopping = False
+            self._start_record_process()
         log.info(
             "configuration reloaded",
             restarted=sorted(n for n in changed if n in new),
@@ -155,6 +216,7 @@ class Daemon:
     async def shutdown(self) -> None:
         log.info("stopping")
         await asyncio.gather(*(ch.stop() for ch in self.channels.values()))
+        await self._stop_record_process()
         self.scheduler.shutdown(wait=False)
         await self.writer.close()
         if self._engine is not None:

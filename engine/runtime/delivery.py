@@ -61,6 +61,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._wake.set()  # look once at start: rows may be pending from before
         self._stopping = False
+        self._busy = False  # the last round had rows to send
         self._task: asyncio.Task[None] | None = None
         self._job_id = f"wake:{channel}:{name}"
 
@@ -88,7 +89,8 @@ class DeliveryWorker:
         while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
-            await asyncio.sleep(self.GATHER)  # let a batch build up: one claim and one record per batch
+            if not self._busy:  # after a quiet spell, let a batch build up: one claim and one record per batch
+                await asyncio.sleep(self.GATHER)  # (while busy, rows pile up during each round anyway)
             try:
                 due = await self._deliver()
             except Exception as exc:  # the store is unreachable: try again shortly
@@ -101,12 +103,14 @@ class DeliveryWorker:
     async def _deliver(self) -> float | None:
         """Send what is due, batch after batch; returns when the next pending row falls due (None: nothing)."""
         results: list[Result] = []
+        self._busy = False
         while not self._stopping:
             # The results of one batch are recorded in the same transaction that claims the next.
             rows = await self._writer.submit(functools.partial(self._record_and_claim, results=results))
             results = []
             if not rows:
                 break
+            self._busy = True
             results, more = await self._send(rows)
             await self.connector.commit()
             if not more:

@@ -26,6 +26,7 @@ from engine.domain.routing import ChannelRoutes
 from engine.pipeline.process import Woken, commit_intake, process_received
 from engine.runtime.logging import get_logger
 from engine.store import journal
+from engine.store.database import WRITER
 from engine.store.journal import JournalEntry
 
 T = TypeVar("T")
@@ -138,7 +139,7 @@ class StoreWriter:
 
     def _connection(self) -> Connection:
         if self._conn is None:
-            self._conn = self._engine.connect()
+            self._conn = self._engine.connect().execution_options(**WRITER)
         return self._conn
 
     def _discard_connection(self) -> None:

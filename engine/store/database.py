@@ -12,24 +12,45 @@ from sqlalchemy.engine import make_url
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+WRITER = {"sqlite_begin_immediate": True}  # execution options of a connection that writes (engine.runtime.writer)
+
+
+def _sqlite_pragmas(dbapi_connection, _record, synchronous: str = "FULL") -> None:  # type: ignore[no-untyped-def]
     # WAL lets readers (CLI, delivery) run beside the writer; FULL makes each commit an fsync, which is what
-    # "ACK only after the message is durable" requires.
+    # "ACK only after the message is durable" requires. The driver's own transaction handling is off: SQLAlchemy
+    # begins transactions (see _sqlite_begin), so SAVEPOINTs work and a writer can take the lock up front.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
-def open_engine(url: str) -> Engine:
-    """An engine for the store URL; SQLite files get WAL + synchronous=FULL, their directory is created."""
+def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    # Two processes write one SQLite file (the daemon and its record process). A transaction that reads and
+    # then writes would fail at once with "database is locked" if the other wrote in between (WAL snapshots
+    # cannot be upgraded); BEGIN IMMEDIATE takes the write lock first, waiting up to busy_timeout instead.
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("sqlite_begin_immediate") else "BEGIN")
+
+
+def open_engine(url: str, *, fsync_each_commit: bool = True) -> Engine:
+    """An engine for the store URL; SQLite files get WAL + synchronous=FULL, their directory is created.
+
+    ``fsync_each_commit=False`` (SQLite: synchronous=NORMAL) is for work whose transaction carries its own
+    redo: the record process writes the record and marks the deliveries SENT in one transaction, so a commit
+    that a power cut takes back leaves the deliveries QUEUED and they are simply done again. Its commits then
+    hold the write lock for microseconds instead of an fsync, and the intake's ACKs do not wait behind them.
+    The intake always fsyncs (an ACK promises durability).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        synchronous = "FULL" if fsync_each_commit else "NORMAL"
+        event.listen(engine, "connect", lambda c, r: _sqlite_pragmas(c, r, synchronous))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 

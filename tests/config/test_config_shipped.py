@@ -34,7 +34,7 @@ def test_shipped_configuration_validates() -> None:
     result = load_config(REPO / "config" / "engine.yaml", environ={})
     assert [str(e) for e in result.errors] == []
     assert result.config is not None
-    assert sorted(result.config.channels) == ["his-adt", "lab-files"]
+    assert sorted(result.config.channels) == ["his-adt", "lab-files", "phs-documents"]
     his = result.config.channels["his-adt"]
     assert isinstance(his.source, MllpSource)
     assert (str(his.source.listen), his.source.encoding) == ("127.0.0.1:2575", "gb18030")

@@ -1,0 +1,96 @@
+"""The record workers' process: mapping and record writes, on a core of their own.
+
+Mapping a message and writing its resources costs several times what journaling it costs. In the daemon's
+process that work would share one interpreter (one core, under the GIL) with the intake and delay ACKs, so
+the daemon starts this process for the channels' ``record`` destinations. It claims their outbox rows from
+the same store, as another node on a shared PostgreSQL would, under a node name of its own. The daemon
+writes a line to its standard input when new rows are queued; it also looks every second on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import threading
+import time
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from engine.config import EngineConfig, RecordDestination
+from engine.runtime.channels import connector_of, policy_of
+from engine.runtime.delivery import DeliveryWorker
+from engine.runtime.logging import get_logger
+from engine.runtime.writer import StoreWriter
+from engine.store import outbox
+from engine.store.database import open_engine
+
+log = get_logger("huitong.record")
+
+IDLE_LOOK = 1.0  # seconds between looks when the daemon has said nothing
+
+
+def record_destinations(config: EngineConfig, only: str | None = None) -> list[tuple[str, str]]:
+    """(channel, destination) of every record destination of the enabled channels (or of ``only``)."""
+    return [
+        (name, dest.name)
+        for name, spec in config.channels.items()
+        if spec.enabled and (only is None or name == only)
+        for dest in spec.destinations
+        if isinstance(dest, RecordDestination)
+    ]
+
+
+async def run(config: EngineConfig, node: str, only: str | None = None) -> int:
+    loop = asyncio.get_running_loop()
+    engine = open_engine(config.store, fsync_each_commit=False)  # its transactions carry their own redo
+    # No sender waits on these commits (and they do not fsync): commit inline, not on the commit thread.
+    writer = StoreWriter(
+        engine, {}, node=node, on_woken=lambda _: None, sweep_age=None, clock=time.time, senders=lambda: 0
+    )
+    writer.run_now(lambda conn: outbox.release_leases(conn, node))  # what this node held before a crash
+    writer.start()
+    scheduler = AsyncIOScheduler()
+    scheduler.start()
+    workers = []
+    for channel, name in record_destinations(config, only):
+        spec = config.channels[channel]
+        dest = spec.destination(name)
+        worker = DeliveryWorker(
+            channel,
+            name,
+            connector_of(spec, dest, config.mappings),
+            policy_of(dest),
+            ordered=dest.order_by == "person",
+            writer=writer,
+            scheduler=scheduler,
+        )
+        worker.start()
+        workers.append(worker)
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+
+    def wake_all() -> None:
+        for worker in workers:
+            worker.wake()
+
+    def listen() -> None:  # the daemon's "rows queued" bytes; end of input means the daemon is gone
+        while os.read(sys.stdin.fileno(), 4096):
+            loop.call_soon_threadsafe(wake_all)
+        loop.call_soon_threadsafe(stop.set)
+
+    threading.Thread(target=listen, name="huitong-record-wake", daemon=True).start()
+    log.info("record workers started", destinations=len(workers), node=node)
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), IDLE_LOOK)
+        except TimeoutError:
+            wake_all()
+    await asyncio.gather(*(w.stop() for w in workers))
+    scheduler.shutdown(wait=False)
+    await writer.close()
+    engine.dispose()
+    log.info("record workers stopped")
+    return 0
