@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 from pathlib import Path
+
+import yaml
 
 from engine.connectors.mllp.client import exchange
 from tests.support.corpus import SAMPLES
@@ -83,3 +88,41 @@ def test_a_message_its_mapping_cannot_map_is_dead_with_the_reason_and_the_next_o
     assert "mappings/hl7v2/_patient.yaml" in dead["last_error"]
     assert "birthDate" in dead["last_error"]
     assert "19901399" not in dead["last_error"]
+
+
+def record_processes(config: Path) -> list[int]:
+    found = subprocess.run(["pgrep", "-f", f"record-worker --config {config}"], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def test_a_record_process_that_dies_is_started_again_and_nothing_is_lost(
+    store_url: str, tmp_path: Path, log_dir: Path
+) -> None:
+    config, port = setup(tmp_path, store_url, log_dir)
+    with Daemon(config, ports=(port,)):
+        [first] = wait_until(lambda: record_processes(config))  # type: ignore[misc]
+        os.kill(first, signal.SIGKILL)
+        assert b"MSA|AA|" in next(iter(exchange("127.0.0.1", port, [ADT])))  # the intake does not wait for it
+        wait_until(lambda: destination_statuses(config) == ["SENT"])
+        assert record_processes(config) not in ([], [first])
+    assert record_processes(config) == []  # stopped with the daemon
+
+
+def test_a_killed_daemon_leaves_no_record_process_behind(store_url: str, tmp_path: Path, log_dir: Path) -> None:
+    config, port = setup(tmp_path, store_url, log_dir)
+    daemon = Daemon(config, ports=(port,)).start()
+    wait_until(lambda: record_processes(config))
+    daemon.kill()
+    wait_until(lambda: record_processes(config) == [])
+
+
+def test_without_a_separate_process_the_daemon_records_itself(store_url: str, tmp_path: Path, log_dir: Path) -> None:
+    config, port = setup(tmp_path, store_url, log_dir)
+    settings = yaml.safe_load(config.read_text())
+    config.write_text(yaml.safe_dump({**settings, "record": {"separate_process": False}}))
+    with Daemon(config, ports=(port,)):
+        assert b"MSA|AA|" in next(iter(exchange("127.0.0.1", port, [ADT])))
+        wait_until(lambda: destination_statuses(config) == ["SENT"])
+        assert record_processes(config) == []
+    shown = huitong("record", "show", RESIDENT_ID, config=config)
+    assert "张三" in shown.stdout

@@ -123,6 +123,8 @@ class Ctx:
         found = view.by_id.get(seg_id)
         if not found:
             return -1
+        if len(found) == 1:  # the usual case (PID, PV1, MSH): there is only one to mean
+            return found[0]
         c: Ctx | None = self
         texts = view.texts
         innermost = -1
