@@ -62,6 +62,17 @@ def _value(view: V2View, raw: str, rep: int, comp: int | None, sub: int | None, 
     return unescape(value, seps, view.field_sep) if seps[2] in value else value
 
 
+def _position(ctx: Ctx, seg_id: str | None, occ: int | None) -> int:
+    """The segment a path names here: the context's own (``-5``), the n-th (``OBX[2]``), or the one meant."""
+    if seg_id is None:
+        return ctx.current_segment()
+    if occ:
+        assert ctx.view is not None
+        found = ctx.view.by_id.get(seg_id, ())
+        return found[occ - 1] if occ <= len(found) else -1
+    return ctx.position_of(seg_id)
+
+
 def v2_getter(path: str) -> Getter:
     p = _parts(path)
     seg_id, occ, field, rep, comp, sub = p["seg"], p["occ"], p["field"], p["rep"] or 1, p["comp"], p["sub"]
@@ -84,13 +95,7 @@ def v2_getter(path: str) -> Getter:
     def get(ctx: Ctx) -> Any:
         view = ctx.view
         assert view is not None
-        if seg_id is None:
-            pos = ctx.current_segment()
-        elif occ:
-            found = view.by_id.get(seg_id, ())
-            pos = found[occ - 1] if occ <= len(found) else -1
-        else:
-            pos = ctx.position_of(seg_id)
+        pos = _position(ctx, seg_id, occ)
         if pos < 0:
             return None
         fields = view.fields(pos)
@@ -114,13 +119,7 @@ def v2_all_getter(path: str) -> Getter:
     def get_all(ctx: Ctx) -> Any:
         view = ctx.view
         assert view is not None
-        if seg_id is None:
-            pos = ctx.current_segment()
-        elif occ:
-            found = view.by_id.get(seg_id, ())
-            pos = found[occ - 1] if occ <= len(found) else -1
-        else:
-            pos = ctx.position_of(seg_id)
+        pos = _position(ctx, seg_id, occ)
         if pos < 0:
             return None
         fields = view.fields(pos)
@@ -159,13 +158,7 @@ def v2_iterator(path: str) -> Iterator:
     def repetitions(ctx: Ctx) -> list[Ctx]:
         view = ctx.view
         assert view is not None
-        if seg_id is None:
-            pos = ctx.current_segment()
-        elif occ:
-            found = view.by_id.get(seg_id, ())
-            pos = found[occ - 1] if occ <= len(found) else -1
-        else:
-            pos = ctx.position_of(seg_id)
+        pos = _position(ctx, seg_id, occ)
         if pos < 0:
             return []
         fields = view.fields(pos)

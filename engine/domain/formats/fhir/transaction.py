@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import orjson
 
+from engine.domain.mapping.bundle import rewrite_references
 from engine.domain.mapping.result import Resource
 
 KEY_SYSTEM_PREFIX = "urn:huitong:key:"
@@ -47,18 +48,6 @@ def conditional_url(resource_type: str, identifier: dict[str, Any]) -> str:
     return f"{resource_type}?identifier={_search_escape(system)}|{_search_escape(value)}"
 
 
-def _rewrite(value: Any, urls: dict[str, str]) -> Any:
-    if isinstance(value, dict):
-        out = {k: _rewrite(v, urls) for k, v in value.items()}
-        ref = out.get("reference")
-        if isinstance(ref, str) and ref in urls:
-            out["reference"] = urls[ref]
-        return out
-    if isinstance(value, list):
-        return [_rewrite(v, urls) for v in value]
-    return value
-
-
 def transaction_bundle(resources: Sequence[Resource], *, source_system: str, message_id: int) -> dict[str, Any]:
     """The transaction Bundle for one message's resources (see the module doc)."""
     urls: dict[str, str] = {}
@@ -80,7 +69,7 @@ def transaction_bundle(resources: Sequence[Resource], *, source_system: str, mes
         if not isinstance(identifiers, list) or not identifiers or not isinstance(identifiers[0], dict):
             identifiers = [{"system": KEY_SYSTEM_PREFIX + source_system, "value": res.key or _digest(res.body)}]
             body["identifier"] = identifiers
-        body = _rewrite(body, urls)
+        body = rewrite_references(body, urls)
         entries.append(
             {
                 "fullUrl": urls[local],
