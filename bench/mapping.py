@@ -124,7 +124,7 @@ def pure_rows(mappings) -> list[dict]:  # type: ignore[no-untyped-def]
     return rows
 
 
-def start_daemon(workdir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_daemon(workdir: Path, port: int, record_processes: int = 1) -> subprocess.Popen[bytes]:
     import yaml
 
     (workdir / "channels").mkdir(parents=True, exist_ok=True)
@@ -139,6 +139,7 @@ def start_daemon(workdir: Path, port: int) -> subprocess.Popen[bytes]:
         "store": f"sqlite:///{workdir / 'store.db'}",
         "channels": "channels",
         "mappings": str(ROOT / "mappings"),
+        "record": {"processes": record_processes},
         "logging": {"level": "warning", "format": "json", "file": str(workdir / "daemon.log")},
     }))
     huitong = str(Path(sys.executable).with_name("huitong"))
@@ -153,10 +154,12 @@ def pending(db: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM outbox WHERE status != 'SENT'").fetchone()[0])
 
 
-def pipeline_row(name: str, make: Callable[[int], bytes], count: int, connections: int) -> dict:
+def pipeline_row(
+    name: str, make: Callable[[int], bytes], count: int, connections: int, record_processes: int = 1
+) -> dict:
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="huitong-bench-map-"))
-    proc = start_daemon(workdir, port)
+    proc = start_daemon(workdir, port, record_processes)
     try:
         os.sched_setaffinity(0, {0})
         warm = [make(1_000_000 + i) for i in range(300)]
@@ -180,6 +183,7 @@ def pipeline_row(name: str, make: Callable[[int], bytes], count: int, connection
     row = {
         "message": name,
         "connections": connections,
+        "record_processes": record_processes,
         "messages": count,
         "ack_msg_per_s": round(count / seconds),
         "ack_p99_ms": round(lat[int(len(lat) * 0.99)] * 1000, 3),
@@ -198,6 +202,7 @@ def pipeline_row(name: str, make: Callable[[int], bytes], count: int, connection
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--record-processes", type=int, default=1, help="engine.yaml record.processes")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "mapping.json"))
     args = parser.parse_args()
     mappings, errors = load_mappings(ROOT / "mappings")
@@ -205,8 +210,8 @@ def main() -> None:
         raise SystemExit("\n".join(map(str, errors)))
     pure = pure_rows(mappings)
     pipeline = [
-        pipeline_row("ADT^A04 registration (3 resources)", adt_a04, args.messages, 8),
-        pipeline_row("ADT^A01 admission (15 resources)", adt_a01, args.messages, 8),
+        pipeline_row("ADT^A04 registration (3 resources)", adt_a04, args.messages, 8, args.record_processes),
+        pipeline_row("ADT^A01 admission (15 resources)", adt_a01, args.messages, 8, args.record_processes),
     ]
     result = {
         "benchmark": "mapping",

@@ -86,10 +86,11 @@ class RecordSpec(_Spec):
         default_factory=dict,
         description="per resource type (e.g. Patient), per field or default: source-system patterns, first wins",
     )
-    separate_process: bool = Field(
-        default=True,
-        description="map and write record destinations in a process of their own beside the daemon (a second "
-        "core); false keeps them in the daemon's process",
+    processes: int = Field(
+        default=1,
+        ge=0,
+        description="processes beside the daemon that map and write the record destinations (each a core); "
+        "0 keeps that work in the daemon's process",
     )
 
 

@@ -37,8 +37,8 @@ class Daemon:
         self._stop = asyncio.Event()
         self._ack_ids = AckIds()
         self._engine: Engine | None = None
-        self._record: asyncio.subprocess.Process | None = None
-        self._record_task: asyncio.Task[None] | None = None
+        self._record: dict[int, asyncio.subprocess.Process] = {}
+        self._record_tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._record_wake_due = False
 
@@ -108,7 +108,7 @@ class Daemon:
             self._ack_ids,
             self.config.mappings,
             rules_of(profile),
-            record_elsewhere=self.config.record.separate_process,
+            record_elsewhere=self.config.record.processes > 0,
         )
         await channel.start()
         self.channels[spec.channel] = channel
@@ -128,41 +128,47 @@ class Daemon:
 
     def _wake_record_process(self) -> None:
         self._record_wake_due = False
-        if self._record is not None and self._record.stdin is not None and self._record.returncode is None:
-            self._record.stdin.write(b"\n")
+        for proc in self._record.values():
+            if proc.stdin is not None and proc.returncode is None:
+                proc.stdin.write(b"\n")
 
     # -- the record process -----------------------------------------------------------------------------------
     def _start_record_process(self) -> None:
-        if self.config.record.separate_process and record_destinations(self.config, self.only):
-            self._record_task = asyncio.create_task(self._supervise_record_process(), name="record-process")
+        if record_destinations(self.config, self.only):
+            self._record_tasks = [
+                asyncio.create_task(self._supervise_record_process(i), name=f"record-process-{i}")
+                for i in range(1, self.config.record.processes + 1)
+            ]
 
-    async def _supervise_record_process(self) -> None:
-        """Keep the record process running: started again a second after it dies, until the daemon stops."""
-        args = ["--config", str(self.config.path), "--node", f"{self.config.node}/record"]
+    async def _supervise_record_process(self, number: int) -> None:
+        """Keep record process ``number`` running: started again a second after it dies, until the daemon stops."""
+        node = f"{self.config.node}/record" + (f"-{number}" if number > 1 else "")
+        args = ["--config", str(self.config.path), "--node", node]
         if self.only is not None:
             args += ["--only", self.only]
         while not self._stopping:
-            self._record = await asyncio.create_subprocess_exec(
+            proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "cli", "record-worker", *args, stdin=asyncio.subprocess.PIPE
             )
-            code = await self._record.wait()
+            self._record[number] = proc
+            code = await proc.wait()
             if self._stopping:
                 return
-            log.error("record process exited; starting it again", exit_code=code)
+            log.error("record process exited; starting it again", process=number, exit_code=code)
             await asyncio.sleep(1.0)
 
     async def _stop_record_process(self) -> None:
         self._stopping = True
-        proc, task = self._record, self._record_task
-        if proc is not None and proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
+        for proc in self._record.values():
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self._record.values():
             try:
                 await asyncio.wait_for(proc.wait(), 30)
             except TimeoutError:
                 proc.kill()
-        if task is not None:
-            await task
-        self._record, self._record_task = None, None
+        await asyncio.gather(*self._record_tasks)
+        self._record, self._record_tasks = {}, []
 
     async def reload(self) -> None:
         result = await asyncio.to_thread(load_config, self.config.path)

@@ -116,10 +116,10 @@ def test_a_killed_daemon_leaves_no_record_process_behind(store_url: str, tmp_pat
     wait_until(lambda: record_processes(config) == [])
 
 
-def test_without_a_separate_process_the_daemon_records_itself(store_url: str, tmp_path: Path, log_dir: Path) -> None:
+def test_with_no_record_process_the_daemon_records_itself(store_url: str, tmp_path: Path, log_dir: Path) -> None:
     config, port = setup(tmp_path, store_url, log_dir)
     settings = yaml.safe_load(config.read_text())
-    config.write_text(yaml.safe_dump({**settings, "record": {"separate_process": False}}))
+    config.write_text(yaml.safe_dump({**settings, "record": {"processes": 0}}))
     with Daemon(config, ports=(port,)):
         assert b"MSA|AA|" in next(iter(exchange("127.0.0.1", port, [ADT])))
         wait_until(lambda: destination_statuses(config) == ["SENT"])
