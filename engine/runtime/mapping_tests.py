@@ -12,7 +12,7 @@ import yaml
 
 from engine.domain.formats.xml import XmlError
 from engine.domain.mapping import MappingError, MappingSet
-from engine.domain.mapping.expect import _matches, missing
+from engine.domain.mapping.expect import matches, missing
 from engine.pipeline.mapping import map_file
 
 _CASE_KEYS = {"mapping", "input", "source_system", "charset", "expect", "count", "events", "description"}
@@ -42,7 +42,7 @@ def _project(actual: Any, expected: Any) -> Any:
     """The part of ``actual`` that ``expected`` talks about, so a diff shows only what matters."""
     if isinstance(expected, dict) and isinstance(actual, dict):
         return {
-            k: v if k == "reference" and _matches(v, actual[k], k) else _project(actual[k], v)
+            k: v if k == "reference" and matches(v, actual[k], k) else _project(actual[k], v)
             for k, v in expected.items()
             if k in actual
         }
@@ -54,7 +54,7 @@ def _explain(item: dict[str, Any], produced: list[dict[str, Any]]) -> str:
     if not same_type:
         kinds = Counter(str(r.get("resourceType")) for r in produced)
         return f"no {item.get('resourceType')} was produced (got: {dict(kinds) or 'nothing'})"
-    best = max(same_type, key=lambda r: sum(1 for k, v in item.items() if k in r and _matches(v, r[k], k)))
+    best = max(same_type, key=lambda r: sum(1 for k, v in item.items() if k in r and matches(v, r[k], k)))
     diff = difflib.unified_diff(_dump(item), _dump(_project(best, item)), "expected", "produced", lineterm="")
     return "\n".join(diff)
 

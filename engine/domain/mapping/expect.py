@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 
-def _matches(expected: Any, actual: Any, key: str = "") -> bool:
+def matches(expected: Any, actual: Any, key: str = "") -> bool:
     if key == "reference" and isinstance(expected, str) and isinstance(actual, str):
         return actual == expected or actual.startswith(expected.rstrip("/") + "/")
     if isinstance(expected, dict):
-        return isinstance(actual, dict) and all(k in actual and _matches(v, actual[k], k) for k, v in expected.items())
+        return isinstance(actual, dict) and all(k in actual and matches(v, actual[k], k) for k, v in expected.items())
     if isinstance(expected, list):
         if not isinstance(actual, list):
             return False
         free = list(actual)
         for item in expected:
-            hit = next((i for i, a in enumerate(free) if _matches(item, a, key)), None)
+            hit = next((i for i, a in enumerate(free) if matches(item, a, key)), None)
             if hit is None:
                 return False
             free.pop(hit)
@@ -30,7 +30,7 @@ def missing(expected: list[dict[str, Any]], produced: list[dict[str, Any]]) -> l
     free = list(produced)
     out = []
     for item in expected:
-        hit = next((i for i, r in enumerate(free) if _matches(item, r)), None)
+        hit = next((i for i, r in enumerate(free) if matches(item, r)), None)
         if hit is None:
             out.append(item)
         else:
