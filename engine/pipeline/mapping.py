@@ -106,6 +106,6 @@ def map_file(
         out = []
         for i, raw in enumerate(split_messages(data)):
             mapped = map_message(mappings, names, raw, format=kind, charset=charset, source_system=source_system)
-            out.append((f"{i}|{decode_hl7v2(raw, charset).header.control_id}", mapped))
+            out.append((f"{i}|{read_header(raw, charset or 'utf-8').control_id}", mapped))
         return out
     return [("0", map_message(mappings, names, data, format=kind, charset=charset, source_system=source_system))]

@@ -126,6 +126,23 @@ def connector_of(channel: ChannelSpec, spec: DestinationSpec, mappings: MappingS
     return FileConnector(channel.channel, spec.name, spec.path, spec.filename)
 
 
+def worker_of(
+    channel: ChannelSpec, dest: DestinationSpec, mappings: MappingSet, writer: StoreWriter, scheduler: AsyncIOScheduler
+) -> DeliveryWorker:
+    """The delivery worker of one destination, started (in the daemon or in the record process)."""
+    worker = DeliveryWorker(
+        channel.channel,
+        dest.name,
+        connector_of(channel, dest, mappings),
+        policy_of(dest),
+        ordered=dest.order_by == "person",
+        writer=writer,
+        scheduler=scheduler,
+    )
+    worker.start()
+    return worker
+
+
 class AckIds:
     """Control IDs for our ACKs: unique per process start, short enough for MSH-10 (ST, 20)."""
 
@@ -178,17 +195,7 @@ class RunningChannel:
         for dest in self.spec.destinations:
             if self.record_elsewhere and isinstance(dest, RecordDestination):
                 continue
-            worker = DeliveryWorker(
-                self.name,
-                dest.name,
-                connector_of(self.spec, dest, self.mappings),
-                policy_of(dest),
-                ordered=dest.order_by == "person",
-                writer=self.writer,
-                scheduler=self.scheduler,
-            )
-            worker.start()
-            self.workers[dest.name] = worker
+            self.workers[dest.name] = worker_of(self.spec, dest, self.mappings, self.writer, self.scheduler)
         source = self.spec.source
         if isinstance(source, MllpSource):
             try:

@@ -19,8 +19,7 @@ import time
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from engine.config import EngineConfig, RecordDestination
-from engine.runtime.channels import connector_of, policy_of
-from engine.runtime.delivery import DeliveryWorker
+from engine.runtime.channels import worker_of
 from engine.runtime.logging import get_logger
 from engine.runtime.writer import StoreWriter
 from engine.store import outbox
@@ -53,21 +52,12 @@ async def run(config: EngineConfig, node: str, only: str | None = None) -> int:
     writer.start()
     scheduler = AsyncIOScheduler()
     scheduler.start()
-    workers = []
-    for channel, name in record_destinations(config, only):
-        spec = config.channels[channel]
-        dest = spec.destination(name)
-        worker = DeliveryWorker(
-            channel,
-            name,
-            connector_of(spec, dest, config.mappings),
-            policy_of(dest),
-            ordered=dest.order_by == "person",
-            writer=writer,
-            scheduler=scheduler,
+    workers = [
+        worker_of(
+            config.channels[channel], config.channels[channel].destination(name), config.mappings, writer, scheduler
         )
-        worker.start()
-        workers.append(worker)
+        for channel, name in record_destinations(config, only)
+    ]
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)

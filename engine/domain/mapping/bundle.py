@@ -8,7 +8,12 @@ from typing import Any
 
 from .result import Mapped
 
-_NS = uuid.UUID("9b3c6f0e-2c51-4f55-9a8e-5f2a6f0c1d77")
+_NAMESPACE = uuid.UUID("6f1c2d0e-8a5b-4d7e-9c3f-2b1a0e9d8c7b")  # Huitong's own uuid5 namespace
+
+
+def full_url(*parts: object) -> str:
+    """A stable ``urn:uuid:`` for one resource, from what identifies it (source, message, ``Type/local id``)."""
+    return f"urn:uuid:{uuid.uuid5(_NAMESPACE, '|'.join(str(p) for p in parts))}"
 
 
 def rewrite_references(node: Any, table: dict[str, str]) -> Any:
@@ -33,7 +38,7 @@ def to_bundle(results: Sequence[tuple[str, Mapped]], bundle_type: str = "collect
         urls = {}
         for r in mapped.resources:
             local = f"{r.type}/{r.body['id']}"
-            urls[local] = f"urn:uuid:{uuid.uuid5(_NS, '|'.join((seed, mapped.mapping, local)))}"
+            urls[local] = full_url(seed, mapped.mapping, local)
         for r in mapped.resources:
             url = urls[f"{r.type}/{r.body['id']}"]
             body = rewrite_references(r.body, urls)

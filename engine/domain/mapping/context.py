@@ -59,6 +59,10 @@ class V2View:
         self.field_sep = message.header.field_sep
         self._fields: list[list[str] | None] = [None] * len(self.texts)
 
+    def group_end(self, pos: int) -> int:
+        """Where the group that segment ``pos`` opens ends: at the next segment of its kind, else the message's end."""
+        return next((i for i in self.by_id[self.texts[pos][:3]] if i > pos), len(self.texts))
+
     def fields(self, pos: int) -> list[str]:
         """Raw field texts of segment ``pos`` by field number (MSH-1 is the field separator)."""
         found = self._fields[pos]
@@ -136,8 +140,7 @@ class Ctx:
                     innermost = c.pos
             c = c.parent
         if innermost >= 0:
-            own = view.by_id[texts[innermost][:3]]
-            end = next((i for i in own if i > innermost), len(texts))
+            end = view.group_end(innermost)
             in_group = next((i for i in found if innermost < i < end), -1)
             if in_group >= 0:
                 return in_group

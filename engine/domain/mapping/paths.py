@@ -142,12 +142,9 @@ def v2_iterator(path: str) -> Iterator:
             assert view is not None
             found = view.by_id.get(seg_id, ())
             start = ctx.current_segment()
-            if start >= 0 and found:
-                own = view.texts[start][:3]
-                if own != seg_id:  # a group: after the enclosing segment, up to the next one of its kind
-                    following = view.by_id.get(own, ())
-                    end = next((i for i in following if i > start), len(view.texts))
-                    found = [i for i in found if start < i < end]
+            if start >= 0 and found and not view.texts[start].startswith(seg_id):
+                end = view.group_end(start)  # a group: after the enclosing segment, up to the next of its kind
+                found = [i for i in found if start < i < end]
             return [ctx.child(pos=i, index=n) for n, i in enumerate(found, 1)]
 
         return segments

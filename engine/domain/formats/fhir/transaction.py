@@ -11,25 +11,16 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import uuid
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
 import orjson
 
-from engine.domain.mapping.bundle import rewrite_references
+from engine.domain.mapping.bundle import full_url, rewrite_references
 from engine.domain.mapping.result import Resource
 
 KEY_SYSTEM_PREFIX = "urn:huitong:key:"
-_NAMESPACE = uuid.UUID("6f1c2d0e-8a5b-4d7e-9c3f-2b1a0e9d8c7b")  # Huitong's own uuid5 namespace
-
-
-def full_url(source_system: str, message_id: int, local: str) -> str:
-    """The stable ``urn:uuid:`` of one resource of one message (``local`` is ``Type/id``)."""
-    return f"urn:uuid:{uuid.uuid5(_NAMESPACE, f'{source_system}|{message_id}|{local}')}"
-
-
 def _digest(body: dict[str, Any]) -> str:
     content = {k: v for k, v in body.items() if k not in ("id", "meta")}
     return hashlib.blake2b(orjson.dumps(content, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
