@@ -1,0 +1,1 @@
+"""Master patient index: pure normalisation of the fields records are matched on."""
