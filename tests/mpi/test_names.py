@@ -115,3 +115,7 @@ def test_u_umlaut_is_also_spelt_u_and_yu() -> None:
 
 def test_latin_variants_include_the_first_word_moved_last() -> None:
     assert names.pinyin_variants("WEI ZHANG") == {"weizhang", "zhangwei"}
+
+
+def test_non_han_characters_in_a_han_name_keep_their_letters_in_every_variant() -> None:
+    assert names.pinyin_variants("张伟A") == {"zhangweia", "weiazhang"}

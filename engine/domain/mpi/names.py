@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import cache, lru_cache
 
 from opencc import OpenCC
@@ -42,7 +43,9 @@ _SURNAME_READINGS = {
 # Middle-dot variants used between the parts of transcribed minority and foreign names.
 _DOTS = re.compile(r"[·•‧・﹒.．∙⋅]+")
 _WHITESPACE = re.compile(r"\s+")
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+_HAN_CLASS = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_HAN = re.compile(f"[{_HAN_CLASS}]")
+_HAN_OR_RUN = re.compile(f"[{_HAN_CLASS}]|[^{_HAN_CLASS}]+")
 # Latin names: commas and slashes separate parts ("ZHANG, WEI", "ZHANG/WEI"); other punctuation is dropped.
 _LATIN_SEPARATORS = re.compile(r"[,/;]")
 _LATIN_DROPPED = re.compile(r"[^\w\s-]|_")
@@ -104,16 +107,24 @@ def _latin_key(text: str) -> str:
     return _NOT_LETTER.sub("", text)
 
 
-def _letters(syllables: list[str]) -> str:
+def _letters(syllables: Iterable[str]) -> str:
     """Syllables joined and reduced to a-z (pypinyin passes non-Han characters such as "·" through)."""
     return _latin_key("".join(syllables))
 
 
-def _surname_syllables(family: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def _surname_syllables(family: str) -> tuple[str, ...]:
     """The family name's reading: the surname reading where it differs from pypinyin's first reading."""
     if family in _SURNAME_READINGS:
-        return [_SURNAME_READINGS[family]]
-    return [_SURNAME_READINGS.get(ch) or lazy_pinyin(ch)[0] for ch in family]
+        return (_SURNAME_READINGS[family],)
+    return tuple(_SURNAME_READINGS.get(ch) or lazy_pinyin(ch)[0] for ch in family)
+
+
+@lru_cache(maxsize=65536)
+def _given_syllables(given: str) -> tuple[str, ...]:
+    """The given name's reading, phrase-aware (重阳 chongyang); cached apart from the full name because given
+    names repeat across a population far more than full names do, and pypinyin costs ~20 µs a call."""
+    return tuple(lazy_pinyin(given))
 
 
 @lru_cache(maxsize=65536)
@@ -122,7 +133,7 @@ def pinyin_parts(name: str) -> tuple[str, str]:
     family, given = split(name)
     if not is_han(family + given):
         return _latin_key(family), _latin_key(given)
-    return _letters(_surname_syllables(family)), _letters(lazy_pinyin(given))
+    return _letters(_surname_syllables(family)), _letters(_given_syllables(given))
 
 
 def pinyin_key(name: str) -> str:
@@ -148,11 +159,14 @@ def _char_readings(char: str) -> tuple[str, ...]:
 def _han_variants(family: str, given: str, limit: int) -> frozenset[str]:
     """Reading combinations (canonical readings first, at most ``limit``) in both word orders."""
     family_first = _surname_syllables(family)
-    canonical = [*family_first, *lazy_pinyin(given)]
+    canonical = [*family_first, *_given_syllables(given)]
     chars = list(family) if len(family_first) == len(family) else [family]  # a table entry reads as one unit
+    units = [*chars, *_HAN_OR_RUN.findall(given)]  # pypinyin gives one item per Han character or non-Han run
+    if len(units) != len(canonical):
+        units = [""] * len(canonical)  # unexpected segmentation: canonical readings only
     options: list[tuple[str, ...]] = []
-    for char, first in zip([*chars, *given], canonical, strict=True):
-        others = _char_readings(char) if len(char) == 1 else ()
+    for unit, first in zip(units, canonical, strict=True):
+        others = _char_readings(unit) if _HAN.fullmatch(unit) else ()
         options.append((first, *(r for r in others if r != first)))
     split_at = len(chars)
     keys: set[str] = set()
