@@ -87,7 +87,9 @@ ID_MISSING_ELDERLY_FACTOR = 2.0
 # --- Truth-layer shapes ---------------------------------------------------------------------------------------
 SOURCE_SHARE = {"his": 0.75, "phs": 0.65, "emr": 0.55}  # share of persons each source registers
 HIS_DUPLICATE_RATE = 0.05  # his re-registers a person under a second local_id
-TWIN_HOUSEHOLD_RATE = 0.25  # of households with 2+ children (far above nature: the hard case, on purpose)
+# Of households drawn with 2+ children; some of those end with one child (the mother too young for more), so
+# about 25% of households that have 2+ children have twins -- far above nature: the hard case, on purpose.
+TWIN_HOUSEHOLD_RATE = 0.20
 NEWBORN_YOUNGEST_RATE = 0.26  # youngest child of a mother <= 42 is under 1 year: about 15% of all children
 BORN_ELSEWHERE_RATE = 0.20  # the ID's area code is another division than where the household lives
 LANDLINE_HOUSEHOLD_RATE = 0.15  # households (in divisions with a known area code) that have a landline
@@ -97,7 +99,10 @@ SEX_FORMAT = {"his": ("男", "女"), "phs": ("1", "2"), "emr": ("M", "F")}
 DATE_FORMAT = {"his": "%Y-%m-%d", "phs": "%Y%m%d", "emr": "%Y/%m/%d"}
 
 # Real county-level divisions (GB/T 2260 codes; checked against python-stdnum's cn/loc table) with the
-# landline area code where we use one. Towns and villages inside them are invented.
+# landline area code where we use one. Towns and villages inside them are invented. The ID area code is today's
+# code for everyone, as on real second-generation cards: python-stdnum's strict ``ric.is_valid`` rejects such an
+# ID when the county code postdates the birth year (德清县 330521 dates from 1983), about half of the IDs here;
+# the MOD 11-2 check and the province always hold.
 DIVISIONS: list[tuple[str, str, str, str, str | None]] = [
     # code, province, prefecture, county-level division, landline area code
     ("330106", "浙江省", "杭州市", "西湖区", "0571"),
@@ -681,6 +686,8 @@ def _summary(g: _Generator, households: list[Household], everyone: list[Person],
     children = [p for p in everyone if p.relation in ("child", "twin", "newborn")]
     infants = [p for p in children if p.age_days < 365]
     twin_households = {p.household_id for p in everyone if p.relation == "twin"}
+    kids = Counter(p.household_id for p in children)
+    multi_child = sum(1 for n in kids.values() if n >= 2)
     return {
         "seed": g.seed,
         "error_scale": g.error_scale,
@@ -692,6 +699,7 @@ def _summary(g: _Generator, households: list[Household], everyone: list[Person],
         "relations": dict(sorted(Counter(p.relation for p in everyone).items())),
         "twins": sum(1 for p in everyone if p.relation == "twin"),
         "twin_pairs": len(twin_households),
+        "twin_share_of_multichild_households": round(len(twin_households) / multi_child, 4) if multi_child else 0.0,
         "newborns": len(infants),
         "newborn_share_of_children": round(len(infants) / len(children), 4) if children else 0.0,
         "his_duplicates": duplicates,
