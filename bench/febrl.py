@@ -7,8 +7,9 @@ the package, offline). Every linker runs in two variants: ``with_ssid`` (may use
 perfect identifier) and ``without_ssid`` (may not: the realistic case of an MPI without a national ID).
 
 - ``recordlinkage``: recordlinkage 0.16; candidate pairs are the union of blocks on given_name, surname,
-  date_of_birth, postcode (+ soc_sec_id); features are binary: Jaro-Winkler >= 0.85 on the free-text
-  strings, exact on the codes; unsupervised ECM classifier.
+  date_of_birth, postcode (+ soc_sec_id); features are binary: Jaro-Winkler >= 0.85 on given_name, surname,
+  address_1, address_2 and suburb, exact on street_number, postcode, state, date_of_birth (+ soc_sec_id);
+  unsupervised ECM classifier.
 - ``splink``: Splink 5 on DuckDB; the same blocking rules; 9 comparisons (8 without soc_sec_id) with
   graded levels and term-frequency adjustment on suburb; lambda from a deterministic rule, u by random
   sampling (seeded), m by EM over two training blocking rules; a pair is predicted at p >= 0.5.
@@ -313,6 +314,7 @@ def main() -> int:
     )
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
     unavailable: set[str] = set()
+    load_before = os.getloadavg()
     ctx = multiprocessing.get_context("spawn")
     for i in range(args.runs):
         for name in names:
@@ -322,12 +324,13 @@ def main() -> int:
                 with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
                     result = pool.submit(one_run, name, variant).result()
                 runs.setdefault((name, variant), []).append(result)
-                if not result["available"]:
+                if not result["available"]:  # one row for the linker, not one per variant
+                    result["variant"] = "-"
                     unavailable.add(name)
                     break
         print(f"run {i + 1}/{args.runs} done", file=sys.stderr, flush=True)
     rows = [summarise(r) for r in runs.values()]
-    rows.sort(key=lambda r: (names.index(r["linker"]), list(VARIANTS).index(r["variant"])))
+    rows.sort(key=lambda r: (names.index(r["linker"]), [*VARIANTS, "-"].index(r["variant"])))
     print()
     for row in rows:
         print_row(row)
@@ -343,7 +346,13 @@ def main() -> int:
             {
                 "what": "FEBRL4 (5,000 x 5,000 records, 5,000 true pairs): linkage quality and wall seconds "
                 f"per linker, median of {args.runs} runs, each in a fresh process, not pinned",
-                "machine": {"platform": platform.platform(), "cpu": cpu_model(), "cores": os.cpu_count()},
+                "machine": {
+                    "platform": platform.platform(),
+                    "cpu": cpu_model(),
+                    "cores": os.cpu_count(),
+                    "load_average_1_5_15_min_before": [round(x, 2) for x in load_before],
+                    "load_average_1_5_15_min_after": [round(x, 2) for x in os.getloadavg()],
+                },
                 "versions": versions(),
                 "splink_threshold_match_probability": THRESHOLD,
                 "rows": rows,
