@@ -29,8 +29,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Engine, text  # noqa: E402
 
+from engine.config.mpi import SHIPPED, load_matcher  # noqa: E402
 from engine.domain.mapping.result import MRN_TYPE, RESIDENT_ID_SYSTEM, Mapped, Resource  # noqa: E402
 from engine.domain.record.precedence import SourceVersion, merge  # noqa: E402
+from engine.pipeline.mpi import MpiResolver  # noqa: E402
 from engine.pipeline.record import Provenance, apply  # noqa: E402
 from engine.store.database import migrate, open_engine  # noqa: E402
 
@@ -123,6 +125,9 @@ def run(engine: Engine, messages: list[Mapped]) -> dict[str, float]:
     batches = [messages[i : i + BATCH] for i in range(0, len(messages), BATCH)]
     warm = len(batches) // 10
     timed = len(messages) - warm * BATCH
+    matcher, errors = load_matcher(SHIPPED)
+    assert matcher is not None, errors
+    resolver = MpiResolver(matcher)
     message_id = 0
     for n, batch in enumerate(batches):
         if n == warm:
@@ -136,7 +141,7 @@ def run(engine: Engine, messages: list[Mapped]) -> dict[str, float]:
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")  # open the transaction before the clock starts
             start = time.perf_counter()
-            apply(conn, items, 1_790_000_000.0 + message_id)
+            apply(conn, items, 1_790_000_000.0 + message_id, resolver)
             middle = time.perf_counter()
             conn.commit()
             commit_s += time.perf_counter() - middle

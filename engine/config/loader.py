@@ -23,6 +23,7 @@ from .checks import LoadedChannel, check_channel_environment, check_engine_envir
 from .errors import WHOLE_FILE, ConfigError, ConfigInvalid
 from .mappings import load_mappings
 from .models import ChannelSpec, EngineConfig, EngineFile, ObservationProfile
+from .mpi import default_settings, load_matcher
 from .values import describe
 
 
@@ -214,7 +215,11 @@ def load_config(
     profiles, profile_errors = _profiles(channels, env)
     schema_errors.extend(profile_errors)
     mapping_set = None
+    matcher = None
     if engine is not None:
+        mpi_file = engine.mpi or default_settings(engine_path)
+        matcher, mpi_errors = load_matcher(mpi_file, env)
+        schema_errors.extend(mpi_errors)
         mapping_set, mapping_errors = load_mappings(engine.mappings)
         schema_errors.extend(mapping_errors)
         schema_errors.extend(_unknown_mappings(channels, mapping_set, mapping_errors))
@@ -236,6 +241,7 @@ def load_config(
         store=engine.store,
         channels_dir=engine.channels,
         mappings_dir=engine.mappings,
+        mpi_settings=mpi_file,
         node=engine.node or socket.gethostname(),
         logging=engine.logging,
         record=engine.record,
@@ -243,6 +249,7 @@ def load_config(
         profiles=profiles,
     )
     config._mappings = mapping_set
+    config._mpi = matcher
     return LoadResult(config=config, errors=[])
 
 

@@ -110,6 +110,12 @@ class EngineFile(_Spec):
         description="directory of mappings, code tables and mapping tests (docs/mappings.md)",
     )
     record: RecordSpec = Field(default_factory=lambda: RecordSpec(), description="unified health record settings")
+    mpi: ResolvedPath | None = Field(
+        default=None,
+        description="master patient index settings (comparisons, blocking, thresholds; the trained model is "
+        "the file its model: names, beside it); default mpi.yaml beside engine.yaml, else the shipped "
+        "config/mpi.yaml",
+    )
     node: Name | None = Field(
         default=None,
         description="this engine process's name in a shared store; default the host name (set it when "
@@ -425,7 +431,14 @@ class EngineConfig(_Spec):
     record: RecordSpec = Field(default_factory=lambda: RecordSpec())
     channels: dict[str, ChannelSpec] = Field(default_factory=dict)
     profiles: dict[Path, ObservationProfile] = Field(default_factory=dict, description="by file, as loaded")
+    mpi_settings: Path | None = None
     _mappings: Any = PrivateAttr(default=None)
+    _mpi: Any = PrivateAttr(default=None)
+
+    @property
+    def mpi(self) -> Any:
+        """The MPI's settings and trained model (engine.domain.mpi.matcher.Matcher)."""
+        return self._mpi
 
     @property
     def mappings(self) -> Any:

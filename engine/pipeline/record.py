@@ -24,7 +24,7 @@ from engine.domain.mapping.result import Mapped, Resource
 from engine.domain.record import references
 from engine.domain.record.facts import fact_digest
 from engine.store import record
-from engine.store.persons import DeterministicResolver, Identification, PersonResolver, new_id
+from engine.store.persons import Identification, PersonResolver, new_id
 from engine.store.record import Link, Row, Version
 
 MERGE = "patient.merge"
@@ -52,15 +52,11 @@ class AppliedSummary:
     merged: str | None = None  # the person a patient.merge retired into person_id
 
 
-DETERMINISTIC = DeterministicResolver()
-
-
 def apply(
     conn: Connection,
     items: Sequence[tuple[Mapped, Provenance]],
     now: float,
-    *,
-    resolver: PersonResolver = DETERMINISTIC,
+    resolver: PersonResolver,
 ) -> list[AppliedSummary]:
     """Record a batch of mapped messages in order; returns one summary per message."""
     summaries: list[AppliedSummary] = []
@@ -97,7 +93,7 @@ class _Batch:
     def run(self) -> list[AppliedSummary]:
         patients = [_patient(mapped) for mapped, _ in self.items]
         requests = [
-            Identification(prov.source_system, p.body.get("identifier") or [])
+            Identification(prov.source_system, p.body.get("identifier") or [], p.body)
             for (_, prov), p in zip(self.items, patients, strict=True)
             if p is not None
         ]
@@ -230,6 +226,13 @@ class _Batch:
         retired = self.resolver.find(self.conn, data.get("retired") or [])
         if surviving is None or retired is None or surviving == retired:
             return
-        moved = self.resolver.merge(self.conn, surviving, retired)
-        record.move_person(self.conn, surviving, retired, moved, message_id=prov.message_id, now=self.now)
+        self.resolver.merge_persons(
+            self.conn,
+            surviving,
+            retired,
+            actor="pipeline",
+            reason=f"merge message from {prov.source_system}",
+            now=self.now,
+            message_id=prov.message_id,
+        )
         summary.person_id, summary.merged = surviving, retired

@@ -48,6 +48,7 @@ from engine.runtime.logging import get_logger
 from engine.runtime.tls import client_context, server_context
 from engine.runtime.writer import StoreWriter
 from engine.store.outbox import Delivery
+from engine.store.persons import PersonResolver
 
 log = get_logger("huitong.channel")
 
@@ -103,9 +104,11 @@ def mapper_of(spec: ChannelSpec, mappings: MappingSet) -> Callable[[Delivery], M
     return to_mapped
 
 
-def connector_of(channel: ChannelSpec, spec: DestinationSpec, mappings: MappingSet) -> Connector:
+def connector_of(
+    channel: ChannelSpec, spec: DestinationSpec, mappings: MappingSet, resolver: PersonResolver
+) -> Connector:
     if isinstance(spec, RecordDestination):
-        return RecordConnector(channel.channel, channel.source_system, mapper_of(channel, mappings))
+        return RecordConnector(channel.channel, channel.source_system, mapper_of(channel, mappings), resolver)
     if isinstance(spec, FhirDestination):
         return FhirConnector(
             spec.url,
@@ -127,13 +130,18 @@ def connector_of(channel: ChannelSpec, spec: DestinationSpec, mappings: MappingS
 
 
 def worker_of(
-    channel: ChannelSpec, dest: DestinationSpec, mappings: MappingSet, writer: StoreWriter, scheduler: AsyncIOScheduler
+    channel: ChannelSpec,
+    dest: DestinationSpec,
+    mappings: MappingSet,
+    resolver: PersonResolver,
+    writer: StoreWriter,
+    scheduler: AsyncIOScheduler,
 ) -> DeliveryWorker:
     """The delivery worker of one destination, started (in the daemon or in the record process)."""
     worker = DeliveryWorker(
         channel.channel,
         dest.name,
-        connector_of(channel, dest, mappings),
+        connector_of(channel, dest, mappings, resolver),
         policy_of(dest),
         ordered=dest.order_by == "person",
         writer=writer,
@@ -179,6 +187,7 @@ class RunningChannel:
     scheduler: AsyncIOScheduler
     ack_ids: AckIds
     mappings: MappingSet
+    resolver: PersonResolver
     profile: Rules | None = None
     record_elsewhere: bool = False  # the record destinations run in the record process (record_process.py)
     workers: dict[str, DeliveryWorker] = field(default_factory=dict)
@@ -195,7 +204,9 @@ class RunningChannel:
         for dest in self.spec.destinations:
             if self.record_elsewhere and isinstance(dest, RecordDestination):
                 continue
-            self.workers[dest.name] = worker_of(self.spec, dest, self.mappings, self.writer, self.scheduler)
+            self.workers[dest.name] = worker_of(
+                self.spec, dest, self.mappings, self.resolver, self.writer, self.scheduler
+            )
         source = self.spec.source
         if isinstance(source, MllpSource):
             try:

@@ -16,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 
 from engine.config import ChannelSpec, EngineConfig, load_config
+from engine.pipeline.mpi import MpiResolver
 from engine.runtime.channels import AckIds, ChannelStartError, RunningChannel, routes_of, rules_of
 from engine.runtime.logging import get_logger
 from engine.runtime.record_process import record_destinations
@@ -107,6 +108,7 @@ class Daemon:
             self.scheduler,
             self._ack_ids,
             self.config.mappings,
+            MpiResolver(self.config.mpi),
             rules_of(profile),
             record_elsewhere=self.config.record.processes > 0,
         )

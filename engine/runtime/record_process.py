@@ -19,6 +19,7 @@ import time
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from engine.config import EngineConfig, RecordDestination
+from engine.pipeline.mpi import MpiResolver
 from engine.runtime.channels import worker_of
 from engine.runtime.logging import get_logger
 from engine.runtime.writer import StoreWriter
@@ -52,9 +53,15 @@ async def run(config: EngineConfig, node: str, only: str | None = None) -> int:
     writer.start()
     scheduler = AsyncIOScheduler()
     scheduler.start()
+    resolver = MpiResolver(config.mpi)
     workers = [
         worker_of(
-            config.channels[channel], config.channels[channel].destination(name), config.mappings, writer, scheduler
+            config.channels[channel],
+            config.channels[channel].destination(name),
+            config.mappings,
+            resolver,
+            writer,
+            scheduler,
         )
         for channel, name in record_destinations(config, only)
     ]

@@ -1,34 +1,31 @@
-"""Person resolution: which enterprise person a Patient's identifiers name, behind one interface.
+"""Person resolution: which enterprise person a Patient is, behind one interface.
 
-`PersonResolver` is what the record needs from identity; the deterministic resolver here answers it from
-identifiers alone (resident ID first, then the source's MRN, else a new person) until the MPI issue brings
-probabilistic matching, links and unmerge behind the same interface.
+`PersonResolver` is what the record needs from identity; the master patient index
+(``engine.pipeline.mpi.MpiResolver``) answers it.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import structlog
 from sqlalchemy import Connection
 
-from engine.domain.record import identity
 from engine.domain.record.identity import Key
 from engine.store import dbapi
 
-log = structlog.get_logger("huitong.record")
 CHUNK = 500  # bound parameters per IN list: far below every driver's limit
 
 
 @dataclass(frozen=True, slots=True)
 class Identification:
-    """The identifiers (FHIR Identifier dicts) of a Patient one source sent."""
+    """A Patient one source sent: its identifiers (FHIR Identifier dicts) and the whole resource."""
 
     source_system: str
     identifiers: Sequence[Mapping[str, Any]]
+    patient: Mapping[str, Any] = field(default_factory=dict)
 
 
 class PersonResolver(Protocol):
@@ -43,8 +40,18 @@ class PersonResolver(Protocol):
         """The person these identifiers name today, registering nothing (None when none is known)."""
         ...
 
-    def merge(self, conn: Connection, surviving: str, retired: str) -> list[Key]:
-        """Give the retired person's identifiers to the surviving one; returns what moved (for unmerge)."""
+    def merge_persons(
+        self,
+        conn: Connection,
+        surviving: str,
+        retired: str,
+        *,
+        actor: str,
+        reason: str,
+        now: float,
+        message_id: int | None = None,
+    ) -> int:
+        """Give everything of the retired person to the surviving one, kept for an unmerge; the merge id."""
         ...
 
 
@@ -69,58 +76,3 @@ def lookup(conn: Connection, keys: Iterable[Key]) -> dict[Key, str]:
             if (system, value) in wanted:
                 found[(system, value)] = person
     return found
-
-
-class DeterministicResolver:
-    """Resident ID, then the source's MRN (system + value), else a new person."""
-
-    def resolve(self, conn: Connection, requests: Sequence[Identification], now: float) -> list[str]:
-        known = lookup(conn, (k for r in requests for k in identity.keys(r.identifiers)))
-        new_persons: list[tuple[str, float]] = []
-        new_identifiers: list[tuple[str, str, str, str, float]] = []
-        persons: list[str] = []
-        for request in requests:
-            residents, mrns = identity.by_trust(request.identifiers)
-            by_resident = next((known[k] for k in residents if k in known), None)
-            by_mrn = next((known[k] for k in mrns if k in known), None)
-            if by_resident and by_mrn and by_resident != by_mrn:
-                # Two persons disagree; merging them is the MPI's decision, never a silent one here.
-                log.warning(
-                    "record.identity_conflict",
-                    chosen=by_resident,
-                    other=by_mrn,
-                    source_system=request.source_system,
-                    reason="the resident ID and the MRN belong to different persons; kept the resident ID's",
-                )
-            person = by_resident or by_mrn
-            if person is None:
-                person = new_id(now)
-                new_persons.append((person, now))
-            for k in identity.keys(request.identifiers):
-                if k not in known:
-                    known[k] = person
-                    new_identifiers.append((k[1], k[0], person, request.source_system, now))
-            persons.append(person)
-        dbapi.executemany(conn, "INSERT INTO record_persons (id, created_at) VALUES (?, ?)", new_persons)
-        dbapi.executemany(
-            conn,
-            "INSERT INTO record_identifiers (value, system, person_id, source_system, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            new_identifiers,
-        )
-        return persons
-
-    def find(self, conn: Connection, identifiers: Sequence[Mapping[str, Any]]) -> str | None:
-        residents, mrns = identity.by_trust(identifiers)
-        others = identity.keys(identifiers)
-        known = lookup(conn, others)
-        return next((known[k] for k in [*residents, *mrns, *others] if k in known), None)
-
-    def merge(self, conn: Connection, surviving: str, retired: str) -> list[Key]:
-        moved = dbapi.fetchall(
-            conn, "SELECT system, value FROM record_identifiers WHERE person_id = ? ORDER BY system, value", [retired]
-        )
-        dbapi.executemany(
-            conn, "UPDATE record_identifiers SET person_id = ? WHERE person_id = ?", [(surviving, retired)]
-        )
-        return [(system, value) for system, value in moved]

@@ -178,7 +178,15 @@ def write(
 
 
 def move_person(
-    conn: Connection, surviving: str, retired: str, identifiers: Sequence[Key], *, message_id: int | None, now: float
+    conn: Connection,
+    surviving: str,
+    retired: str,
+    identifiers: Sequence[Key],
+    records: Sequence[str],
+    *,
+    message_id: int | None,
+    now: float,
+    actor: str,
 ) -> int:
     """Re-point the retired person's resources to the surviving one; keep and audit what moved. Returns the merge id."""
     resources = [r[0] for r in dbapi.fetchall(conn, "SELECT id FROM record_resources WHERE person_id = ?", [retired])]
@@ -186,9 +194,19 @@ def move_person(
     dbapi.executemany(conn, "UPDATE record_persons SET merged_into = ? WHERE id = ?", [(surviving, retired)])
     [merge_id] = dbapi.insert_returning_ids(
         conn,
-        "INSERT INTO record_merges (at, surviving, retired, message_id, identifiers, resources)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [(now, surviving, retired, message_id, orjson.dumps(identifiers).decode(), orjson.dumps(resources).decode())],
+        "INSERT INTO record_merges (at, surviving, retired, message_id, identifiers, resources, records)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                now,
+                surviving,
+                retired,
+                message_id,
+                orjson.dumps(identifiers).decode(),
+                orjson.dumps(resources).decode(),
+                orjson.dumps(list(records)).decode(),
+            )
+        ],
     )
     # The audit names persons and counts, not identifiers: those are personal data, kept in record_merges only.
     detail = {
@@ -197,8 +215,9 @@ def move_person(
         "message_id": message_id,
         "identifiers": len(identifiers),
         "resources": len(resources),
+        "records": len(records),
     }
-    audit.record(conn, "record.merge", f"person:{surviving}", detail, actor="pipeline", at=now)
+    audit.record(conn, "record.merge", f"person:{surviving}", detail, actor=actor, at=now)
     return merge_id
 
 

@@ -211,4 +211,73 @@ record_merges = Table(
     Column("message_id", Id),
     Column("identifiers", Text, nullable=False, doc="JSON [[system, value], ...] moved to the survivor"),
     Column("resources", Text, nullable=False, doc="JSON [resource id, ...] moved to the survivor"),
+    Column("records", Text, nullable=False, server_default="[]", doc="JSON [MPI record id, ...] moved"),
+    Column("undone_at", Double, doc="set when an unmerge moved it all back"),
+)
+
+# --- master patient index ----------------------------------------------------------------------------------
+# One row per patient record of one source (its own local id): the unit the MPI links to a person.
+mpi_records = Table(
+    "mpi_records",
+    metadata,
+    Column("id", RecordId, primary_key=True),
+    Column("source_system", String(64), nullable=False),
+    Column("local_id", String(255), nullable=False, doc="the source's own key for the patient (its MRN)"),
+    Column("person_id", RecordId, nullable=False),
+    Column("state", String(16), nullable=False, doc="NEW (first of its person), MATCH (linked), REVIEW"),
+    Column("link_source", String(8), nullable=False, doc="AUTO or MANUAL: re-matching never moves MANUAL"),
+    Column("probability", Double, doc="of the link that placed it; NULL for a new person"),
+    Column("rule", String(64), nullable=False, doc="what decided: an identity rule, the model, an operator"),
+    Column("features", Text, nullable=False, doc="JSON of the normalised features it is compared on"),
+    Column("updated_at", Double, nullable=False),
+    UniqueConstraint("source_system", "local_id", name="uq_mpi_records_local"),
+)
+Index("ix_mpi_records_person", mpi_records.c.person_id)
+
+# Blocking keys ("<rule>:<key>") of every record: candidates are the records sharing a key.
+mpi_blocks = Table(
+    "mpi_blocks",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("record_id", RecordId, primary_key=True),
+    sqlite_with_rowid=False,
+)
+Index("ix_mpi_blocks_record", mpi_blocks.c.record_id)
+
+# How many records hold each value of a term-frequency column (field "*" counts all records).
+mpi_terms = Table(
+    "mpi_terms",
+    metadata,
+    Column("field", String(32), primary_key=True),
+    Column("value", String(255), primary_key=True),
+    Column("count", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+mpi_reviews = Table(
+    "mpi_reviews",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("record_id", RecordId, nullable=False),
+    Column("candidate", RecordId, nullable=False, doc="the person the record may be"),
+    Column("probability", Double, nullable=False),
+    Column("status", String(16), nullable=False, doc="open, accepted, rejected or void (decided elsewhere)"),
+    Column("created_at", Double, nullable=False),
+    Column("decided_at", Double),
+    Column("decided_by", String(64)),
+    Column("reason", Text),
+)
+Index("ix_mpi_reviews_status", mpi_reviews.c.status)
+Index("ix_mpi_reviews_record", mpi_reviews.c.record_id)
+
+# An operator's word on a record and a person; automatic matching never overrides it.
+mpi_decisions = Table(
+    "mpi_decisions",
+    metadata,
+    Column("record_id", RecordId, primary_key=True),
+    Column("person_id", RecordId, primary_key=True),
+    Column("same", Integer, nullable=False, doc="1: the same person; 0: never the same"),
+    Column("actor", String(64), nullable=False),
+    Column("at", Double, nullable=False),
+    Column("reason", Text),
 )

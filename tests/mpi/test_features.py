@@ -33,12 +33,19 @@ def test_typical_record() -> None:
         "name_py_variants": "weizhang|zhangwei",
         "family_py": "zhang",
         "given_py": "wei",
+        "name_sorted": "weizhang",
         "sex": "M",
         "dob": "1990-03-07",
         "phone": "13800138000",
         "address": "杭州市西湖区文三路1号",
         "division": None,
     }
+
+
+def test_a_romanised_name_in_either_order_sorts_to_the_han_names_key() -> None:
+    han = from_fields(**ZHANG_WEI)["name_sorted"]
+    assert from_fields(**{**ZHANG_WEI, "name": "WEI ZHANG"})["name_sorted"] == han
+    assert from_fields(**{**ZHANG_WEI, "name": "Zhang Wei"})["name_sorted"] == han
 
 
 def test_empty_record_is_all_none() -> None:

@@ -63,7 +63,7 @@ def source(system: str, message_id: int, channel: str = "his-adt") -> Provenance
 
 
 # 王建国: an invented resident of the county, known to the HIS and to the public-health system.
-WANG_ID = "330781196803140015"
+WANG_ID = "330781196803140016"
 WANG_HIS = mrn(HIS_MRN, "H0012345")
 WANG_PHS = mrn(PHS_MRN, "P-88001")
 WANG_NAME = [{"text": "王建国", "family": "王", "given": ["建国"]}]

@@ -30,6 +30,7 @@ from tests.record.people import (
     source,
 )
 from tests.support.daemon import huitong, write_config
+from tests.support.mpi import shipped_resolver
 
 PRECEDENCE = {"Patient": {"default": ["his.*", "phs.*"], "address": ["phs.*", "his.*"]}}
 
@@ -65,7 +66,7 @@ def config(store_url: str, tmp_path: Path, log_dir: Path) -> Path:
         mapping="xml/phs",
     )
     with engine.begin() as conn:
-        apply(conn, [(his, source(HIS, 1)), (phs, source(PHS, 2, "phs-xml"))], time.time())
+        apply(conn, [(his, source(HIS, 1)), (phs, source(PHS, 2, "phs-xml"))], time.time(), shipped_resolver())
     engine.dispose()
     return path
 

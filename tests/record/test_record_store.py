@@ -31,6 +31,7 @@ from tests.record.people import (
     resident,
     source,
 )
+from tests.support.mpi import shipped_resolver
 
 NOW = 1_790_000_000.0
 
@@ -45,7 +46,7 @@ def engine(store_url: str) -> Iterator[Engine]:
 
 def run(engine: Engine, *items, now: float = NOW) -> list[AppliedSummary]:  # type: ignore[no-untyped-def]
     with engine.begin() as conn:
-        return apply(conn, list(items), now)
+        return apply(conn, list(items), now, shipped_resolver())
 
 
 def resources(engine: Engine, person: str) -> list[record.Current]:
@@ -141,14 +142,16 @@ def test_later_messages_of_a_batch_find_the_person_an_earlier_one_created(engine
     assert summaries[1].versioned == 1
 
 
-def test_a_resident_id_of_another_person_than_the_mrn_keeps_the_resident_ids_person(engine: Engine) -> None:
+def test_an_update_that_gives_a_record_another_persons_resident_id_merges_it_into_that_person(engine: Engine) -> None:
     [by_id] = run(engine, (message(patient(resident(WANG_ID))), source(PHS, 1)))
     [by_mrn] = run(engine, (message(patient(WANG_HIS)), source(HIS, 2)))
+    assert by_id.person_id != by_mrn.person_id
     [both] = run(engine, (message(patient(resident(WANG_ID), WANG_HIS)), source(HIS, 3)))
-    assert both.person_id == by_id.person_id != by_mrn.person_id
+    assert both.person_id == by_id.person_id
     with engine.connect() as conn:
         owner = conn.execute(select(record_identifiers.c.person_id).where(record_identifiers.c.value == "H0012345"))
-        assert owner.scalar() == by_mrn.person_id  # not moved silently
+        assert owner.scalar() == by_id.person_id
+        assert record.surviving(conn, by_mrn.person_id) == by_id.person_id  # a merge, kept for an unmerge
 
 
 def test_patient_merge_repoints_identifiers_and_resources_and_keeps_what_moved(engine: Engine) -> None:

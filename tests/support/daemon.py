@@ -15,6 +15,7 @@ import yaml
 
 HUITONG = str(Path(sys.executable).with_name("huitong"))
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"  # the shipped mappings
+MPI_SETTINGS = Path(__file__).resolve().parents[2] / "config" / "mpi.yaml"  # the shipped MPI settings
 
 
 def free_port() -> int:
@@ -57,6 +58,7 @@ def write_config(root: Path, store_url: str, channels: dict[str, dict], log_file
                 "store": store_url,
                 "channels": "channels",
                 "mappings": str(MAPPINGS),
+                "mpi": str(MPI_SETTINGS),
                 "logging": {"level": "info", "format": "json", "file": str(log_file)},
             }
         )

@@ -18,15 +18,17 @@ from engine.domain.mapping import Mapped, MappingError
 from engine.pipeline.delivery import Attempt
 from engine.pipeline.record import Provenance, apply
 from engine.store.outbox import Delivery, Result
+from engine.store.persons import PersonResolver
 
 Mapper = Callable[[Delivery], Mapped]
 
 
 class RecordDestination:
-    def __init__(self, channel: str, source_system: str, mapper: Mapper) -> None:
+    def __init__(self, channel: str, source_system: str, mapper: Mapper, resolver: PersonResolver) -> None:
         self.channel = channel
         self.source_system = source_system
         self.mapper = mapper
+        self.resolver = resolver
         self._pending: dict[int, tuple[Mapped, Provenance]] = {}  # by outbox row id
 
     async def send(self, delivery: Delivery) -> Attempt:
@@ -45,7 +47,7 @@ class RecordDestination:
         sent = [self._pending.pop(r.id) for r in results if r.id in self._pending and r.status == "SENT"]
         self._pending.clear()
         if sent:
-            apply(conn, sent, time.time())
+            apply(conn, sent, time.time(), self.resolver)
         return results
 
     async def close(self) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from engine.domain.mapping.result import RESIDENT_ID_SYSTEM
 from engine.domain.mpi import contact, dates, names, resident_id
 
 Features = dict[str, str | None]
@@ -17,13 +18,11 @@ Features = dict[str, str | None]
 # fmt: off
 FEATURE_KEYS = (
     "id", "id_raw", "guardian_id", "name", "name_py", "name_py_variants", "family_py", "given_py",
-    "sex", "dob", "phone", "address", "division",
+    "name_sorted", "sex", "dob", "phone", "address", "division",
 )
 # fmt: on
 
-# FHIR: the OID of the resident identity card number (国家卫生健康委员会 OID registry) and the HL7 v2 table 0203
-# identifier type for a national person identifier of China.
-RESIDENT_ID_SYSTEM = "urn:oid:2.16.156.10011.1.3"
+# The HL7 v2 table 0203 identifier type of a national person identifier of China.
 RESIDENT_ID_TYPE = "NNCHN"
 
 # fmt: off
@@ -89,6 +88,8 @@ def from_fields(
         "name_py_variants": name_py_variants,
         "family_py": family_py,
         "given_py": given_py,
+        # Family and given pinyin in alphabetical order: "WEI ZHANG" and 张伟 share it, whichever order was written.
+        "name_sorted": "".join(sorted(p for p in (family_py, given_py) if p)) or None,
         "sex": sex_code,
         "dob": dob,
         "phone": contact.phone(phone),

@@ -1,0 +1,97 @@
+"""Blocking: only records that agree exactly on every column of some rule are compared at all.
+
+The same keys serve the batch (grouping a whole table) and the store (an index of ``rule:key`` rows, looked
+up for each arriving record), so both find the same candidates. A key shared by more than ``max_block``
+records pairs none of them: such a block is a placeholder value, not evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .compare import Table
+
+SEP = "\x1f"
+
+
+def key(rule: Sequence[str], row: Mapping[str, str | None]) -> str | None:
+    """The row's key under one rule, or None when a column is missing."""
+    parts = []
+    for column in rule:
+        value = row.get(column)
+        if not value:
+            return None
+        parts.append(value)
+    return SEP.join(parts)
+
+
+def keys(rules: Sequence[Sequence[str]], row: Mapping[str, str | None]) -> list[str]:
+    """``"<rule index>:<key>"`` for every rule the row has all columns of: what the store indexes."""
+    out = []
+    for index, rule in enumerate(rules):
+        k = key(rule, row)
+        if k is not None:
+            out.append(f"{index}:{k}")
+    return out
+
+
+def _column_keys(rule: Sequence[str], table: Table) -> np.ndarray:
+    columns = [table[c] for c in rule]
+    out = np.empty(table.size, dtype=object)
+    out[:] = [None if any(v is None for v in values) else SEP.join(values) for values in zip(*columns, strict=True)]
+    return out
+
+
+def pairs(
+    rules: Sequence[Sequence[str]], left: Table, right: Table | None = None, max_block: int = 200
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate pairs (left index, right index, first rule that paired them), each pair once.
+
+    Without ``right`` the table is deduplicated against itself (left index < right index).
+    """
+    found: list[np.ndarray] = []
+    n_right = (right or left).size
+    for index, rule in enumerate(rules):
+        groups: dict[str, list[int]] = {}
+        for i, k in enumerate(_column_keys(rule, left)):
+            if k is not None:
+                groups.setdefault(k, []).append(i)
+        li: list[int] = []
+        ri: list[int] = []
+        if right is None:
+            for members in groups.values():
+                if 1 < len(members) <= max_block:
+                    m = np.array(members)
+                    a, b = np.triu_indices(len(m), 1)
+                    li.extend(m[a])
+                    ri.extend(m[b])
+        else:
+            for j, k in enumerate(_column_keys(rule, right)):
+                members = groups.get(k) if k is not None else None
+                if members and len(members) <= max_block:
+                    li.extend(members)
+                    ri.extend([j] * len(members))
+        code = np.array(li, dtype=np.int64) * n_right + np.array(ri, dtype=np.int64)
+        found.append(np.stack([code, np.full(len(code), index, dtype=np.int64)], axis=1))
+    if not found:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty
+    every = np.concatenate(found)
+    # The first rule that paired a pair is its match key: stable sort keeps rule order within equal codes.
+    order = np.argsort(every[:, 0], kind="stable")
+    every = every[order]
+    first = np.ones(len(every), dtype=bool)
+    first[1:] = every[1:, 0] != every[:-1, 0]
+    every = every[first]
+    return every[:, 0] // n_right, every[:, 0] % n_right, every[:, 1]
+
+
+def rule_of(rules: Sequence[Sequence[str]], a: Mapping[str, str | None], b: Mapping[str, str | None]) -> int | None:
+    """The first rule on which two records share a key (None: no rule would have paired them)."""
+    for index, rule in enumerate(rules):
+        k = key(rule, a)
+        if k is not None and k == key(rule, b):
+            return index
+    return None

@@ -1,0 +1,367 @@
+"""The master patient index in the pipeline: which enterprise person each arriving patient record is.
+
+Each source's patient (its own local id, usually its MRN) is one MPI record. A record seen before keeps its
+person (its features are refreshed); a new one is matched against the candidates its blocking keys find:
+certain → linked, probable → a new person and a review, else a new person. Operators link, unlink, merge,
+unmerge and decide reviews; each change is audited with before and after, and an operator's decision is
+never undone by automatic matching. All of it runs inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import structlog
+from sqlalchemy import Connection
+
+from engine.domain.mpi import blocking, features
+from engine.domain.mpi.matcher import Candidate, Matcher, PersonScore, decision
+from engine.domain.record import identity
+from engine.domain.record.identity import Key
+from engine.store import audit, dbapi, record
+from engine.store import mpi as store
+from engine.store.mpi import AUTO, MANUAL, MATCH, NEW, REVIEW, StoredRecord
+from engine.store.persons import Identification, lookup, new_id
+
+log = structlog.get_logger("huitong.mpi")
+OPERATOR = "operator"
+
+
+class MpiError(LookupError):
+    """An operation that cannot be done as asked; the message says why (ids only, no personal data)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """What a merge gave the surviving person: enough for an unmerge to give it back."""
+
+    identifiers: list[Key]
+    records: list[str]
+
+
+def local_id(request: Identification, found: Mapping[str, Any]) -> str:
+    """The source's own key for its patient: its MRN, else the resident ID, else a digest of the features."""
+    residents, mrns = identity.by_trust(request.identifiers)
+    if mrns:
+        return "|".join(mrns[0])
+    if residents:
+        return "|".join(residents[0])
+    digest = hashlib.blake2b(orjson.dumps(dict(found), option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
+    return f"features|{digest}"
+
+
+class MpiResolver:
+    """The PersonResolver of the record, backed by the MPI tables."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        self.matcher = matcher
+        self.settings = matcher.settings
+
+    # --- the record's interface ------------------------------------------------------------------------
+
+    def resolve(self, conn: Connection, requests: Sequence[Identification], now: float) -> list[str]:
+        found = [features.from_patient(r.patient) for r in requests]
+        keys = [(r.source_system, local_id(r, f)) for r, f in zip(requests, found, strict=True)]
+        known = store.by_local(conn, keys)
+        persons: list[str] = []
+        for request, row, key in zip(requests, found, keys, strict=True):
+            stored = known.get(key)
+            if stored is None:
+                stored = self._new_record(conn, key, row, now)
+                known[key] = stored
+            elif stored.features != row:
+                self._refresh(conn, stored, row, now)
+                self._rematch(conn, stored, now)
+            self._register(conn, request, stored.person_id, now)
+            persons.append(stored.person_id)
+        return persons
+
+    def find(self, conn: Connection, identifiers: Sequence[Mapping[str, Any]]) -> str | None:
+        residents, mrns = identity.by_trust(identifiers)
+        others = identity.keys(identifiers)
+        known = lookup(conn, others)
+        return next((known[k] for k in [*residents, *mrns, *others] if k in known), None)
+
+    def _move_person(self, conn: Connection, surviving: str, retired: str) -> Moved:
+        moved = dbapi.fetchall(
+            conn, "SELECT system, value FROM record_identifiers WHERE person_id = ? ORDER BY system, value", [retired]
+        )
+        dbapi.executemany(
+            conn, "UPDATE record_identifiers SET person_id = ? WHERE person_id = ?", [(surviving, retired)]
+        )
+        records = store.repoint(conn, surviving, retired)
+        return Moved([(s, v) for s, v in moved], records)
+
+    # --- matching --------------------------------------------------------------------------------------
+
+    def candidates(self, conn: Connection, row: Mapping[str, Any], exclude: str | None = None) -> list[Candidate]:
+        keys = blocking.keys(self.settings.blocking, row)
+        return [
+            Candidate(r.id, r.person_id, r.features)
+            for r in store.candidates(conn, keys, self.settings.max_block)
+            if r.id != exclude
+        ]
+
+    def frequencies(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+        pairs = {(c, str(r[c])) for r in rows for c in self.matcher.tf_columns if r.get(c)}
+        return store.frequencies(conn, pairs)
+
+    def score(self, conn: Connection, row: Mapping[str, Any], exclude: str | None = None) -> list[PersonScore]:
+        """Candidate persons for a feature row, best first."""
+        return self.matcher.persons(row, self.candidates(conn, row, exclude), self.frequencies(conn, [row]))
+
+    def _terms(self, row: Mapping[str, Any]) -> list[tuple[str, str]]:
+        return [(c, str(row[c])) for c in self.matcher.tf_columns if row.get(c)]
+
+    def _new_record(self, conn: Connection, key: tuple[str, str], row: dict[str, Any], now: float) -> StoredRecord:
+        scores = self.score(conn, row)
+        best = scores[0] if scores else None
+        decided = decision(best)
+        record_id = new_id(now)
+        if decided == "match" and best is not None:
+            person, state, probability, rule = best.person_id, MATCH, best.probability, best.rule or "model"
+        else:
+            person = new_id(now)
+            dbapi.executemany(conn, "INSERT INTO record_persons (id, created_at) VALUES (?, ?)", [(person, now)])
+            state = REVIEW if decided == "review" else NEW
+            probability, rule = None, "new"
+        stored = StoredRecord(record_id, key[0], key[1], person, state, AUTO, probability, rule, row, now)
+        store.insert(conn, [stored], {record_id: blocking.keys(self.settings.blocking, row)})
+        store.count_terms(conn, self._terms(row))
+        if decided == "review" and best is not None:
+            store.open_review(conn, record_id, best.person_id, best.probability, now)
+        if decided == "match" and best is not None:
+            _audit(conn, "mpi.link", record_id, None, person, "pipeline", rule, now, probability=probability)
+        return stored
+
+    def _refresh(self, conn: Connection, stored: StoredRecord, row: dict[str, Any], now: float) -> None:
+        store.count_terms(conn, self._terms(stored.features), -1)
+        store.count_terms(conn, self._terms(row))
+        store.replace_features(conn, stored, row, blocking.keys(self.settings.blocking, row), now)
+        stored.features = row
+
+    def _rematch(self, conn: Connection, stored: StoredRecord, now: float) -> None:
+        """A record whose update makes it another person's: merged when it is its person alone, else reviewed.
+
+        Records an operator placed stay where they are, and persons an operator separated stay apart.
+        """
+        if stored.link_source != AUTO:
+            return
+        refused = {p for _, p in store.not_same(conn, [stored.id])}
+        scores = [s for s in self.score(conn, stored.features) if s.person_id != stored.person_id]
+        best = next((s for s in scores if s.person_id not in refused), None)
+        decided = decision(best)
+        if best is None or decided == "new":
+            return
+        alone = not [r for r in store.of_persons(conn, [stored.person_id]) if r.id != stored.id]
+        if decided == "match" and alone:
+            why = best.rule or "model"
+            self.merge_persons(conn, best.person_id, stored.person_id, actor="pipeline", reason=why, now=now)
+            store.place(
+                conn,
+                [stored.id],
+                best.person_id,
+                state=MATCH,
+                link_source=AUTO,
+                probability=best.probability,
+                rule=why,
+                now=now,
+            )
+            stored.person_id = best.person_id
+        elif not store.reviews_of(conn, stored.id, best.person_id):
+            store.open_review(conn, stored.id, best.person_id, best.probability, now)
+
+    def _register(self, conn: Connection, request: Identification, person: str, now: float) -> None:
+        """Identifiers nobody holds yet become this person's; one held by another person stays theirs."""
+        keys = identity.keys(request.identifiers)
+        known = lookup(conn, keys)
+        fresh = [(v, s, person, request.source_system, now) for s, v in keys if (s, v) not in known]
+        dbapi.executemany(
+            conn,
+            "INSERT INTO record_identifiers (value, system, person_id, source_system, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            fresh,
+        )
+        if any(p != person for p in known.values()):
+            log.warning(
+                "mpi.identifier_held_elsewhere",
+                person=person,
+                source_system=request.source_system,
+                reason="an identifier of this record belongs to another person; left there for a reviewer",
+            )
+
+    # --- operations ------------------------------------------------------------------------------------
+
+    def merge_persons(
+        self,
+        conn: Connection,
+        surviving: str,
+        retired: str,
+        *,
+        actor: str,
+        reason: str,
+        now: float,
+        message_id: int | None = None,
+    ) -> int:
+        """Everything of the retired person to the surviving one (an A40 or an operator); returns the merge id."""
+        surviving = _current(conn, surviving)
+        retired = _current(conn, retired)
+        if surviving == retired:
+            raise MpiError(f"person {surviving} cannot be merged into itself")
+        moved = self._move_person(conn, surviving, retired)
+        merge_id = record.move_person(
+            conn, surviving, retired, moved.identifiers, moved.records, message_id=message_id, now=now, actor=actor
+        )
+        if actor != "pipeline":
+            for record_id in moved.records:
+                store.decide(conn, record_id, surviving, True, actor, reason, now)
+        _audit(conn, "mpi.merge", retired, retired, surviving, actor, reason, now, merge=merge_id)
+        return merge_id
+
+    def unmerge(self, conn: Connection, merge_id: int, *, actor: str, reason: str, now: float) -> tuple[str, str]:
+        """Give back exactly what a merge moved; the two are then never the same automatically."""
+        rows = dbapi.fetchall(
+            conn,
+            "SELECT surviving, retired, identifiers, resources, records, undone_at FROM record_merges WHERE id = ?",
+            [merge_id],
+        )
+        if not rows:
+            raise MpiError(f"no merge {merge_id}")
+        surviving, retired, identifiers, resources, records, undone = rows[0]
+        if undone is not None:
+            raise MpiError(f"merge {merge_id} was already undone")
+        ids = [tuple(k) for k in orjson.loads(identifiers)]
+        moved_records = orjson.loads(records)
+        dbapi.executemany(
+            conn,
+            "UPDATE record_identifiers SET person_id = ? WHERE system = ? AND value = ? AND person_id = ?",
+            [(retired, s, v, surviving) for s, v in ids],
+        )
+        dbapi.executemany(
+            conn,
+            "UPDATE record_resources SET person_id = ? WHERE id = ? AND person_id = ?",
+            [(retired, r, surviving) for r in orjson.loads(resources)],
+        )
+        dbapi.executemany(
+            conn,
+            "UPDATE mpi_records SET person_id = ? WHERE id = ? AND person_id = ?",
+            [(retired, r, surviving) for r in moved_records],
+        )
+        dbapi.executemany(conn, "UPDATE record_persons SET merged_into = NULL WHERE id = ?", [(retired,)])
+        dbapi.executemany(conn, "UPDATE record_merges SET undone_at = ? WHERE id = ?", [(now, merge_id)])
+        for record_id in moved_records:
+            store.decide(conn, record_id, surviving, False, actor, reason, now)
+        _audit(conn, "mpi.unmerge", retired, surviving, retired, actor, reason, now, merge=merge_id)
+        return surviving, retired
+
+    def link(self, conn: Connection, record_id: str, person: str, *, actor: str, reason: str, now: float) -> None:
+        """An operator: this source record is that person (sticky)."""
+        stored = _one(conn, record_id)
+        person = _current(conn, person)
+        if stored.person_id == person:
+            store.decide(conn, record_id, person, True, actor, reason, now)
+            return
+        others = [r for r in store.of_persons(conn, [stored.person_id]) if r.id != record_id]
+        if not others:  # the record is its person: merge, so an unmerge can restore it
+            self.merge_persons(conn, person, stored.person_id, actor=actor, reason=reason, now=now)
+        else:
+            self._move_record(conn, stored, person, now)
+        store.place(
+            conn, [record_id], person, state=MATCH, link_source=MANUAL, probability=None, rule=OPERATOR, now=now
+        )
+        store.decide(conn, record_id, person, True, actor, reason, now)
+        store.close_reviews(conn, record_id, "accepted", actor, reason, now, None)
+        _audit(conn, "mpi.link", record_id, stored.person_id, person, actor, reason, now)
+
+    def unlink(self, conn: Connection, record_id: str, *, actor: str, reason: str, now: float) -> str:
+        """An operator: this source record is not its person; it becomes a person of its own (sticky)."""
+        stored = _one(conn, record_id)
+        others = [r for r in store.of_persons(conn, [stored.person_id]) if r.id != record_id]
+        if not others:
+            raise MpiError(f"record {record_id} is the only record of person {stored.person_id}: nothing to unlink")
+        person = new_id(now)
+        dbapi.executemany(conn, "INSERT INTO record_persons (id, created_at) VALUES (?, ?)", [(person, now)])
+        self._move_record(conn, stored, person, now)
+        store.place(conn, [record_id], person, state=NEW, link_source=MANUAL, probability=None, rule=OPERATOR, now=now)
+        store.decide(conn, record_id, stored.person_id, False, actor, reason, now)
+        _audit(conn, "mpi.unlink", record_id, stored.person_id, person, actor, reason, now)
+        return person
+
+    def _move_record(self, conn: Connection, stored: StoredRecord, person: str, now: float) -> None:
+        """Move one source record with its MRN and, when no other record of that source stays, its resources."""
+        system, _, value = stored.local_id.partition("|")
+        dbapi.executemany(
+            conn,
+            "UPDATE record_identifiers SET person_id = ? WHERE system = ? AND value = ? AND person_id = ?",
+            [(person, system, value, stored.person_id)],
+        )
+        same_source = [
+            r
+            for r in store.of_persons(conn, [stored.person_id])
+            if r.id != stored.id and r.source_system == stored.source_system
+        ]
+        if not same_source:
+            dbapi.executemany(
+                conn,
+                "UPDATE record_resources SET person_id = ? WHERE person_id = ? AND source_system = ?",
+                [(person, stored.person_id, stored.source_system)],
+            )
+        dbapi.executemany(conn, "UPDATE mpi_records SET person_id = ? WHERE id = ?", [(person, stored.id)])
+
+    def accept(self, conn: Connection, review_id: int, *, actor: str, reason: str, now: float) -> str:
+        review = _open_review(conn, review_id)
+        self.link(conn, review.record_id, review.candidate, actor=actor, reason=reason, now=now)
+        store.close_reviews(conn, review.record_id, "accepted", actor, reason, now, review_id)
+        return _current(conn, review.candidate)
+
+    def reject(self, conn: Connection, review_id: int, *, actor: str, reason: str, now: float) -> None:
+        review = _open_review(conn, review_id)
+        store.decide(conn, review.record_id, review.candidate, False, actor, reason, now)
+        store.close_reviews(conn, review.record_id, "rejected", actor, reason, now, review_id)
+        dbapi.executemany(
+            conn, "UPDATE mpi_records SET state = ? WHERE id = ? AND state = ?", [(NEW, review.record_id, REVIEW)]
+        )
+        _audit(conn, "mpi.review.reject", review.record_id, review.candidate, None, actor, reason, now)
+
+
+def _one(conn: Connection, record_id: str) -> StoredRecord:
+    found = store.by_ids(conn, [record_id])
+    if not found:
+        raise MpiError(f"no MPI record {record_id}")
+    return found[0]
+
+
+def _current(conn: Connection, person: str) -> str:
+    found = record.surviving(conn, person)
+    if found is None:
+        raise MpiError(f"no person {person}")
+    return found
+
+
+def _open_review(conn: Connection, review_id: int) -> store.Review:
+    found = store.reviews(conn, None, review_id)
+    if not found:
+        raise MpiError(f"no review {review_id}")
+    if found[0].status != "open":
+        raise MpiError(f"review {review_id} is already {found[0].status}")
+    return found[0]
+
+
+def _audit(
+    conn: Connection,
+    action: str,
+    target: str,
+    before: str | None,
+    after: str | None,
+    actor: str,
+    why: str,
+    now: float,
+    **detail: Any,
+) -> None:
+    """Who, when, why, and the person before and after (ids only: the audit holds no personal data)."""
+    body = {"before": before, "after": after, "why": why, **detail}
+    audit.record(conn, action, target, body, actor=actor, at=now)

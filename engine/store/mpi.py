@@ -1,0 +1,259 @@
+"""The MPI's tables: source records with their features, blocking keys, term counts, reviews, decisions.
+
+Plain SQL through the DB-API cursor (as the record store does): an arriving patient costs a handful of
+indexed statements, inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection
+
+from engine.store import dbapi
+
+CHUNK = 500
+ALL = "*"  # mpi_terms field whose single row counts every record
+
+AUTO, MANUAL = "AUTO", "MANUAL"
+NEW, MATCH, REVIEW = "NEW", "MATCH", "REVIEW"
+
+
+@dataclass(slots=True)
+class StoredRecord:
+    id: str
+    source_system: str
+    local_id: str
+    person_id: str
+    state: str
+    link_source: str
+    probability: float | None
+    rule: str
+    features: dict[str, Any]
+    updated_at: float
+
+
+_COLUMNS = "id, source_system, local_id, person_id, state, link_source, probability, rule, features, updated_at"
+
+
+def _record(row: Sequence[Any]) -> StoredRecord:
+    return StoredRecord(*row[:8], orjson.loads(row[8]), row[9])
+
+
+def _in(conn: Connection, query: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run ``query`` (with one ``{}`` for an IN list) over values in chunks."""
+    out: list[tuple[Any, ...]] = []
+    for i in range(0, len(values), CHUNK):
+        part = values[i : i + CHUNK]
+        out.extend(dbapi.fetchall(conn, query.format(", ".join("?" * len(part))), part))
+    return out
+
+
+def by_local(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], StoredRecord]:
+    wanted = set(keys)
+    locals_ = sorted({local for _, local in wanted})
+    found: dict[tuple[str, str], StoredRecord] = {}
+    for row in _in(conn, f"SELECT {_COLUMNS} FROM mpi_records WHERE local_id IN ({{}})", locals_):
+        record = _record(row)
+        if (record.source_system, record.local_id) in wanted:
+            found[(record.source_system, record.local_id)] = record
+    return found
+
+
+def by_ids(conn: Connection, ids: Iterable[str]) -> list[StoredRecord]:
+    return [_record(r) for r in _in(conn, f"SELECT {_COLUMNS} FROM mpi_records WHERE id IN ({{}})", sorted(set(ids)))]
+
+
+def of_persons(conn: Connection, persons: Iterable[str]) -> list[StoredRecord]:
+    query = f"SELECT {_COLUMNS} FROM mpi_records WHERE person_id IN ({{}}) ORDER BY updated_at, id"
+    return [_record(r) for r in _in(conn, query, sorted(set(persons)))]
+
+
+def candidates(conn: Connection, keys: Sequence[str], max_block: int) -> list[StoredRecord]:
+    """Every record of every person that shares a blocking key with ``keys``; blocks over max_block skipped."""
+    if not keys:
+        return []
+    rows = _in(conn, "SELECT key, record_id FROM mpi_blocks WHERE key IN ({})", list(keys))
+    by_key: dict[str, list[str]] = {}
+    for key, record_id in rows:
+        by_key.setdefault(key, []).append(record_id)
+    ids = {r for members in by_key.values() if len(members) <= max_block for r in members}
+    if not ids:
+        return []
+    persons = {r.person_id for r in by_ids(conn, ids)}
+    return of_persons(conn, persons)
+
+
+def insert(conn: Connection, records: Sequence[StoredRecord], keys: Mapping[str, Sequence[str]]) -> None:
+    dbapi.executemany(
+        conn,
+        f"INSERT INTO mpi_records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                r.id,
+                r.source_system,
+                r.local_id,
+                r.person_id,
+                r.state,
+                r.link_source,
+                r.probability,
+                r.rule,
+                orjson.dumps(r.features).decode(),
+                r.updated_at,
+            )
+            for r in records
+        ],
+    )
+    dbapi.executemany(
+        conn,
+        "INSERT INTO mpi_blocks (key, record_id) VALUES (?, ?)",
+        [(k, r.id) for r in records for k in keys.get(r.id, ())],
+    )
+
+
+def replace_features(
+    conn: Connection, record: StoredRecord, features: Mapping[str, Any], keys: Sequence[str], now: float
+) -> None:
+    dbapi.executemany(
+        conn,
+        "UPDATE mpi_records SET features = ?, updated_at = ? WHERE id = ?",
+        [(orjson.dumps(dict(features)).decode(), now, record.id)],
+    )
+    dbapi.executemany(conn, "DELETE FROM mpi_blocks WHERE record_id = ?", [(record.id,)])
+    dbapi.executemany(conn, "INSERT INTO mpi_blocks (key, record_id) VALUES (?, ?)", [(k, record.id) for k in keys])
+
+
+def place(
+    conn: Connection,
+    record_ids: Sequence[str],
+    person: str,
+    *,
+    state: str,
+    link_source: str,
+    probability: float | None,
+    rule: str,
+    now: float,
+) -> None:
+    """Give records to a person, saying how that was decided."""
+    dbapi.executemany(
+        conn,
+        "UPDATE mpi_records SET person_id = ?, state = ?, link_source = ?, probability = ?, rule = ?, updated_at = ?"
+        " WHERE id = ?",
+        [(person, state, link_source, probability, rule, now, r) for r in record_ids],
+    )
+
+
+def repoint(conn: Connection, surviving: str, retired: str) -> list[str]:
+    """Move every record of the retired person to the surviving one; returns their ids."""
+    moved = [r[0] for r in dbapi.fetchall(conn, "SELECT id FROM mpi_records WHERE person_id = ?", [retired])]
+    dbapi.executemany(conn, "UPDATE mpi_records SET person_id = ? WHERE person_id = ?", [(surviving, retired)])
+    return moved
+
+
+# --- term frequencies --------------------------------------------------------------------------------------
+
+
+def count_terms(conn: Connection, pairs: Iterable[tuple[str, str]], delta: int = 1) -> None:
+    """Add ``delta`` to the count of each (field, value), and to the total of all records once per call."""
+    rows = [(field, value, delta) for field, value in pairs]
+    rows.append((ALL, "", delta))
+    dbapi.executemany(
+        conn,
+        'INSERT INTO mpi_terms (field, value, "count") VALUES (?, ?, ?)'
+        ' ON CONFLICT (field, value) DO UPDATE SET "count" = mpi_terms."count" + excluded."count"',
+        rows,
+    )
+
+
+def frequencies(conn: Connection, pairs: Iterable[tuple[str, str]]) -> dict[str, dict[str, float]]:
+    """Share of all records holding each (field, value)."""
+    wanted = sorted(set(pairs))
+    out: dict[str, dict[str, float]] = {}
+    if not wanted:
+        return out
+    values = sorted({v for _, v in wanted} | {""})
+    counts = {
+        (f, v): c for f, v, c in _in(conn, 'SELECT field, value, "count" FROM mpi_terms WHERE value IN ({})', values)
+    }
+    total = counts.get((ALL, ""), 0)
+    if not total:
+        return out
+    for field, value in wanted:
+        if (field, value) in counts:
+            out.setdefault(field, {})[value] = counts[(field, value)] / total
+    return out
+
+
+# --- reviews and manual decisions ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Review:
+    id: int
+    record_id: str
+    candidate: str
+    probability: float
+    status: str
+    created_at: float
+    decided_at: float | None
+    decided_by: str | None
+    reason: str | None
+
+
+def open_review(conn: Connection, record_id: str, candidate: str, probability: float, now: float) -> None:
+    dbapi.executemany(
+        conn,
+        "INSERT INTO mpi_reviews (record_id, candidate, probability, status, created_at) VALUES (?, ?, ?, 'open', ?)",
+        [(record_id, candidate, probability, now)],
+    )
+
+
+def reviews(conn: Connection, status: str | None = "open", review_id: int | None = None) -> list[Review]:
+    query = "SELECT id, record_id, candidate, probability, status, created_at, decided_at, decided_by, reason"
+    query += " FROM mpi_reviews WHERE 1 = 1"
+    params: list[Any] = []
+    if status is not None:
+        query += " AND status = ?"
+        params.append(status)
+    if review_id is not None:
+        query += " AND id = ?"
+        params.append(review_id)
+    return [Review(*row) for row in dbapi.fetchall(conn, query + " ORDER BY id", params)]
+
+
+def reviews_of(conn: Connection, record_id: str, candidate: str) -> list[int]:
+    """Ids of the open reviews of a record against a person (so an update does not queue the same one twice)."""
+    query = "SELECT id FROM mpi_reviews WHERE record_id = ? AND candidate = ? AND status = 'open'"
+    return [r[0] for r in dbapi.fetchall(conn, query, [record_id, candidate])]
+
+
+def close_reviews(
+    conn: Connection, record_id: str, status: str, actor: str, reason: str | None, now: float, review_id: int | None
+) -> None:
+    """Close the record's open reviews: the one decided gets ``status``, any others are void."""
+    dbapi.executemany(
+        conn,
+        "UPDATE mpi_reviews SET status = CASE WHEN id = ? THEN ? ELSE 'void' END, decided_at = ?, decided_by = ?,"
+        " reason = ? WHERE record_id = ? AND status = 'open'",
+        [(review_id or -1, status, now, actor, reason, record_id)],
+    )
+
+
+def decide(
+    conn: Connection, record_id: str, person: str, same: bool, actor: str, reason: str | None, now: float
+) -> None:
+    dbapi.executemany(conn, "DELETE FROM mpi_decisions WHERE record_id = ? AND person_id = ?", [(record_id, person)])
+    dbapi.executemany(
+        conn,
+        "INSERT INTO mpi_decisions (record_id, person_id, same, actor, at, reason) VALUES (?, ?, ?, ?, ?, ?)",
+        [(record_id, person, 1 if same else 0, actor, now, reason)],
+    )
+
+
+def not_same(conn: Connection, record_ids: Sequence[str]) -> set[tuple[str, str]]:
+    """(record, person) pairs an operator said are never the same."""
+    query = "SELECT record_id, person_id FROM mpi_decisions WHERE same = 0 AND record_id IN ({})"
+    return {(r, p) for r, p in _in(conn, query, list(record_ids))}
