@@ -266,8 +266,21 @@ class XmlHttpSource(_Spec):
         return self
 
 
+MpiEvent = Literal["merge", "unmerge", "link", "unlink"]
+
+
+class MpiEventsSource(_Spec):
+    """The master patient index's changes (merges, unmerges, links, unlinks) as JSON messages, to pass on."""
+
+    type: Literal["mpi-events"]
+    events: tuple[MpiEvent, ...] = Field(
+        default=("merge", "unmerge", "link", "unlink"), min_length=1, description="which changes this channel gets"
+    )
+
+
 SourceSpec = Annotated[
-    MllpSource | FileSource | FhirPushSource | FhirPullSource | XmlHttpSource, Field(discriminator="type")
+    MllpSource | FileSource | FhirPushSource | FhirPullSource | XmlHttpSource | MpiEventsSource,
+    Field(discriminator="type"),
 ]
 
 
@@ -382,7 +395,7 @@ class ChannelSpec(_Spec):
     enabled: bool = Field(default=True, description="false keeps the channel loaded but not running")
     source_system: str = Field(default=None, min_length=1, description="source system id; default the channel name")  # type: ignore[assignment]
     source: SourceSpec = Field(
-        description="where messages come from; type: mllp, file, fhir-push, fhir-pull or xml-http"
+        description="where messages come from; type: mllp, file, fhir-push, fhir-pull, xml-http or mpi-events"
     )
     filter: MessageFilter | None = Field(default=None, description="message filter; accept all when absent")
     destinations: tuple[DestinationSpec, ...] = Field(default=(), description="where messages go")

@@ -22,6 +22,7 @@ from engine.domain.mpi import blocking, features
 from engine.domain.mpi.matcher import Candidate, Matcher, PersonScore, decision
 from engine.domain.record import identity
 from engine.domain.record.identity import Key
+from engine.pipeline.mpi_events import Subscribers, publish
 from engine.store import audit, dbapi, record
 from engine.store import mpi as store
 from engine.store.mpi import AUTO, MANUAL, MATCH, NEW, REVIEW, StoredRecord
@@ -57,9 +58,11 @@ def local_id(request: Identification, found: Mapping[str, Any]) -> str:
 class MpiResolver:
     """The PersonResolver of the record, backed by the MPI tables."""
 
-    def __init__(self, matcher: Matcher) -> None:
+    def __init__(self, matcher: Matcher, subscribers: Subscribers | None = None, node: str = "") -> None:
         self.matcher = matcher
         self.settings = matcher.settings
+        self.subscribers = subscribers or {}
+        self.node = node  # the daemon node whose sweep routes the change messages
 
     # --- the record's interface ------------------------------------------------------------------------
 
@@ -136,6 +139,7 @@ class MpiResolver:
             store.open_review(conn, record_id, best.person_id, best.probability, now)
         if decided == "match" and best is not None:
             _audit(conn, "mpi.link", record_id, None, person, "pipeline", rule, now, probability=probability)
+            self._publish_record(conn, "link", stored, None, person, "pipeline", rule, now)
         return stored
 
     def _refresh(self, conn: Connection, stored: StoredRecord, row: dict[str, Any], now: float) -> None:
@@ -220,6 +224,12 @@ class MpiResolver:
             for record_id in moved.records:
                 store.decide(conn, record_id, surviving, True, actor, reason, now)
         _audit(conn, "mpi.merge", retired, retired, surviving, actor, reason, now, merge=merge_id)
+        self._publish(
+            conn,
+            "merge",
+            {"merge": merge_id, "actor": actor, "reason": reason, "surviving": surviving, "retired": retired},
+            now,
+        )
         return merge_id
 
     def unmerge(self, conn: Connection, merge_id: int, *, actor: str, reason: str, now: float) -> tuple[str, str]:
@@ -256,6 +266,12 @@ class MpiResolver:
         for record_id in moved_records:
             store.decide(conn, record_id, surviving, False, actor, reason, now)
         _audit(conn, "mpi.unmerge", retired, surviving, retired, actor, reason, now, merge=merge_id)
+        self._publish(
+            conn,
+            "unmerge",
+            {"merge": merge_id, "actor": actor, "reason": reason, "surviving": surviving, "retired": retired},
+            now,
+        )
         return surviving, retired
 
     def link(self, conn: Connection, record_id: str, person: str, *, actor: str, reason: str, now: float) -> None:
@@ -276,6 +292,7 @@ class MpiResolver:
         store.decide(conn, record_id, person, True, actor, reason, now)
         store.close_reviews(conn, record_id, "accepted", actor, reason, now, None)
         _audit(conn, "mpi.link", record_id, stored.person_id, person, actor, reason, now)
+        self._publish_record(conn, "link", stored, stored.person_id, person, actor, reason, now)
 
     def unlink(self, conn: Connection, record_id: str, *, actor: str, reason: str, now: float) -> str:
         """An operator: this source record is not its person; it becomes a person of its own (sticky)."""
@@ -289,6 +306,7 @@ class MpiResolver:
         store.place(conn, [record_id], person, state=NEW, link_source=MANUAL, probability=None, rule=OPERATOR, now=now)
         store.decide(conn, record_id, stored.person_id, False, actor, reason, now)
         _audit(conn, "mpi.unlink", record_id, stored.person_id, person, actor, reason, now)
+        self._publish_record(conn, "unlink", stored, stored.person_id, person, actor, reason, now)
         return person
 
     def _move_record(self, conn: Connection, stored: StoredRecord, person: str, now: float) -> None:
@@ -312,6 +330,36 @@ class MpiResolver:
             )
         dbapi.executemany(conn, "UPDATE mpi_records SET person_id = ? WHERE id = ?", [(person, stored.id)])
 
+    def _publish(self, conn: Connection, event: str, body: dict[str, Any], now: float) -> None:
+        """Pass the change on to subscribing channels, with the identifiers each person holds now."""
+        if not any(event in events for events in self.subscribers.values()):
+            return
+        for role in ("surviving", "retired", "before", "after"):
+            person = body.get(role)
+            if isinstance(person, str):
+                body[role] = {"person": person, "identifiers": _identifiers(conn, person)}
+        publish(conn, self.subscribers, self.node, event, body, now)
+
+    def _publish_record(
+        self,
+        conn: Connection,
+        event: str,
+        stored: StoredRecord,
+        before: str | None,
+        after: str,
+        actor: str,
+        reason: str,
+        now: float,
+    ) -> None:
+        body: dict[str, Any] = {
+            "record": {"id": stored.id, "source_system": stored.source_system, "local_id": stored.local_id},
+            "actor": actor,
+            "reason": reason,
+            "before": before,
+            "after": after,
+        }
+        self._publish(conn, event, body, now)
+
     def accept(self, conn: Connection, review_id: int, *, actor: str, reason: str, now: float) -> str:
         review = _open_review(conn, review_id)
         self.link(conn, review.record_id, review.candidate, actor=actor, reason=reason, now=now)
@@ -326,6 +374,13 @@ class MpiResolver:
             conn, "UPDATE mpi_records SET state = ? WHERE id = ? AND state = ?", [(NEW, review.record_id, REVIEW)]
         )
         _audit(conn, "mpi.review.reject", review.record_id, review.candidate, None, actor, reason, now)
+
+
+def _identifiers(conn: Connection, person: str) -> list[dict[str, str]]:
+    rows = dbapi.fetchall(
+        conn, "SELECT system, value FROM record_identifiers WHERE person_id = ? ORDER BY system, value", [person]
+    )
+    return [{"system": s, "value": v} for s, v in rows]
 
 
 def _one(conn: Connection, record_id: str) -> StoredRecord:

@@ -16,12 +16,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from engine.config import (
     ChannelSpec,
     DestinationSpec,
+    EngineConfig,
     FhirDestination,
     FhirPullSource,
     FhirPushSource,
     FileSource,
     MllpDestination,
     MllpSource,
+    MpiEventsSource,
     ObservationProfile,
     RecordDestination,
     XmlHttpSource,
@@ -41,6 +43,7 @@ from engine.domain.retry import RetryPolicy
 from engine.domain.routing import ChannelRoutes, Route
 from engine.pipeline.intake import Received, ack_bytes, receive, too_large
 from engine.pipeline.mapping import map_message
+from engine.pipeline.mpi import MpiResolver
 from engine.pipeline.payloads import receive_fhir, receive_ndjson, receive_xml
 from engine.runtime.delivery import Connector, DeliveryWorker
 from engine.runtime.http_sources import FhirPull, Poller, XmlPoll, fhir_push_listener, xml_listener
@@ -66,6 +69,16 @@ def routes_of(spec: ChannelSpec) -> ChannelRoutes:
             for d in spec.destinations
         ),
     )
+
+
+def resolver_of(config: EngineConfig) -> MpiResolver:
+    """The MPI with the channels that subscribe to its changes."""
+    subscribers = {
+        name: frozenset(spec.source.events)
+        for name, spec in config.channels.items()
+        if spec.enabled and isinstance(spec.source, MpiEventsSource)
+    }
+    return MpiResolver(config.mpi, subscribers, config.node)
 
 
 def policy_of(spec: DestinationSpec) -> RetryPolicy:
@@ -232,6 +245,8 @@ class RunningChannel:
             log.info("channel started", channel=self.name, path=str(source.path), glob=source.glob)
         elif isinstance(source, FhirPushSource) or (isinstance(source, XmlHttpSource) and source.mode == "listen"):
             await self._listen(source)
+        elif isinstance(source, MpiEventsSource):  # the MPI journals its changes here; the sweep routes them
+            log.info("channel started", channel=self.name, events=",".join(source.events))
         else:
             self.poller = (
                 FhirPull(self.name, source, self.writer)

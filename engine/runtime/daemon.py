@@ -16,8 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 
 from engine.config import ChannelSpec, EngineConfig, load_config
-from engine.pipeline.mpi import MpiResolver
-from engine.runtime.channels import AckIds, ChannelStartError, RunningChannel, routes_of, rules_of
+from engine.runtime.channels import AckIds, ChannelStartError, RunningChannel, resolver_of, routes_of, rules_of
 from engine.runtime.logging import get_logger
 from engine.runtime.record_process import record_destinations
 from engine.runtime.writer import StoreWriter
@@ -108,7 +107,7 @@ class Daemon:
             self.scheduler,
             self._ack_ids,
             self.config.mappings,
-            MpiResolver(self.config.mpi),
+            resolver_of(self.config),
             rules_of(profile),
             record_elsewhere=self.config.record.processes > 0,
         )

@@ -19,8 +19,7 @@ import time
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from engine.config import EngineConfig, RecordDestination
-from engine.pipeline.mpi import MpiResolver
-from engine.runtime.channels import worker_of
+from engine.runtime.channels import resolver_of, worker_of
 from engine.runtime.logging import get_logger
 from engine.runtime.writer import StoreWriter
 from engine.store import outbox
@@ -53,7 +52,7 @@ async def run(config: EngineConfig, node: str, only: str | None = None) -> int:
     writer.start()
     scheduler = AsyncIOScheduler()
     scheduler.start()
-    resolver = MpiResolver(config.mpi)
+    resolver = resolver_of(config)
     workers = [
         worker_of(
             config.channels[channel],

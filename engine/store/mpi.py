@@ -40,7 +40,7 @@ _COLUMNS = "id, source_system, local_id, person_id, state, link_source, probabil
 
 
 def _record(row: Sequence[Any]) -> StoredRecord:
-    return StoredRecord(*row[:8], orjson.loads(row[8]), row[9])
+    return StoredRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], orjson.loads(row[8]), row[9])
 
 
 def _in(conn: Connection, query: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:

@@ -69,10 +69,10 @@ def pairs(
                     ri.extend(m[b])
         else:
             for j, k in enumerate(_column_keys(rule, right)):
-                members = groups.get(k) if k is not None else None
-                if members and len(members) <= max_block:
-                    li.extend(members)
-                    ri.extend([j] * len(members))
+                block = groups.get(k) if k is not None else None
+                if block and len(block) <= max_block:
+                    li.extend(block)
+                    ri.extend([j] * len(block))
         code = np.array(li, dtype=np.int64) * n_right + np.array(ri, dtype=np.int64)
         found.append(np.stack([code, np.full(len(code), index, dtype=np.int64)], axis=1))
     if not found:

@@ -26,6 +26,7 @@ class Clustering:
     person: list[int]  # per record: the index of the first record of its person
     decision: list[str]  # per record: new, match or review
     candidate: list[int | None]  # for review: a record of the person it may be
+    probability: list[float | None]  # for review: the probability of that pair
     pairs: int  # candidate pairs scored
     scored: Scored | None = None
 
@@ -77,13 +78,13 @@ def dedupe(
     person = [groups.find(i) for i in range(len(rows))]
     decision = [NEW if person[i] == i else MATCH for i in range(len(rows))]
     candidate: list[int | None] = [None] * len(rows)
-    best: dict[int, float] = {}
+    probability: list[float | None] = [None] * len(rows)
     for p in np.flatnonzero(scored.grades == PROBABLE):
         a, b = int(li[p]), int(ri[p])
         if person[a] == person[b]:
             continue
         later, other = (b, a) if b > a else (a, b)  # the later record is the one a reviewer attaches
-        if decision[later] != MATCH and scored.probabilities[p] > best.get(later, -1.0):
-            best[later] = float(scored.probabilities[p])
+        if decision[later] != MATCH and scored.probabilities[p] > (probability[later] or -1.0):
+            probability[later] = float(scored.probabilities[p])
             decision[later], candidate[later] = REVIEW, other
-    return Clustering(person, decision, candidate, len(li), scored)
+    return Clustering(person, decision, candidate, probability, len(li), scored)
