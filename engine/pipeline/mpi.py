@@ -362,8 +362,8 @@ class MpiResolver:
 
     def accept(self, conn: Connection, review_id: int, *, actor: str, reason: str, now: float) -> str:
         review = _open_review(conn, review_id)
-        self.link(conn, review.record_id, review.candidate, actor=actor, reason=reason, now=now)
         store.close_reviews(conn, review.record_id, "accepted", actor, reason, now, review_id)
+        self.link(conn, review.record_id, review.candidate, actor=actor, reason=reason, now=now)
         return _current(conn, review.candidate)
 
     def reject(self, conn: Connection, review_id: int, *, actor: str, reason: str, now: float) -> None:
