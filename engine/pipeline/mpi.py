@@ -109,7 +109,9 @@ class MpiResolver:
             if r.id != exclude
         ]
 
-    def frequencies(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    def frequencies(
+        self, conn: Connection, rows: Sequence[Mapping[str, Any]]
+    ) -> dict[str, dict[str, tuple[int, int]]]:
         pairs = {(c, str(r[c])) for r in rows for c in self.matcher.tf_columns if r.get(c)}
         return store.frequencies(conn, pairs)
 

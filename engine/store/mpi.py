@@ -168,8 +168,8 @@ def count_terms(conn: Connection, pairs: Iterable[tuple[str, str]], delta: int =
     )
 
 
-def frequencies(conn: Connection, pairs: Iterable[tuple[str, str]]) -> dict[str, dict[str, float]]:
-    """Share of all records holding each (field, value)."""
+def frequencies(conn: Connection, pairs: Iterable[tuple[str, str]]) -> dict[str, dict[str, tuple[int, int]]]:
+    """(records holding it, all records) for each (field, value) the store has seen."""
     wanted = sorted(set(pairs))
     out: dict[str, dict[str, float]] = {}
     if not wanted:
@@ -183,7 +183,7 @@ def frequencies(conn: Connection, pairs: Iterable[tuple[str, str]]) -> dict[str,
         return out
     for field, value in wanted:
         if (field, value) in counts:
-            out.setdefault(field, {})[value] = counts[(field, value)] / total
+            out.setdefault(field, {})[value] = (counts[(field, value)], total)
     return out
 
 

@@ -89,10 +89,16 @@ def test_the_same_id_with_a_different_name_goes_to_a_reviewer() -> None:
 
 def test_agreeing_on_a_common_name_counts_less_than_on_a_rare_one() -> None:
     a, b = person(id_number=None, phone=None), person(id_number=None, phone=None)
-    common = MATCHER.explain(a, b, {"name": {"张伟": 0.002}})
-    rare = MATCHER.explain(a, b, {"name": {"张伟": 0.000001}})
+    common = MATCHER.explain(a, b, {"name": {"张伟": (2000, 1_000_000)}})
+    rare = MATCHER.explain(a, b, {"name": {"张伟": (1, 1_000_000)}})
     assert common.weight < rare.weight
-    assert [c.tf_adjustment for c in common.contributions if c.comparison == "name"][0] < 0
+    assert next(c.tf_adjustment for c in common.contributions if c.comparison == "name") < 0
+
+
+def test_in_a_small_store_no_name_counts_as_common() -> None:
+    a, b = person(id_number=None, phone=None), person(id_number=None, phone=None)
+    few = MATCHER.explain(a, b, {"name": {"张伟": (1, 2)}})
+    assert abs(next(c.tf_adjustment for c in few.contributions if c.comparison == "name")) < 0.1
 
 
 def test_an_explanation_adds_up_and_names_the_blocking_rule() -> None:

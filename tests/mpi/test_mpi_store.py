@@ -16,7 +16,19 @@ from engine.store import dbapi, record
 from engine.store import mpi as store
 from engine.store.database import migrate, open_engine
 from tests.mpi._ids import with_check
-from tests.record.people import HIS, HIS_MRN, PHS, PHS_MRN, condition, encounter, message, mrn, patient, resident, source
+from tests.record.people import (
+    HIS,
+    HIS_MRN,
+    PHS,
+    PHS_MRN,
+    condition,
+    encounter,
+    message,
+    mrn,
+    patient,
+    resident,
+    source,
+)
 from tests.support.mpi import shipped_resolver
 
 NOW = 1_790_000_000.0
@@ -51,6 +63,12 @@ def phs_li(**fields: Any) -> Any:
     return message(patient(mrn(PHS_MRN, "P-1"), **body), condition("原发性高血压", "2019-05-10"), mapping="xml/phs")
 
 
+def doubtful() -> Any:
+    """The EMR's patient: a homophone name, a birth date one day off, another phone: likely, not certain."""
+    body = {**LI, "name": [{"text": "李健国"}], "birthDate": "1968-03-15"}
+    return message(patient(mrn(EMR_MRN, "E-9"), telecom=[{"system": "phone", "value": "13900000000"}], **body))
+
+
 def records(conn: Connection, person: str) -> list[store.StoredRecord]:
     return store.of_persons(conn, [person])
 
@@ -65,7 +83,7 @@ def test_a_patient_from_a_second_source_without_the_id_is_linked_to_the_same_per
     [phs] = arrive(engine, resolver, (phs_li(), source(PHS, 2, "phs-xml")))
     assert phs.person_id == his.person_id
     with engine.connect() as conn:
-        linked = [r for r in records(conn, his.person_id) if r.source_system == PHS][0]
+        linked = next(r for r in records(conn, his.person_id) if r.source_system == PHS)
         assert (linked.state, linked.link_source, linked.rule) == ("MATCH", "AUTO", "model")
         assert linked.probability is not None and linked.probability >= 0.99
         assert "mpi.link" in audit_actions(conn)
@@ -74,9 +92,7 @@ def test_a_patient_from_a_second_source_without_the_id_is_linked_to_the_same_per
 def test_a_doubtful_patient_becomes_a_new_person_and_waits_for_a_reviewer(engine: Engine) -> None:
     resolver = shipped_resolver()
     [his] = arrive(engine, resolver, (his_li(), source(HIS, 1)))
-    # Same name and birth date, but a different phone and no address: likely, not certain.
-    doubtful = message(patient(mrn(EMR_MRN, "E-9"), **LI), mapping="fhir/emr")
-    [emr] = arrive(engine, resolver, (doubtful, source(EMR, 2, "emr")))
+    [emr] = arrive(engine, resolver, (doubtful(), source(EMR, 2, "emr")))
     assert emr.person_id != his.person_id
     with engine.connect() as conn:
         [review] = store.reviews(conn)
@@ -87,7 +103,7 @@ def test_a_doubtful_patient_becomes_a_new_person_and_waits_for_a_reviewer(engine
 def doubtful_case(engine: Engine) -> tuple[MpiResolver, str, str, store.Review]:
     resolver = shipped_resolver()
     [his] = arrive(engine, resolver, (his_li(), source(HIS, 1)))
-    [emr] = arrive(engine, resolver, (message(patient(mrn(EMR_MRN, "E-9"), **LI)), source(EMR, 2, "emr")))
+    [emr] = arrive(engine, resolver, (doubtful(), source(EMR, 2, "emr")))
     with engine.connect() as conn:
         [review] = store.reviews(conn)
     return resolver, his.person_id, emr.person_id, review
@@ -107,7 +123,7 @@ def test_accepting_a_review_merges_the_new_person_into_the_candidate(engine: Eng
 
 
 def test_a_rejected_review_is_never_matched_automatically_again(engine: Engine) -> None:
-    resolver, his, emr, review = doubtful_case(engine)
+    resolver, _, emr, review = doubtful_case(engine)
     with engine.begin() as conn:
         resolver.reject(conn, review.id, actor="dr.wang", reason="different people", now=NOW)
     # The EMR record's update now agrees on everything: automatic re-matching still keeps them apart.
@@ -158,7 +174,7 @@ def test_an_unmerged_pair_is_not_merged_again_by_automatic_matching(engine: Engi
     [phs] = arrive(engine, resolver, (phs_li(), source(PHS, 2, "phs-xml")))
     assert phs.person_id == his.person_id  # linked automatically: the PHS record is its own person no more
     with engine.begin() as conn:
-        phs_record = [r for r in records(conn, his.person_id) if r.source_system == PHS][0]
+        phs_record = next(r for r in records(conn, his.person_id) if r.source_system == PHS)
         separate = resolver.unlink(conn, phs_record.id, actor="op", reason="a namesake", now=NOW)
     [later] = arrive(engine, resolver, (phs_li(address=[{"text": "兰溪市游埠镇"}]), source(PHS, 3, "phs-xml")))
     assert later.person_id == separate != his.person_id
@@ -205,7 +221,7 @@ def test_batch_dedupe_merges_persons_that_arrived_apart_and_an_unmerge_undoes_it
     matcher = shipped_resolver().matcher
     strict = MpiResolver(type(matcher)(_never_link(matcher.settings), matcher.model))
     [his] = arrive(engine, strict, (his_li(), source(HIS, 1)))
-    [phs] = arrive(engine, strict, (phs_li(), source(PHS, 2, "phs-xml")))
+    [phs] = arrive(engine, strict, (phs_li(), source(PHS, 2, "phs-xml")), now=NOW + 1)
     assert his.person_id != phs.person_id
     with engine.begin() as conn:
         summary = dedupe_store(conn, shipped_resolver(), source=PHS, actor="backfill", now=NOW)

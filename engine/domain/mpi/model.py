@@ -18,9 +18,11 @@ import numpy as np
 from .compare import NULL
 from .settings import Settings
 
-#: Frequency floor for term-frequency adjustment: a value seen once in a small table is not infinitely rare.
-TF_FLOOR = 1e-6
-Frequencies = Mapping[str, Mapping[str, float]]  # column -> value -> share of records holding it
+#: A value's frequency is estimated as if TF_PSEUDO more records held it at the rate u predicts: in a store of
+#: ten records every name looks common, so a small store's counts shrink toward u (no adjustment) while a large
+#: one's speak for themselves.
+TF_PSEUDO = 20.0
+Frequencies = Mapping[str, Mapping[str, tuple[int, int]]]  # column -> value -> (records holding it, all records)
 
 
 class ModelMismatch(ValueError):
@@ -111,7 +113,10 @@ def tf_adjustments(
     tf_values: Mapping[int, np.ndarray] | None,
     frequencies: Frequencies | None,
 ) -> np.ndarray:
-    """log2(u / frequency of the agreed value) on the pairs at a ``tf`` level of comparison k, else 0."""
+    """log2(u / frequency of the agreed value) on the pairs at a ``tf`` level of comparison k, else 0.
+
+    The frequency is (count + TF_PSEUDO) / (total + TF_PSEUDO / u): shrunk toward u while the data is small.
+    """
     out = np.zeros(len(g))
     if not tf_values or k not in tf_values or not frequencies:
         return out
@@ -122,10 +127,12 @@ def tf_adjustments(
         if not len(at):
             continue
         table = frequencies.get(level.columns[0], {})
-        values = tf_values[k][at]
-        share = np.fromiter((table.get(v, 0.0) for v in values), dtype=np.float64, count=len(at))
-        known = share > 0
-        out[at[known]] = np.log2(model.u[k][index] / np.maximum(share[known], TF_FLOOR))
+        u = model.u[k][index]
+        for p, value in zip(at, tf_values[k][at], strict=True):
+            found = table.get(value)
+            if found is not None:
+                count, total = found
+                out[p] = np.log2(u * (total + TF_PSEUDO / u) / (count + TF_PSEUDO))
     return out
 
 
@@ -148,8 +155,8 @@ def tf_columns(settings: Settings) -> dict[int, str]:
     }
 
 
-def frequencies_of(columns: Sequence[str], values: Mapping[str, np.ndarray]) -> dict[str, dict[str, float]]:
-    """Share of records holding each value, per column (the batch's own term frequencies)."""
+def frequencies_of(columns: Sequence[str], values: Mapping[str, np.ndarray]) -> dict[str, dict[str, tuple[int, int]]]:
+    """(records holding it, all records) of each value, per column: the batch's own term frequencies."""
     out: dict[str, dict[str, float]] = {}
     for column in columns:
         present = [v for v in values[column] if v is not None]
@@ -158,5 +165,5 @@ def frequencies_of(columns: Sequence[str], values: Mapping[str, np.ndarray]) -> 
             continue
         uniques, counts = np.unique(np.array(present, dtype=object), return_counts=True)
         total = len(values[column])
-        out[column] = {str(v): c / total for v, c in zip(uniques, counts, strict=True)}
+        out[column] = {str(v): (int(c), total) for v, c in zip(uniques, counts, strict=True)}
     return out
