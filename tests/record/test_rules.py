@@ -35,8 +35,21 @@ def test_unlisted_sources_rank_after_listed_ones_most_recent_first() -> None:
     clinic_new = SourceVersion("clinic.b", 400.0, {"gender": "unknown", "maritalStatus": {"text": "已婚"}})
     merged = merge("Patient", "p1", [clinic_old, HIS, clinic_new], RULES)
     assert merged.sources["gender"] == ("his.county",)
-    merged = merge("Patient", "p1", [clinic_old, clinic_new], {})
-    assert merged.body["gender"] == "unknown"
+    older = SourceVersion("clinic.a", 300.0, {"maritalStatus": {"text": "未婚"}})
+    merged = merge("Patient", "p1", [older, clinic_new], {})
+    assert merged.body["maritalStatus"] == {"text": "已婚"}
+
+
+def test_a_valid_value_survives_over_an_invalid_one_from_a_preferred_source() -> None:
+    his = SourceVersion("his.county", 200.0, {"birthDate": "1968-02-30", "gender": "unknown"})
+    phs = SourceVersion(
+        "phs.county",
+        100.0,
+        {"birthDate": "1968-03-14", "gender": "male", "telecom": [{"system": "phone", "value": "13905790001"}]},
+    )
+    broken_phone = SourceVersion("his.county", 300.0, {"telecom": [{"system": "phone", "value": "12"}]})
+    merged = merge("Patient", "p1", [his, phs, broken_phone], RULES)
+    assert merged.sources["birthDate"] == merged.sources["gender"] == merged.sources["telecom"] == ("phs.county",)
 
 
 def test_identifiers_are_the_union_of_every_source() -> None:

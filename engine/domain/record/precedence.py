@@ -1,7 +1,8 @@
 """The merged view of one resource that several sources describe (the Patient): per field, whose value wins.
 
-Rules come from engine.yaml (``record.precedence``): per resource type, per field (or ``default``), a list of
-source-system patterns (fnmatch), first wins. Sources no pattern names come after the named ones, the most
+Survivorship, in order: a valid value beats an invalid one (a real birth date, a stated sex, a phone that is
+one); then the rules from engine.yaml (``record.precedence``): per resource type, per field (or ``default``), a
+list of source-system patterns (fnmatch), first wins. Sources no pattern names come after the named ones, the most
 recently recorded first. Identifiers are not a matter of precedence: the merged resource lists every source's.
 The result says where each value came from, because an operator must be able to tell ("address: phs.*").
 """
@@ -12,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
+
+from engine.domain.mpi import contact, dates
 
 Rules = Mapping[str, Sequence[str]]  # field (or "default") -> source-system patterns, first wins
 DEFAULT = "default"
@@ -56,11 +59,27 @@ def merge(resource_type: str, resource_id: str, versions: Sequence[SourceVersion
             body[name], sources[name] = _union(having, name)
             continue
         patterns = rules.get(name, rules.get(DEFAULT, ()))
-        # sorted() is stable: among sources of equal rank the most recent stays first
-        winner = sorted(having, key=lambda v: rank(v.source_system, patterns))[0]
+        # A valid value beats an invalid one whatever the source; then precedence; sorted() is stable, so among
+        # sources of equal rank the most recent stays first.
+        winner = sorted(having, key=lambda v: (not valid(name, v.body[name]), rank(v.source_system, patterns)))[0]
         body[name] = winner.body[name]
         sources[name] = (winner.source_system,)
     return Merged(body, sources)
+
+
+def valid(name: str, value: Any) -> bool:
+    """Whether a Patient field's value can be true: a real birth date, a stated sex, a reachable phone."""
+    if name == "birthDate":
+        return isinstance(value, str) and dates.birth_date(value) is not None
+    if name == "gender":
+        return value in ("male", "female")
+    if name == "telecom":
+        return any(
+            t.get("system") != "phone" or contact.phone(t.get("value")) is not None
+            for t in value
+            if isinstance(t, dict)
+        )
+    return True
 
 
 def _union(versions: Sequence[SourceVersion], name: str) -> tuple[list[Any], tuple[str, ...]]:
