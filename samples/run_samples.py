@@ -4,7 +4,8 @@ Starts a stand-in LIS, starts the daemon with config/engine.yaml, sends samples/
 over MLLP with `huitong send`, drops samples/lab/*.hl7 into the lab inbox and samples/phs/*.xml (a township
 health centre's WS/T 500 document about the same resident) into the public-health inbox, waits until every
 delivery is done, prints `huitong stats`, `huitong messages list` and the resident's unified health record
-(`huitong record show`), then stops everything with SIGTERM.
+(`huitong record show`) and the source records the MPI joined (`huitong mpi show`), then stops everything with
+SIGTERM.
 
     make run      (or: .venv/bin/python samples/run_samples.py --config config/engine.yaml)
 """
@@ -96,6 +97,8 @@ def main() -> int:
         print(huitong("messages", "list", "--limit", "15", config=config).stdout, end="")
         print(f"\n== huitong record show {RESIDENT}   (HIS registration + public-health follow-up, one person)")
         print(huitong("record", "show", RESIDENT, config=config).stdout, end="")
+        print(f"\n== huitong mpi show {RESIDENT}   (the source records the master patient index joined)")
+        print(huitong("mpi", "show", RESIDENT, config=config).stdout, end="")
     finally:
         daemon.send_signal(signal.SIGTERM)
         code = daemon.wait(60)
