@@ -171,7 +171,7 @@ def count_terms(conn: Connection, pairs: Iterable[tuple[str, str]], delta: int =
 def frequencies(conn: Connection, pairs: Iterable[tuple[str, str]]) -> dict[str, dict[str, tuple[int, int]]]:
     """(records holding it, all records) for each (field, value) the store has seen."""
     wanted = sorted(set(pairs))
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, tuple[int, int]]] = {}
     if not wanted:
         return out
     values = sorted({v for _, v in wanted} | {""})

@@ -14,7 +14,8 @@ ADT = (SAMPLES / "hl7v2" / "adt_a04_gb18030.hl7").read_bytes()
 RESIDENT_ID = "110101199003071233"  # PID-3 of the sample
 # The same man registered at a township health centre: its own number, no resident ID, his phone and birth date.
 TOWNSHIP = (
-    "MSH|^~\\&|HIS|乡镇卫生院|HUITONG|医共体平台|20250401080000||ADT^A04^ADT_A01|TOWNSHIP-0001|P|2.4||||||UNICODE UTF-8\r"
+    "MSH|^~\\&|HIS|乡镇卫生院|HUITONG|医共体平台|20250401080000||ADT^A04^ADT_A01|TOWNSHIP-0001|P|2.4"
+    "||||||UNICODE UTF-8\r"
     "EVN|A04|20250401080000\r"
     "PID|1||T-778^^^TWN^PI||张三^^^^^^L||19900307|M|||幸福路1号^^北京市^北京市^100010^CHN^H||13800000000^PRN^CP\r"
     "PV1|1|O|全科^^^乡镇卫生院|||||||GP|||||||||V-T1^^^TWN^VN\r"

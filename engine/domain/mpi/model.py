@@ -157,7 +157,7 @@ def tf_columns(settings: Settings) -> dict[int, str]:
 
 def frequencies_of(columns: Sequence[str], values: Mapping[str, np.ndarray]) -> dict[str, dict[str, tuple[int, int]]]:
     """(records holding it, all records) of each value, per column: the batch's own term frequencies."""
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, tuple[int, int]]] = {}
     for column in columns:
         present = [v for v in values[column] if v is not None]
         if not present:
