@@ -441,9 +441,10 @@ def fresh(fn: Any, *args: Any) -> Any:
         return pool.submit(fn, *args).result()
 
 
-def print_accuracy(rows: list[dict[str, Any]]) -> None:
-    print(f"{'data':<14} {'linker':<18} {'records':>7} {'prec':>7} {'recall':>7} {'F1':>7} {'FM rel':>6} "
-          f"{'FM oth':>6} {'IDs':>4} {'missed':>6} {'review':>6} {'rev %':>6} {'wall s':>7}  targets")
+def print_accuracy(rows: list[dict[str, Any]], header: bool = True) -> None:
+    if header:
+        print(f"{'data':<14} {'linker':<18} {'records':>7} {'prec':>7} {'recall':>7} {'F1':>7} {'FM rel':>6} "
+              f"{'FM oth':>6} {'IDs':>4} {'missed':>6} {'review':>6} {'rev %':>6} {'wall s':>7}  targets")
     for r in rows:
         m = r["metrics"]
         data = f"seed {r['seed']} x{r['error_scale']:g}"
@@ -508,7 +509,7 @@ def main() -> int:
         for seed, scale in ACCURACY_DATA:
             for name in names:
                 accuracy.append(fresh(accuracy_job, name, seed, scale))
-                print_accuracy(accuracy[-1:])
+                print_accuracy(accuracy[-1:], header=len(accuracy) == 1)
         print()
         print_accuracy(accuracy)
         print()
