@@ -22,15 +22,21 @@ fsync_each_commit=False)`` (synchronous=NORMAL); the COMMIT is timed apart. Mix:
 of theirs was held out of the fill), 40% new source records of stored persons (a held-out record of a person
 with two or more, carrying whatever errors the generator gave it), 20% repeats of stored source records (half
 unchanged, as an ADT A08 resends them; half with a new phone or a moved address, which re-blocks and
-re-matches). 500 warm-up arrivals, then the timed ones; pinned to CPU 1. Peak RSS is the measuring process's
-(``resource.getrusage``; the fill runs in a child process).
+re-matches). 500 warm-up arrivals, then the timed ones; pinned to CPU 1. Beside the wall time of resolve, its
+thread CPU time: the VM is shared, and a wall p99 includes the milliseconds another process held the CPU. Peak
+RSS is the measuring process's (``resource.getrusage``; the fill runs in a child process).
+
+**Checkpoints.** With synchronous=NORMAL a COMMIT does not fsync, but the COMMIT that takes the WAL past
+wal_autocheckpoint (1,000 pages) checkpoints it, fsyncs included: about one arrival in fifty. The same arrivals
+are then run again (on a fresh copy) with the writer's autocheckpoint off and a second connection checkpointing
+(PASSIVE) every 0.2 s, in the same process and on the same CPU, to show what the COMMIT costs without them.
 
 Before the timed run, every arriving new record is also run once with per-stage timers and rolled back: the
 stage split (features, local id lookup, candidates, frequencies, scoring, inserts), blocking stats (candidates
 per record, blocks over ``max_block``) and a cProfile of the first 500.
 
-    .venv/bin/python bench/mpi_incremental.py [--refill] [--persons 1000000] [--arrivals 5000]
-        # writes bench/results/mpi_incremental.json
+    .venv/bin/python bench/mpi_incremental.py [--refill] [--persons 1000000] [--arrivals 5000] [--no-apart]
+        # writes bench/results/mpi_incremental.json (the first run fills var/bench/: ~12 min, 4.3 GB)
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -80,6 +87,7 @@ MIX = {"new_person": 0.4, "new_source_record": 0.4, "repeat": 0.2}
 FILL_BATCH = 100_000
 BASE_TIME = 1_780_000_000.0
 PROFILED = 500
+INTERVAL = 0.2  # seconds between the Checkpointer's checkpoints
 
 
 def pin() -> None:
@@ -384,24 +392,51 @@ def diagnose(conn: Any, resolver: MpiResolver, arrivals: list[dict[str, Any]], l
     return {"blocking": stats, "stage_split_us": split, "profile_top_tottime": top}
 
 
-def run(db: Path, arrivals: list[dict[str, Any]], warmup: int, limit: int) -> dict[str, Any]:
+class Checkpointer(threading.Thread):
+    """``PRAGMA wal_checkpoint(PASSIVE)`` every INTERVAL seconds on a connection of its own: the WAL checkpoint (and
+    its fsyncs) off the writer's COMMIT, which then never checkpoints (wal_autocheckpoint=0)."""
+
+    def __init__(self, db: Path) -> None:
+        super().__init__(daemon=True)
+        self.db, self.stop, self.count = db, threading.Event(), 0
+
+    def run(self) -> None:
+        conn = sqlite3.connect(self.db, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=30000")
+        while not self.stop.wait(INTERVAL):
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self.count += 1
+        conn.close()
+
+
+def run(db: Path, arrivals: list[dict[str, Any]], warmup: int, limit: int, apart: bool) -> dict[str, Any]:
+    """Time the arrivals; ``apart``: WAL checkpoints by a Checkpointer instead of at the writer's COMMIT."""
     engine = open_engine(f"sqlite:///{db}", fsync_each_commit=False)
     resolver = load_resolver()
-    timings: dict[str, list[tuple[float, float]]] = {}
+    timings: dict[str, list[tuple[float, float, float]]] = {}
+    checkpointer = Checkpointer(db) if apart else None
     with engine.connect().execution_options(**WRITER) as conn:
-        diagnosis = diagnose(conn, resolver, arrivals, limit)
+        diagnosis = diagnose(conn, resolver, arrivals, limit) if limit else None
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if checkpointer is not None:
+            dbapi.cursor(conn).execute("PRAGMA wal_autocheckpoint=0")
+            checkpointer.start()
         persons: list[str] = []
         for n, a in enumerate(arrivals):
             req = request(a["row"])
             conn.exec_driver_sql("SELECT 1")  # the transaction is open before the clock starts
+            cpu = time.thread_time()
             start = time.perf_counter()
             persons.append(resolver.resolve(conn, [req], BASE_TIME + 1_000_000 + n)[0])
             middle = time.perf_counter()
+            cpu = time.thread_time() - cpu
             conn.commit()
             end = time.perf_counter()
             if n >= warmup:
-                timings.setdefault(a["kind"], []).append(((middle - start) * 1e6, (end - middle) * 1e6))
+                timings.setdefault(a["kind"], []).append(((middle - start) * 1e6, (end - middle) * 1e6, cpu * 1e6))
+        if checkpointer is not None:
+            checkpointer.stop.set()
+            checkpointer.join()
         # Untimed: was each new source record linked to its stored person?
         linked = total = 0
         for a, person in zip(arrivals, persons, strict=True):
@@ -413,11 +448,15 @@ def run(db: Path, arrivals: list[dict[str, Any]], warmup: int, limit: int) -> di
     engine.dispose()
     timings["repeat"] = timings.get("repeat_unchanged", []) + timings.get("repeat_changed", [])
     timings["all"] = [t for k in ("new_person", "new_source_record", "repeat") for t in timings.get(k, [])]
+    commits = [c for _, c, _ in timings["all"]]
     return {
         "diagnosis": diagnosis,
-        "resolve_us": {k: percentiles([r for r, _ in v]) for k, v in timings.items()},
-        "commit_us": {k: percentiles([c for _, c in v]) for k, v in timings.items()},
-        "resolve_plus_commit_us": {k: percentiles([r + c for r, c in v]) for k, v in timings.items()},
+        "wal_checkpoints": f"by a second connection, {checkpointer.count} times" if checkpointer else "at COMMIT",
+        "commits_over_5ms": sum(1 for c in commits if c > 5000),
+        "resolve_us": {k: percentiles([r for r, _, _ in v]) for k, v in timings.items()},
+        "resolve_cpu_us": {k: percentiles([u for _, _, u in v]) for k, v in timings.items()},
+        "commit_us": {k: percentiles([c for _, c, _ in v]) for k, v in timings.items()},
+        "resolve_plus_commit_us": {k: percentiles([r + c for r, c, _ in v]) for k, v in timings.items()},
         "new_source_records_linked_to_their_person": f"{linked}/{total}",
         "peak_rss_mb_before_arrivals": round(rss_before / 1024, 1),
     }
@@ -442,15 +481,21 @@ def machine() -> dict[str, Any]:
 
 
 def table(result: dict[str, Any]) -> str:
-    lines = [f"{'kind':<20}{'n':>6}{'p50':>9}{'p90':>9}{'p99':>9}{'max':>9}   commit p50/p99 (µs)"]
+    """Wall µs of resolve (and its thread CPU µs), of the COMMIT, and of both, per arrival kind."""
+    lines = [
+        f"{'µs per arrival':<18}{'n':>5} | {'resolve p50':>11}{'p90':>6}{'p99':>6}{'max':>6} | {'cpu p50':>7}{'p99':>6}"
+        f" | {'commit p50':>10}{'p99':>6} | {'both p50':>8}{'p99':>6}{'max':>6}"
+    ]
     for kind in ("new_person", "new_source_record", "repeat_unchanged", "repeat_changed", "repeat", "all"):
-        r = result["resolve_us"].get(kind)
-        c = result["commit_us"].get(kind)
+        r, u = result["resolve_us"].get(kind), result["resolve_cpu_us"].get(kind)
+        c, b = result["commit_us"].get(kind), result["resolve_plus_commit_us"].get(kind)
         if r:
             lines.append(
-                f"{kind:<20}{r['n']:>6}{r['p50']:>9.0f}{r['p90']:>9.0f}{r['p99']:>9.0f}{r['max']:>9.0f}"
-                f"   {c['p50']:.0f}/{c['p99']:.0f}"
+                f"{kind:<18}{r['n']:>5} | {r['p50']:>11.0f}{r['p90']:>6.0f}{r['p99']:>6.0f}{r['max']:>6.0f}"
+                f" | {u['p50']:>7.0f}{u['p99']:>6.0f} | {c['p50']:>10.0f}{c['p99']:>6.0f}"
+                f" | {b['p50']:>8.0f}{b['p99']:>6.0f}{b['max']:>6.0f}"
             )
+    lines.append(f"commits over 5 ms: {result['commits_over_5ms']}; WAL checkpoints: {result['wal_checkpoints']}")
     return "\n".join(lines)
 
 
@@ -461,6 +506,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--diagnose", type=int, default=10_000, help="new records run for the stage split")
+    parser.add_argument("--no-apart", action="store_true", help="skip the run with checkpoints apart")
     parser.add_argument("--refill", action="store_true", help="rebuild the cached store and arrivals")
     parser.add_argument("--fill-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(RESULT))
@@ -495,11 +541,18 @@ def main() -> None:
     for leftover in CACHE.glob("work.db*"):
         leftover.unlink()
     shutil.copyfile(CACHE / "store.db", work)
-    result = run(work, arrivals, args.warmup, args.diagnose)
+    result = run(work, arrivals, args.warmup, args.diagnose, apart=False)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     size = sum(p.stat().st_size for p in CACHE.glob("work.db*"))
     for leftover in CACHE.glob("work.db*"):
         leftover.unlink()
+    apart = None
+    if not args.no_apart:
+        shutil.copyfile(CACHE / "store.db", work)
+        apart = run(work, arrivals, args.warmup, 0, apart=True)
+        del apart["diagnosis"], apart["peak_rss_mb_before_arrivals"]
+        for leftover in CACHE.glob("work.db*"):
+            leftover.unlink()
     out = {
         "what": "MpiResolver.resolve, one arriving record per transaction, SQLite (synchronous=NORMAL), "
         "pinned to CPU 1; COMMIT timed apart",
@@ -516,9 +569,13 @@ def main() -> None:
         "arrivals": {"warmup": args.warmup, "timed": args.arrivals, "cached_by_kind": dict(kinds)},
         "peak_rss_mb": round(rss / 1024, 1),
         **result,
+        "checkpoints_apart": apart,
     }
     Path(args.out).write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
     print(table(result))
+    if apart:
+        print("\nthe same with WAL checkpoints on a second connection (wal_autocheckpoint=0 on the writer):")
+        print(table(apart))
     print(f"\npeak RSS {out['peak_rss_mb']} MB; DB {out['store']['db_mb']} MB; fill {meta['total_s']} s")
     print("blocking:", json.dumps(result["diagnosis"]["blocking"]))
     print("stage split of a new record (µs):", json.dumps(result["diagnosis"]["stage_split_us"], ensure_ascii=False))
