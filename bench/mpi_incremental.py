@@ -353,7 +353,17 @@ def diagnose(conn: Any, resolver: MpiResolver, arrivals: list[dict[str, Any]], l
         sizes.append(len(candidates))
         persons.append(len({c.person_id for c in candidates}))
         conn.rollback()
+    # The whole store's largest blocks (rule index and size only): the ones max_block keeps out.
+    big = dbapi.fetchall(
+        conn,
+        "SELECT substr(key, 1, instr(key, ':') - 1), count(*) AS n FROM mpi_blocks GROUP BY key"
+        " HAVING n > 50 ORDER BY n DESC",
+        [],
+    )
+    conn.rollback()
     stats = {
+        "store_blocks_over_max_block": sum(1 for _, n in big if n > max_block),
+        "store_largest_blocks_rule_size": [[int(r), n] for r, n in big[:8]],
         "records": len(news),
         "candidates_mean": round(float(np.mean(sizes)), 2),
         "candidates_p99": float(np.percentile(sizes, 99)),
