@@ -127,8 +127,56 @@ def _compare_one(comparison: Comparison, left: Table, li: np.ndarray, right: Tab
     return result
 
 
+def _hit(level: Level, left: Table, i: int, right: Table, j: int) -> bool:
+    """Whether the one pair (i, j) reaches this level: ``_test`` for a single pair, without arrays."""
+    first = level.columns[0]
+    x, y = left[first][i], right[first][j]
+    if x is None or y is None:
+        return False
+    kind = level.kind
+    if kind == "exact":
+        return bool(x == y)
+    if kind == "jaro_winkler":
+        return bool(JaroWinkler.normalized_similarity(x, y) >= level.threshold)
+    if kind == "levenshtein":
+        return bool(Levenshtein.distance(x, y) <= level.threshold)
+    if kind == "damerau":
+        return bool(DamerauLevenshtein.distance(x, y) <= level.threshold)
+    if kind == "in_set":
+        second = level.columns[1]
+        s, t = left[second][i], right[second][j]
+        return (x in (t or "").split("|")) or (y in (s or "").split("|"))
+    if kind == "dropped":
+        return abs(len(x) - len(y)) == 1 and min(len(x), len(y)) >= 2 and Levenshtein.distance(x, y) == 1
+    if kind == "date_swap":
+        return x != y and x[:4] == y[:4] and x[5:7] == y[8:10] and x[8:10] == y[5:7]
+    if kind == "date_within":
+        return abs(_ordinal(x) - _ordinal(y)) <= level.threshold
+    if kind == "swap":
+        second = level.columns[1]
+        x2, y2 = left[second][i], right[second][j]
+        return bool(x == y2 and x2 == y and x2 is not None and y2 is not None)
+    raise ValueError(f"unknown level kind {kind}")  # settings.parse admits no other kind
+
+
+def _compare_few(settings: Settings, left: Table, li: np.ndarray, right: Table, ri: np.ndarray) -> np.ndarray:
+    """``compare`` pair by pair: for the handful of candidates of one arriving record, numpy's per-call set-up
+    (a dozen small arrays per comparison) costs more than the comparisons themselves."""
+    out = np.empty((len(li), len(settings.comparisons)), dtype=np.int8)
+    for p, (i, j) in enumerate(zip(li.tolist(), ri.tolist(), strict=True)):
+        for k, comparison in enumerate(settings.comparisons):
+            if left[comparison.column][i] is None or right[comparison.column][j] is None:
+                out[p, k] = NULL
+                continue
+            levels = comparison.levels
+            out[p, k] = next((n for n, level in enumerate(levels) if _hit(level, left, i, right, j)), len(levels))
+    return out
+
+
 def compare(settings: Settings, left: Table, li: np.ndarray, right: Table, ri: np.ndarray) -> np.ndarray:
     """The comparison vector of every pair: an int8 matrix, one row per pair, one column per comparison."""
+    if len(li) < _SMALL:
+        return _compare_few(settings, left, li, right, ri)
     out = np.empty((len(li), len(settings.comparisons)), dtype=np.int8)
     for k, comparison in enumerate(settings.comparisons):
         out[:, k] = _compare_one(comparison, left, li, right, ri)
