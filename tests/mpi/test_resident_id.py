@@ -77,8 +77,18 @@ def test_newborn_under_mothers_id_contradicts_birth_date() -> None:
     assert resident_id.contradicts(mother, "2024-05-01", "F") is True
 
 
-def test_different_sex_contradicts() -> None:
-    assert resident_id.contradicts(resident_id.parse(MAN_1990), "1990-03-07", "F") is True
+def test_different_sex_contradicts_when_the_record_has_no_birth_date() -> None:
+    assert resident_id.contradicts(resident_id.parse(MAN_1990), None, "F") is True
+
+
+def test_a_slip_in_the_sex_field_does_not_contradict_an_id_with_the_records_birth_date() -> None:
+    assert resident_id.contradicts(resident_id.parse(MAN_1990), "1990-03-07", "F") is False
+
+
+def test_a_birth_date_a_day_or_a_month_off_does_not_contradict() -> None:
+    rid = resident_id.parse(MAN_1990)
+    assert resident_id.contradicts(rid, "1990-03-08", "M") is False
+    assert resident_id.contradicts(rid, "1990-08-07", "M") is False
 
 
 def test_matching_birth_date_and_sex_do_not_contradict() -> None:

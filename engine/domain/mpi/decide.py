@@ -21,7 +21,7 @@ CAP = -2  # forced marker: the model decides, but no higher than probable
 GRADES = {CERTAIN: "certain", PROBABLE: "probable", POSSIBLE: "possible", NOT: "certainly-not"}
 
 #: Why a grade was forced, per pair ('' when the model's probability decided).
-DISAGREES = "disagrees on {}"
+DISAGREES = "not close enough on {}"
 SAME_ID = "same resident ID"
 SAME_ID_CONFLICT = "same resident ID, conflicting demographics"
 ID_TYPO = "resident IDs one typo apart"
@@ -43,9 +43,9 @@ def identity_rules(
     """Forced grades (-1 where no identity rule applies, CAP for at most probable) and the rule behind each."""
     forced = np.full(len(li), -1, dtype=np.int8)
     why = [""] * len(li)
-    for name in settings.link_requires:
+    for name, best in settings.link_requires:
         k = settings.comparison_index(name)
-        for p in np.flatnonzero(gammas[:, k] == len(settings.comparisons[k].levels)):
+        for p in np.flatnonzero(gammas[:, k] >= best):
             if forced[p] == -1:
                 forced[p], why[p] = CAP, DISAGREES.format(name)
     identity = settings.identity

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 
 from stdnum.cn import ric
@@ -98,19 +99,22 @@ def parse(raw: str | None) -> ResidentId | None:
     return ResidentId(value=value, valid=valid, birth_date=born, sex=sex)
 
 
+#: Birth dates further apart than this (a year) are two people, not a keying slip.
+GUARDIAN_DAYS = 366
+
+
 def contradicts(rid: ResidentId, birth_date: str | None, sex: str | None) -> bool:
-    """Whether the ID cannot be the patient's own: its birth date or sex disagrees with the record's.
+    """Whether the ID cannot be the patient's own: it was born more than a year apart from the record.
 
     The usual cause is a newborn (or a child, or an elderly dependant) registered under a guardian's number;
-    matching on that number would merge mother and baby. A day/month swap is a keying slip, not a contradiction,
-    and a value the record does not have contradicts nothing. ``birth_date`` is any format dates.birth_date reads.
+    matching on that number would merge mother and baby, and a guardian is born decades apart. A day off, a
+    mistyped month or a day/month swap is a keying slip in one of the two, not somebody else's ID: treating it
+    as one would throw away the record's best evidence. Without a birth date to go by, a different sex says
+    the same. A value the record does not have contradicts nothing. ``birth_date``: any format dates.birth_date
+    reads.
     """
     record_date = dates.birth_date(birth_date)
-    if (
-        rid.birth_date
-        and record_date
-        and rid.birth_date != record_date
-        and not dates.swapped(rid.birth_date, record_date)
-    ):
-        return True
+    if rid.birth_date and record_date:
+        apart = abs(date.fromisoformat(rid.birth_date) - date.fromisoformat(record_date)).days
+        return apart > GUARDIAN_DAYS and not dates.swapped(rid.birth_date, record_date)
     return bool(rid.sex and sex and rid.sex != sex)

@@ -83,7 +83,8 @@ class Settings:
     thresholds: Thresholds = Thresholds()
     identity: Identity | None = None
     training_blocking: tuple[tuple[str, ...], ...] = ()
-    link_requires: tuple[str, ...] = ()  # comparisons that must not be at "else" for an automatic link
+    # An automatic link needs, per comparison named, one of its first N levels (or a null comparison).
+    link_requires: tuple[tuple[str, int], ...] = ()
     max_block: int = 200  # a blocking key shared by more records than this pairs none of them
     model: str = "mpi-model.json"
     columns: tuple[str, ...] = field(default=())
@@ -162,12 +163,16 @@ def parse(data: Any) -> Settings:
     training_blocking = _rules(training.get("blocking", [list(r) for r in blocking]), ("training", "blocking"))
     thresholds = _thresholds(data.get("thresholds") or {})
     identity = _identity(data.get("identity"), [c.name for c in comparisons])
-    requires = data.get("link_requires", [])
-    if not isinstance(requires, list):
-        raise Invalid(("link_requires",), "a list of comparison names")
-    for i, name in enumerate(requires):
-        if name not in [c.name for c in comparisons]:
-            raise Invalid(("link_requires", i), f"no comparison named {name!r}")
+    requires = data.get("link_requires", {})
+    if not isinstance(requires, Mapping):
+        raise Invalid(("link_requires",), "a mapping of comparison name to how many of its best levels count")
+    by_name = {c.name: c for c in comparisons}
+    for name, best in requires.items():
+        if name not in by_name:
+            raise Invalid(("link_requires", name), f"no comparison named {name!r}")
+        levels = len(by_name[name].levels)
+        if not isinstance(best, int) or isinstance(best, bool) or not 1 <= best <= levels:
+            raise Invalid(("link_requires", name), f"a number of levels from 1 to {levels}")
     max_block = data.get("max_block", 200)
     if not isinstance(max_block, int) or max_block < 2:
         raise Invalid(("max_block",), "max_block is a whole number of at least 2")
@@ -186,7 +191,7 @@ def parse(data: Any) -> Settings:
         thresholds,
         identity,
         training_blocking,
-        tuple(requires),
+        tuple((str(name), int(best)) for name, best in requires.items()),
         max_block,
         model,
         tuple(columns),
