@@ -35,6 +35,7 @@ def test_typical_record() -> None:
         "given_py": "wei",
         "name_sorted": "weizhang",
         "sex": "M",
+        "birth_year": "1990",
         "dob": "1990-03-07",
         "phone": "13800138000",
         "address": "杭州市西湖区文三路1号",

@@ -8,6 +8,7 @@ records pairs none of them: such a block is a placeholder value, not evidence.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import combinations
 
 import numpy as np
 
@@ -39,9 +40,27 @@ def keys(rules: Sequence[Sequence[str]], row: Mapping[str, str | None]) -> list[
 
 def _column_keys(rule: Sequence[str], table: Table) -> np.ndarray:
     columns = [table[c] for c in rule]
-    out = np.empty(table.size, dtype=object)
-    out[:] = [None if any(v is None for v in values) else SEP.join(values) for values in zip(*columns, strict=True)]
+    present = np.ones(table.size, dtype=bool)
+    for column in columns:
+        present &= column != None  # noqa: E711 -- elementwise on an object array
+    out = np.full(table.size, None, dtype=object)
+    rows = np.flatnonzero(present)
+    out[rows] = [SEP.join(values) for values in zip(*(c[rows] for c in columns), strict=True)]
     return out
+
+
+def _blocks(keys: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Records sorted by key, with the start and size of each block of 2 to max_block records."""
+    codes: dict[str, int] = {}
+    code = np.fromiter(
+        (-1 if k is None else codes.setdefault(k, len(codes)) for k in keys), dtype=np.int64, count=len(keys)
+    )
+    rows = np.flatnonzero(code >= 0)
+    rows = rows[np.argsort(code[rows], kind="stable")]  # stable: index order within a block
+    sizes = np.bincount(code[rows]) if len(rows) else np.zeros(0, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]) if len(sizes) else sizes
+    wanted = (sizes > 1) & (sizes <= max_block)
+    return rows, starts[wanted], sizes[wanted]
 
 
 def pairs(
@@ -54,20 +73,19 @@ def pairs(
     found: list[np.ndarray] = []
     n_right = (right or left).size
     for index, rule in enumerate(rules):
-        groups: dict[str, list[int]] = {}
-        for i, k in enumerate(_column_keys(rule, left)):
-            if k is not None:
-                groups.setdefault(k, []).append(i)
         li: list[int] = []
         ri: list[int] = []
         if right is None:
-            for members in groups.values():
-                if 1 < len(members) <= max_block:
-                    m = np.array(members)
-                    a, b = np.triu_indices(len(m), 1)
-                    li.extend(m[a])
-                    ri.extend(m[b])
+            rows, starts, sizes = _blocks(_column_keys(rule, left), max_block)
+            for start, size in zip(starts.tolist(), sizes.tolist(), strict=True):
+                for a, b in combinations(rows[start : start + size].tolist(), 2):  # index order: a < b
+                    li.append(a)
+                    ri.append(b)
         else:
+            groups: dict[str, list[int]] = {}
+            for i, k in enumerate(_column_keys(rule, left)):
+                if k is not None:
+                    groups.setdefault(k, []).append(i)
             for j, k in enumerate(_column_keys(rule, right)):
                 block = groups.get(k) if k is not None else None
                 if block and len(block) <= max_block:

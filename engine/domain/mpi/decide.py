@@ -55,16 +55,32 @@ def identity_rules(
     both = np.flatnonzero((a != None) & (b != None))  # noqa: E711
     if not len(both):
         return forced, why
-    compatible = [settings.comparison_index(name) for name in identity.compatible]
-    for p in both:
-        if a[p] == b[p]:
-            worst = any(gammas[p, k] == len(settings.comparisons[k].levels) for k in compatible)
-            forced[p], why[p] = (PROBABLE, SAME_ID_CONFLICT) if worst else (CERTAIN, SAME_ID)
-        elif DamerauLevenshtein.distance(a[p], b[p]) <= identity.typo_distance:
-            forced[p], why[p] = CAP, ID_TYPO
-        else:
-            forced[p], why[p] = NOT, DISTINCT_IDS
+    conflict = np.zeros(len(li), dtype=bool)
+    for name in identity.compatible:
+        k = settings.comparison_index(name)
+        conflict |= gammas[:, k] == len(settings.comparisons[k].levels)
+    same = both[a[both] == b[both]]
+    differ = both[a[both] != b[both]]
+    typo = differ[_distances(a[differ], b[differ]) <= identity.typo_distance]
+    distinct = np.setdiff1d(differ, typo)
+    for indices, grade, rule in (
+        (same[conflict[same]], PROBABLE, SAME_ID_CONFLICT),
+        (same[~conflict[same]], CERTAIN, SAME_ID),
+        (typo, CAP, ID_TYPO),
+        (distinct, NOT, DISTINCT_IDS),
+    ):
+        forced[indices] = grade
+        for p in indices:
+            why[p] = rule
     return forced, why
+
+
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if not len(a):
+        return np.zeros(0, dtype=np.int64)
+    return np.fromiter(
+        (DamerauLevenshtein.distance(x, y) for x, y in zip(a, b, strict=True)), dtype=np.int64, count=len(a)
+    )
 
 
 def grades_of(settings: Settings, probabilities: np.ndarray, forced: np.ndarray) -> np.ndarray:

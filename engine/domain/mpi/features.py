@@ -18,7 +18,7 @@ Features = dict[str, str | None]
 # fmt: off
 FEATURE_KEYS = (
     "id", "id_raw", "guardian_id", "name", "name_py", "name_py_variants", "family_py", "given_py",
-    "name_sorted", "sex", "dob", "phone", "address", "division",
+    "name_sorted", "sex", "birth_year", "dob", "phone", "address", "division",
 )
 # fmt: on
 
@@ -91,6 +91,7 @@ def from_fields(
         # Family and given pinyin in alphabetical order: "WEI ZHANG" and 张伟 share it, whichever order was written.
         "name_sorted": "".join(sorted(p for p in (family_py, given_py) if p)) or None,
         "sex": sex_code,
+        "birth_year": dob[:4] if dob else None,  # for blocking: a day or month mistyped still meets
         "dob": dob,
         "phone": contact.phone(phone),
         "address": contact.address(address),
