@@ -86,8 +86,20 @@ PRELOAD = {
     "splink": ["pandas", "duckdb", "splink", "splink.comparison_library", "splink.comparison_level_library"],
 }
 PACKAGES = ["splink", "duckdb", "pandas", "numpy", "rapidfuzz", "pypinyin", "opencc"]
-SPLINK_COLUMNS = ["id_raw", "name", "name_py", "name_py_variants", "name_sorted", "family_py", "given_py", "sex",
-                  "dob", "phone", "address"]
+SPLINK_COLUMNS = [
+    "id_raw",
+    "name",
+    "name_py",
+    "name_py_variants",
+    "name_sorted",
+    "family_py",
+    "given_py",
+    "sex",
+    "birth_year",
+    "dob",
+    "phone",
+    "address",
+]
 EXAMPLES = 5
 
 Key = tuple[str, str]
@@ -143,9 +155,7 @@ def splink_settings() -> Any:
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
 
-    in_variants = (
-        "list_contains(name_py_variants_r, name_py_l) OR list_contains(name_py_variants_l, name_py_r)"
-    )
+    in_variants = "list_contains(name_py_variants_r, name_py_l) OR list_contains(name_py_variants_l, name_py_r)"
     dropped = (
         "abs(length(name_l) - length(name_r)) = 1 AND least(length(name_l), length(name_r)) >= 2"
         " AND levenshtein(name_l, name_r) = 1"
@@ -172,8 +182,9 @@ def splink_settings() -> Any:
                 cll.NullLevel("dob"),
                 cll.ExactMatchLevel("dob"),
                 cll.CustomLevel(swapped, "day and month swapped"),
-                cll.AbsoluteDateDifferenceLevel("dob", input_is_string=True, threshold=1, metric="day",
-                                                datetime_format="%Y-%m-%d"),
+                cll.AbsoluteDateDifferenceLevel(
+                    "dob", input_is_string=True, threshold=1, metric="day", datetime_format="%Y-%m-%d"
+                ),
                 cll.LevenshteinLevel("dob", 1),
                 cll.ElseLevel(),
             ],
@@ -252,8 +263,9 @@ def splink(people: list[dict[str, str]], model: Path | None, phases: dict[str, f
     return out
 
 
-def run_linker(name: str, people: list[dict[str, str]], phases: dict[str, float],
-               model: Path | None = None) -> list[tuple[str, str]]:
+def run_linker(
+    name: str, people: list[dict[str, str]], phases: dict[str, float], model: Path | None = None
+) -> list[tuple[str, str]]:
     if name == "splink":
         return splink(people, model, phases)
     return huitong(people, name == "huitong_retrained", phases)
@@ -325,8 +337,9 @@ def speed_job(name: str, model: str | None = None) -> dict[str, Any]:
         from splink import DuckDBAPI, Linker
 
         frame = splink_frame(bench.people)
-        linker = Linker(DuckDBAPI().register(frame, dataset_display_name="people"), splink_settings(),
-                        log_level=logging.WARNING)
+        linker = Linker(
+            DuckDBAPI().register(frame, dataset_display_name="people"), splink_settings(), log_level=logging.WARNING
+        )
         mark = time.perf_counter()
         splink_train(linker)
         phases["training"] = time.perf_counter() - mark
@@ -355,8 +368,11 @@ def weaknesses(bench: Any, decided: list[tuple[str, str]]) -> dict[str, Any]:
     truth, people = bench.truth, bench.people
     entity_size = Counter(t["entity_id"] for t in truth)
     together = Counter((decided[i][0], t["entity_id"]) for i, t in enumerate(truth))
-    missed = [i for i, t in enumerate(truth)
-              if entity_size[t["entity_id"]] >= 2 and together[(decided[i][0], t["entity_id"])] == 1]
+    missed = [
+        i
+        for i, t in enumerate(truth)
+        if entity_size[t["entity_id"]] >= 2 and together[(decided[i][0], t["entity_id"])] == 1
+    ]
     by_tag: Counter[str] = Counter()
     by_relation: Counter[str] = Counter()
     for i in missed:
@@ -368,7 +384,7 @@ def weaknesses(bench: Any, decided: list[tuple[str, str]]) -> dict[str, Any]:
     merges: list[tuple[int, int]] = []
     for records in members.values():
         for x, a in enumerate(records):
-            for b in records[x + 1:]:
+            for b in records[x + 1 :]:
                 if truth[a]["entity_id"] != truth[b]["entity_id"]:
                     merges.append((a, b))
     merge_relations = Counter(
@@ -383,8 +399,16 @@ def weaknesses(bench: Any, decided: list[tuple[str, str]]) -> dict[str, Any]:
         explanation = dataclasses.asdict(matcher.explain(rows[a], rows[b], frequencies={}))
         return {
             "kind": kind,
-            "records": [{**people[i], "decision": decided[i][1], "entity_id": truth[i]["entity_id"],
-                         "relation": truth[i]["relation"], "error_tags": truth[i]["error_tags"]} for i in (a, b)],
+            "records": [
+                {
+                    **people[i],
+                    "decision": decided[i][1],
+                    "entity_id": truth[i]["entity_id"],
+                    "relation": truth[i]["relation"],
+                    "error_tags": truth[i]["error_tags"],
+                }
+                for i in (a, b)
+            ],
             "explain": explanation,
         }
 
@@ -443,18 +467,25 @@ def fresh(fn: Any, *args: Any) -> Any:
 
 def print_accuracy(rows: list[dict[str, Any]], header: bool = True) -> None:
     if header:
-        print(f"{'data':<14} {'linker':<18} {'records':>7} {'prec':>7} {'recall':>7} {'F1':>7} {'FM rel':>6} "
-              f"{'FM oth':>6} {'IDs':>4} {'missed':>6} {'review':>6} {'rev %':>6} {'wall s':>7}  targets")
+        print(
+            f"{'data':<14} {'linker':<18} {'records':>7} {'prec':>7} {'recall':>7} {'F1':>7} {'FM rel':>6} "
+            f"{'FM oth':>6} {'IDs':>4} {'missed':>6} {'review':>6} {'rev %':>6} {'wall s':>7}  targets"
+        )
     for r in rows:
         m = r["metrics"]
         data = f"seed {r['seed']} x{r['error_scale']:g}"
-        ok = "ok" if all(r["targets_met"].values()) else "MISS " + ",".join(k for k, v in r["targets_met"].items()
-                                                                           if not v)
-        print(f"{data:<14} {r['linker']:<18} {m['records']:>7} {m['cluster_precision']:>7.4f} "
-              f"{m['cluster_recall']:>7.4f} {m['cluster_f1']:>7.4f} {m['false_merges_relatives']:>6} "
-              f"{m['false_merges_not_relatives']:>6} {m['auto_merges_distinct_valid_ids']:>4} {m['missed_pairs']:>6} "
-              f"{r['review_band_records']:>6} {100 * m['review_share']:>5.2f}% {r['seconds']:>7.2f}  {ok}",
-              flush=True)
+        ok = (
+            "ok"
+            if all(r["targets_met"].values())
+            else "MISS " + ",".join(k for k, v in r["targets_met"].items() if not v)
+        )
+        print(
+            f"{data:<14} {r['linker']:<18} {m['records']:>7} {m['cluster_precision']:>7.4f} "
+            f"{m['cluster_recall']:>7.4f} {m['cluster_f1']:>7.4f} {m['false_merges_relatives']:>6} "
+            f"{m['false_merges_not_relatives']:>6} {m['auto_merges_distinct_valid_ids']:>4} {m['missed_pairs']:>6} "
+            f"{r['review_band_records']:>6} {100 * m['review_share']:>5.2f}% {r['seconds']:>7.2f}  {ok}",
+            flush=True,
+        )
 
 
 def print_tags(rows: list[dict[str, Any]]) -> None:
@@ -517,9 +548,11 @@ def main() -> int:
         for r in accuracy:
             if "weaknesses" in r:
                 w = r["weaknesses"]
-                print(f"\nhuitong seed {r['seed']} x{r['error_scale']:g}: {w['missed_records']} missed records; "
-                      f"by tag {w['missed_by_error_tag']}; by relation {w['missed_by_relation']}; "
-                      f"false merges {w['false_merge_pairs_by_relation']}")
+                print(
+                    f"\nhuitong seed {r['seed']} x{r['error_scale']:g}: {w['missed_records']} missed records; "
+                    f"by tag {w['missed_by_error_tag']}; by relation {w['missed_by_relation']}; "
+                    f"false merges {w['false_merge_pairs_by_relation']}"
+                )
     speed: list[dict[str, Any]] = []
     if not args.skip_speed:
         runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -536,8 +569,10 @@ def main() -> int:
         print(f"\n{'speed':<18} {'records':>8} {'wall s':>8} {'ΔRSS MB':>8} {'RSS MB':>8}  phases (median s)")
         for s in speed:
             phases = ", ".join(f"{p} {v:g}" for p, v in s["phases_median"].items())
-            print(f"{s['linker']:<18} {s['records']:>8,} {s['seconds_median']:>8.2f} {s['peak_rss_delta_mb']:>8.1f} "
-                  f"{s['peak_rss_mb']:>8.1f}  {phases}")
+            print(
+                f"{s['linker']:<18} {s['records']:>8,} {s['seconds_median']:>8.2f} {s['peak_rss_delta_mb']:>8.1f} "
+                f"{s['peak_rss_mb']:>8.1f}  {phases}"
+            )
     if args.only or args.skip_speed or args.skip_accuracy:
         print(f"partial run: {RESULT.relative_to(ROOT)} not written")
         return 0
@@ -557,8 +592,13 @@ def main() -> int:
                 },
                 "versions": versions(),
                 "targets": TARGETS,
-                "splink": {"link_threshold": LINK, "review_threshold": REVIEW, "lambda_rule_recall": SPLINK_RECALL,
-                           "u_max_pairs": SPLINK_U_PAIRS, "seed": SEED},
+                "splink": {
+                    "link_threshold": LINK,
+                    "review_threshold": REVIEW,
+                    "lambda_rule_recall": SPLINK_RECALL,
+                    "u_max_pairs": SPLINK_U_PAIRS,
+                    "seed": SEED,
+                },
                 "accuracy": accuracy,
                 "speed": {"persons": SPEED_PERSONS, "seed": SPEED_SEED, "rows": speed},
             },
