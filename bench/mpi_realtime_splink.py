@@ -170,7 +170,7 @@ class SplinkRealtime:
             best[uid] = max(best.get(uid, 0.0), p)
         marks.append(time.perf_counter())
         if phases is not None:
-            for name, a, b in zip(SPLINK_PHASES, marks, marks[1:], strict=True):
+            for name, a, b in zip(SPLINK_PHASES, marks[:-1], marks[1:], strict=True):
                 phases.setdefault(name, []).append(1000 * (b - a))
         return best, len(pairs)
 
