@@ -44,7 +44,8 @@ RULES = {"default": ["his.*", "phs.*"], "address": ["phs.*", "his.*"], "telecom"
 
 def adt(person: int, visit: int) -> Mapped:
     name = SURNAMES[person % len(SURNAMES)] + GIVEN[person % len(GIVEN)]
-    resident = f"330781{1940 + person % 70}{1 + person % 12:02d}{1 + person % 28:02d}{person % 1000:03d}X"
+    body = f"330781{1940 + person % 70}{1 + person % 12:02d}{1 + person % 28:02d}{person % 1000:03d}"
+    resident = body + "10X98765432"[sum(int(d) * 2 ** (17 - i) % 11 for i, d in enumerate(body)) % 11]
     patient = {
         "resourceType": "Patient",
         "id": "pat-1",
