@@ -52,6 +52,7 @@ class ContractXmlError(ValueError):
 
 
 _QUOTED = re.compile(r"'([^']*)'")
+_SCHEMA_WORDS = frozenset({"pattern", "minLength", "maxLength", "enumeration", "length"})
 _INDEX = re.compile(rf"/{_ONE}\[(\d+)\]")
 
 
@@ -84,6 +85,10 @@ class ContractReader:
             _contract(r, i, self.codes, r.get("vendor") or default or vendor) for i, r in enumerate(records, 1)
         )
 
+    def _safe(self, quoted: str) -> bool:
+        """Element names, facets and built-in types may be repeated; anything else may be the sender's value."""
+        return quoted in self.element_names or quoted in _SCHEMA_WORDS or re.fullmatch(r"xs:\w+", quoted) is not None
+
     def _schema_error(self, root: etree._Element) -> ContractXmlError:
         error = self.schema.error_log[0]
         path = error.path or ""
@@ -91,7 +96,7 @@ class ContractReader:
         found = _INDEX.search(path)
         index = int(found.group(1)) if found else 1
         record = _record_name(root if root.tag == _ONE else _nth(root, index), index)
-        message = _QUOTED.sub(lambda m: m.group(0) if m.group(1) in self.element_names else "(value)", error.message)
+        message = _QUOTED.sub(lambda m: m.group(0) if self._safe(m.group(1)) else "(value)", error.message)
         return ContractXmlError(f"does not match the contract schema: {message}", element=element, record=record)
 
 
