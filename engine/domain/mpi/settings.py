@@ -85,7 +85,7 @@ class Settings:
     training_blocking: tuple[tuple[str, ...], ...] = ()
     # An automatic link needs, per comparison named, one of its first N levels (or a null comparison).
     link_requires: tuple[tuple[str, int], ...] = ()
-    max_block: int = 200  # a blocking key shared by more records than this pairs none of them
+    max_block: int = 50  # a blocking key shared by more records than this pairs none of them
     model: str = "mpi-model.json"
     columns: tuple[str, ...] = field(default=())
 
@@ -170,10 +170,10 @@ def parse(data: Any) -> Settings:
     for name, best in requires.items():
         if name not in by_name:
             raise Invalid(("link_requires", name), f"no comparison named {name!r}")
-        levels = len(by_name[name].levels)
-        if not isinstance(best, int) or isinstance(best, bool) or not 1 <= best <= levels:
-            raise Invalid(("link_requires", name), f"a number of levels from 1 to {levels}")
-    max_block = data.get("max_block", 200)
+        count = len(by_name[name].levels)
+        if not isinstance(best, int) or isinstance(best, bool) or not 1 <= best <= count:
+            raise Invalid(("link_requires", name), f"a number of levels from 1 to {count}")
+    max_block = data.get("max_block", 50)
     if not isinstance(max_block, int) or max_block < 2:
         raise Invalid(("max_block",), "max_block is a whole number of at least 2")
     model = data.get("model", "mpi-model.json")
