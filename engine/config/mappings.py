@@ -103,7 +103,7 @@ def load_mappings(directory: Path) -> tuple[MappingSet, list[ConfigError]]:
 
     for file in sorted(directory.rglob("*.yaml")):
         rel = file.relative_to(directory)
-        if rel.parts[0] in ("tables", "tests", "profiles", "functions") or file.name.startswith("_"):
+        if rel.parts[0] in ("tables", "tests", "profiles", "functions", "indicators") or file.name.startswith("_"):
             continue
         name = rel.with_suffix("").as_posix()
         try:
