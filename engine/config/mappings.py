@@ -76,6 +76,11 @@ def _source(directory: Path, name: str) -> Source:
     return Source(name, file, data, locate, file.read_bytes())
 
 
+#: Folders of mappings/ that hold other data than message mappings: code tables, test cases, observation
+#: profiles, Python functions, care rules (labels, tasks) and indicator definitions.
+NOT_MAPPINGS = ("tables", "tests", "profiles", "functions", "care", "indicators")
+
+
 def load_mappings(directory: Path) -> tuple[MappingSet, list[ConfigError]]:
     """Every table in tables/ and every mapping file (not fragments ``_*.yaml``, not tests/) compiled."""
     errors: list[ConfigError] = []
@@ -103,7 +108,7 @@ def load_mappings(directory: Path) -> tuple[MappingSet, list[ConfigError]]:
 
     for file in sorted(directory.rglob("*.yaml")):
         rel = file.relative_to(directory)
-        if rel.parts[0] in ("tables", "tests", "profiles", "functions", "care") or file.name.startswith("_"):
+        if rel.parts[0] in NOT_MAPPINGS or file.name.startswith("_"):
             continue
         name = rel.with_suffix("").as_posix()
         try:
