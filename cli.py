@@ -9,7 +9,7 @@ import re
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -333,8 +333,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _person_view(args: argparse.Namespace) -> Any:
-    """The view of the person args.person names; prints why and exits 1 when there is none (or several)."""
+def _person_view(args: argparse.Namespace, build: Any = None) -> Any:
+    """What `build(conn, person, settings)` makes of the person args.person names (default: the person view);
+    prints why and exits 1 when there is no such person (or several)."""
     from engine.pipeline.record_view import PersonNotFound, find_person, person_view
 
     settings = _settings(args)
@@ -344,6 +345,8 @@ def _person_view(args: argparse.Namespace) -> Any:
         except PersonNotFound as exc:
             print(exc, file=sys.stderr)
             raise SystemExit(1) from None
+        if build is not None:
+            return build(conn, person, settings)
         return person_view(conn, person, settings.record.precedence)
 
 
@@ -402,6 +405,31 @@ def cmd_record_export(args: argparse.Namespace) -> int:
     else:
         sys.stdout.buffer.write(data)
     return 0
+
+
+def cmd_record_assess(args: argparse.Namespace) -> int:
+    from engine.pipeline.assessment import as_fhir, as_json, as_text, assess_person
+
+    on = args.on or datetime.now().date()
+    report = _person_view(
+        args, lambda conn, person, settings: assess_person(
+            conn, person, settings.record.precedence, Path(settings.mappings), on
+        )
+    )
+    if args.fhir:
+        sys.stdout.buffer.write(orjson.dumps(as_fhir(report), option=orjson.OPT_INDENT_2) + b"\n")
+    elif args.json:
+        _print_json(as_json(report))
+    else:
+        sys.stdout.write(as_text(report))
+    return 0
+
+
+def _date_arg(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text}") from None
 
 
 def cmd_mpi(args: argparse.Namespace) -> int:
@@ -642,6 +670,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--output", metavar="FILE", help="write the Bundle here instead of standard output")
     p.add_argument("--base", default="https://huitong.invalid/fhir", metavar="URL", help="base of each entry's fullUrl")
     p.set_defaults(func=cmd_record_export)
+    p = record.add_parser("assess", parents=[common], help="health assessment from the record: labels, control, tasks")
+    p.add_argument("person", metavar="PERSON", help=person_help)
+    p.add_argument("--on", type=_date_arg, metavar="DATE", help="assess as of this date (default today)")
+    output = p.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="one JSON object")
+    output.add_argument("--fhir", action="store_true", help="FHIR R4 collection Bundle (Composition first)")
+    p.set_defaults(func=cmd_record_assess)
 
     _mpi_parsers(sub, common)
 
