@@ -42,14 +42,14 @@ _CARE_CODES = "https://huitong.invalid/fhir/CodeSystem/care"
 
 @dataclass(frozen=True)
 class Report:
-    """Who was assessed (as the record says) and the assessment; `target` gives each control's limits."""
+    """Who was assessed (as the record says) and the assessment; `targets`: each control's (measure, limit, unit)."""
 
     person: str
     name: str | None
     sex: str | None
     born: date | None
     assessment: Assessment
-    targets: Mapping[str, tuple[tuple[str, float], ...]]
+    targets: Mapping[str, tuple[tuple[str, float, str], ...]]
 
     @property
     def age(self) -> int | None:
@@ -66,9 +66,12 @@ def care_rules(directory: Path) -> tuple[tuple[LabelRule, ...], TaskRules]:
 def resources_of(view: PersonView) -> list[dict[str, Any]]:
     """The merged Patient and every current resource, each with meta.source naming the system that recorded it.
 
-    The stored bodies do not carry meta.source; the care rules read it to say where evidence came from.
+    The stored bodies do not carry meta.source; the care rules read it to say where evidence came from. The
+    merged Patient's is the system its birth date came from, the one fact (age) the rules read from it.
     """
-    out: list[dict[str, Any]] = [{**view.patient.body, "resourceType": "Patient", "id": view.person}]
+    born_from = view.patient.sources.get("birthDate") or [None]
+    patient = {**view.patient.body, "resourceType": "Patient", "id": view.person, "meta": {"source": born_from[0]}}
+    out: list[dict[str, Any]] = [patient]
     for r in [e.resource for e in view.entries] + view.others:
         out.append({**r.body, "meta": {**(r.body.get("meta") or {}), "source": r.sources[0].source_system}})
     return out
@@ -83,7 +86,10 @@ def assess_person(
     period = Period(date(on.year, 1, 1), date(on.year, 12, 31))
     result = assess(label_rules, task_rules, resources_of(view), on, period)
     body = view.patient.body
-    targets = {name: c.thresholds for name, c in task_rules.controls.items()}
+    targets = {
+        name: tuple((m, limit, task_rules.measures[m].unit) for m, limit in c.thresholds)
+        for name, c in task_rules.controls.items()
+    }
     return Report(person, _name(body), body.get("gender"), parse_date(body.get("birthDate")), result, targets)
 
 
@@ -102,16 +108,28 @@ def _evidence(e: Evidence | None) -> dict[str, Any] | None:
     return {"date": e.on.isoformat() if e.on else None, "resource": e.resource, "fact": e.fact, "source": e.source}
 
 
+_UNITS = {"mm[Hg]": "mmHg"}  # UCUM code -> how people write it
+
+
+def _num(value: float, unit: str) -> str:
+    """Glucose with one decimal, as labs report it (7.0, not 7); whole numbers for blood pressure."""
+    return f"{value:.1f}" if unit == "mmol/L" else f"{value:g}"
+
+
 def _values(status: ControlStatus) -> str:
     if not status.readings:
         return "not measured"
-    return "/".join(f"{r.value:g}" for r in status.readings) + f" {status.readings[0].unit}"
+    unit = status.readings[0].unit
+    return "/".join(_num(r.value, r.unit) for r in status.readings) + f" {_UNITS.get(unit, unit)}"
 
 
-def _target(status: ControlStatus, limits: tuple[tuple[str, float], ...]) -> str:
-    """'< 140/90' for the measures read (all of them when nothing was): the thresholds are 'uncontrolled at ≥'."""
-    measured = {r.measure for r in status.readings} or {m for m, _ in limits}
-    return "< " + "/".join(f"{v:g}" for m, v in limits if m in measured)
+def _target(status: ControlStatus, limits: tuple[tuple[str, float, str], ...]) -> str:
+    """'< 140/90 mmHg' for the measures read (all when none was): the rules' thresholds are 'uncontrolled at ≥'."""
+    measured = {r.measure for r in status.readings} or {m for m, _, _ in limits}
+    shown = [(v, u) for m, v, u in limits if m in measured]
+    if not shown:
+        return "-"
+    return "< " + "/".join(_num(v, u) for v, u in shown) + f" {_UNITS.get(shown[0][1], shown[0][1])}"
 
 
 def _verdict(status: ControlStatus) -> str:

@@ -80,7 +80,8 @@ def test_json_gives_labels_with_evidence_latest_bp_and_the_recheck_task(config: 
     labels = {x["code"]: x for x in data["labels"]}
     assert list(labels) == ["elderly-65", "hypertension"]
     (age,) = labels["elderly-65"]["evidence"]
-    assert age["fact"].startswith("age 67") and age["resource"].startswith("Patient/")
+    assert age["fact"].startswith("age 67") and age["resource"] == f"Patient/{data['person']}"
+    assert age["source"] == HIS  # the system the birth date came from
     (htn,) = labels["hypertension"]["evidence"]
     assert (htn["date"], htn["fact"], htn["source"]) == ("2019-05-10", "Condition I10", HIS)
     assert htn["resource"].startswith("Condition/")
@@ -90,8 +91,8 @@ def test_json_gives_labels_with_evidence_latest_bp_and_the_recheck_task(config: 
         ("systolic_bp", 152.0, PHS),
         ("diastolic_bp", 94.0, PHS),
     ]
-    assert bp_status["target"] == "< 140/90"
-    assert (fbg["control"], fbg["controlled"], fbg["target"]) == ("fbg", None, "< 7")
+    assert bp_status["target"] == "< 140/90 mmHg"
+    assert (fbg["control"], fbg["controlled"], fbg["target"]) == ("fbg", None, "< 7.0 mmol/L")
     due = {t["rule"]: t for t in data["tasks"]["due"]}
     recheck = due["htn-recheck"]
     assert (recheck["start"], recheck["end"], recheck["state"]) == ("2026-06-09", "2026-06-22", "DUE")
@@ -112,9 +113,10 @@ def test_text_shows_who_the_labels_the_bp_against_its_target_and_the_tasks(confi
     assert any("高血压患者 (hypertension)" in line for line in lines)
     assert any("2019-05-10" in line and "Condition I10" in line and f"[{HIS}]" in line for line in lines)
     bp_line = next(line for line in lines if line.strip().startswith("blood pressure"))
-    assert "2026-06-08" in bp_line and "152/94 mm[Hg]" in bp_line and "< 140/90" in bp_line
+    assert "2026-06-08" in bp_line and "152/94 mmHg" in bp_line and "< 140/90 mmHg" in bp_line
     assert bp_line.endswith("UNCONTROLLED")
-    assert any(line.strip().startswith("fasting glucose") and "not measured" in line for line in lines)
+    fbg_line = next(line for line in lines if line.strip().startswith("fasting glucose"))
+    assert "not measured" in fbg_line and "< 7.0 mmol/L" in fbg_line
     due = lines[lines.index("tasks due") + 1 : lines.index("risk flags")]
     assert any("2026-06-09..2026-06-22" in line and "高血压控制不满意2周内随访" in line for line in due)
     assert lines[lines.index("risk flags") + 1] == "  (none)"
