@@ -56,13 +56,41 @@ def _ordinal(iso: str) -> int:
         return -(10**9)
 
 
+_DISTANCES: dict[str, Callable[..., float]] = {
+    "levenshtein": Levenshtein.distance,
+    "damerau": DamerauLevenshtein.distance,
+}
+
+
+def _agree(level: Level, x: str, y: str, x2: str | None, y2: str | None) -> bool:
+    """Whether one pair of present values reaches the level; x2, y2 are the second column's (in_set, swap)."""
+    kind = level.kind
+    if kind == "exact":
+        return bool(x == y)
+    if kind == "jaro_winkler":
+        return bool(JaroWinkler.normalized_similarity(x, y) >= level.threshold)
+    if kind in _DISTANCES:
+        return bool(_DISTANCES[kind](x, y) <= level.threshold)
+    if kind == "in_set":
+        return (x in (y2 or "").split("|")) or (y in (x2 or "").split("|"))
+    if kind == "dropped":
+        return abs(len(x) - len(y)) == 1 and min(len(x), len(y)) >= 2 and Levenshtein.distance(x, y) == 1
+    if kind == "date_swap":
+        return x != y and x[:4] == y[:4] and x[5:7] == y[8:10] and x[8:10] == y[5:7]
+    if kind == "date_within":
+        return abs(_ordinal(x) - _ordinal(y)) <= level.threshold
+    if kind == "swap":
+        return bool(x == y2 and x2 == y and x2 is not None and y2 is not None)
+    raise ValueError(f"unknown level kind {kind}")  # settings.parse admits no other kind
+
+
 def _test(level: Level, left: Table, li: np.ndarray, right: Table, ri: np.ndarray) -> np.ndarray:
-    """Which of the pairs (li[k], ri[k]) reach this level."""
+    """Which of the pairs (li[k], ri[k]) reach this level: equality and string similarity over whole arrays,
+    the other kinds through ``_agree`` pair by pair."""
     first = level.columns[0]
     a, b = left[first][li], right[first][ri]
-    both = _present(a) & _present(b)
     out = np.zeros(len(li), dtype=bool)
-    idx = np.flatnonzero(both)
+    idx = np.flatnonzero(_present(a) & _present(b))
     if not len(idx):
         return out
     a, b = a[idx], b[idx]
@@ -71,44 +99,18 @@ def _test(level: Level, left: Table, li: np.ndarray, right: Table, ri: np.ndarra
         hit = a == b
     elif kind == "jaro_winkler":
         hit = _similarities(JaroWinkler.normalized_similarity, a, b) >= level.threshold
-    elif kind in ("levenshtein", "damerau"):
-        scorer = Levenshtein.distance if kind == "levenshtein" else DamerauLevenshtein.distance
-        hit = _similarities(scorer, a, b) <= level.threshold
-    elif kind == "in_set":
-        second = level.columns[1]
-        sa, sb = left[second][li][idx], right[second][ri][idx]
-        hit = np.fromiter(
-            (
-                (x in (t or "").split("|")) or (y in (s or "").split("|"))
-                for x, y, s, t in zip(a, b, sa, sb, strict=True)
-            ),
-            dtype=bool,
-            count=len(idx),
-        )
-    elif kind == "dropped":
-        hit = np.fromiter(
-            (
-                abs(len(x) - len(y)) == 1 and min(len(x), len(y)) >= 2 and Levenshtein.distance(x, y) == 1
-                for x, y in zip(a, b, strict=True)
-            ),
-            dtype=bool,
-            count=len(idx),
-        )
-    elif kind == "date_swap":
-        hit = np.fromiter(
-            (x != y and x[:4] == y[:4] and x[5:7] == y[8:10] and x[8:10] == y[5:7] for x, y in zip(a, b, strict=True)),
-            dtype=bool,
-            count=len(idx),
-        )
-    elif kind == "date_within":
-        days = np.fromiter((abs(_ordinal(x) - _ordinal(y)) for x, y in zip(a, b, strict=True)), np.int64, len(idx))
-        hit = days <= level.threshold
+    elif kind in _DISTANCES:
+        hit = _similarities(_DISTANCES[kind], a, b) <= level.threshold
     elif kind == "swap":
         second = level.columns[1]
         a2, b2 = left[second][li][idx], right[second][ri][idx]
         hit = (a == b2) & (a2 == b) & _present(a2) & _present(b2)
-    else:  # settings.parse admits no other kind
-        raise ValueError(f"unknown level kind {kind}")
+    else:
+        second = level.columns[-1]
+        a2, b2 = left[second][li][idx], right[second][ri][idx]
+        hit = np.fromiter(
+            (_agree(level, *values) for values in zip(a, b, a2, b2, strict=True)), dtype=bool, count=len(idx)
+        )
     out[idx] = hit
     return out
 
@@ -128,35 +130,12 @@ def _compare_one(comparison: Comparison, left: Table, li: np.ndarray, right: Tab
 
 
 def _hit(level: Level, left: Table, i: int, right: Table, j: int) -> bool:
-    """Whether the one pair (i, j) reaches this level: ``_test`` for a single pair, without arrays."""
-    first = level.columns[0]
+    """Whether the one pair (i, j) reaches this level, without arrays."""
+    first, second = level.columns[0], level.columns[-1]
     x, y = left[first][i], right[first][j]
     if x is None or y is None:
         return False
-    kind = level.kind
-    if kind == "exact":
-        return bool(x == y)
-    if kind == "jaro_winkler":
-        return bool(JaroWinkler.normalized_similarity(x, y) >= level.threshold)
-    if kind == "levenshtein":
-        return bool(Levenshtein.distance(x, y) <= level.threshold)
-    if kind == "damerau":
-        return bool(DamerauLevenshtein.distance(x, y) <= level.threshold)
-    if kind == "in_set":
-        second = level.columns[1]
-        s, t = left[second][i], right[second][j]
-        return (x in (t or "").split("|")) or (y in (s or "").split("|"))
-    if kind == "dropped":
-        return abs(len(x) - len(y)) == 1 and min(len(x), len(y)) >= 2 and Levenshtein.distance(x, y) == 1
-    if kind == "date_swap":
-        return x != y and x[:4] == y[:4] and x[5:7] == y[8:10] and x[8:10] == y[5:7]
-    if kind == "date_within":
-        return abs(_ordinal(x) - _ordinal(y)) <= level.threshold
-    if kind == "swap":
-        second = level.columns[1]
-        x2, y2 = left[second][i], right[second][j]
-        return bool(x == y2 and x2 == y and x2 is not None and y2 is not None)
-    raise ValueError(f"unknown level kind {kind}")  # settings.parse admits no other kind
+    return _agree(level, x, y, left[second][i], right[second][j])
 
 
 def _compare_few(settings: Settings, left: Table, li: np.ndarray, right: Table, ri: np.ndarray) -> np.ndarray:
