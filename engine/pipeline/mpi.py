@@ -70,6 +70,8 @@ class MpiResolver:
         found = [features.from_patient(r.patient) for r in requests]
         keys = [(r.source_system, local_id(r, f)) for r, f in zip(requests, found, strict=True)]
         known = store.by_local(conn, keys)
+        # Who holds each identifier of the batch: one lookup, kept current as the batch registers more.
+        held = lookup(conn, (k for r in requests for k in identity.keys(r.identifiers)))
         persons: list[str] = []
         for request, row, key in zip(requests, found, keys, strict=True):
             stored = known.get(key)
@@ -78,8 +80,11 @@ class MpiResolver:
                 known[key] = stored
             elif stored.features != row:
                 self._refresh(conn, stored, row, now)
+                before = stored.person_id
                 self._rematch(conn, stored, now)
-            self._register(conn, request, stored.person_id, now)
+                if stored.person_id != before:  # a merge moved identifiers: read them again
+                    held.update(lookup(conn, identity.keys(request.identifiers)))
+            self._register(conn, request, stored.person_id, held, now)
             persons.append(stored.person_id)
         return persons
 
@@ -181,11 +186,14 @@ class MpiResolver:
         elif not store.reviews_of(conn, stored.id, best.person_id):
             store.open_review(conn, stored.id, best.person_id, best.probability, now)
 
-    def _register(self, conn: Connection, request: Identification, person: str, now: float) -> None:
+    def _register(
+        self, conn: Connection, request: Identification, person: str, held: dict[Key, str], now: float
+    ) -> None:
         """Identifiers nobody holds yet become this person's; one held by another person stays theirs."""
         keys = identity.keys(request.identifiers)
-        known = lookup(conn, keys)
+        known = {k: held[k] for k in keys if k in held}
         fresh = [(v, s, person, request.source_system, now) for s, v in keys if (s, v) not in known]
+        held.update({(s, v): person for v, s, *_ in fresh})
         dbapi.executemany(
             conn,
             "INSERT INTO record_identifiers (value, system, person_id, source_system, created_at)"

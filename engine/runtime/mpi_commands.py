@@ -68,13 +68,12 @@ def search(args: argparse.Namespace, config: EngineConfig) -> int:
     )
     resolver = resolver_of(config)
     with _engine(config).connect() as conn:
-        if not resolver.candidates(conn, row):
+        candidates = resolver.candidates(conn, row)
+        if not candidates and not any(row.get(c) for c in ("id_raw", "name", "phone")):
             needed = "a resident ID, or a name with a birth date or a phone"
-            if not any(row.get(c) for c in ("id_raw", "name", "phone")):
-                raise CommandError(f"nothing to search by: give {needed}")
-        scores = [
-            s for s in resolver.score(conn, row) if s.probability >= resolver.settings.thresholds.possible or s.rule
-        ][: args.limit]
+            raise CommandError(f"nothing to search by: give {needed}")
+        found = resolver.matcher.persons(row, candidates, resolver.frequencies(conn, [row]))
+        scores = [s for s in found if s.probability >= resolver.settings.thresholds.possible or s.rule][: args.limit]
         if args.fhir:
             _print_json(_match_bundle(conn, config, scores))
             return 0

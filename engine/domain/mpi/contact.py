@@ -16,7 +16,7 @@ from stdnum import numdb
 from engine.domain.mpi.names import to_simplified
 
 _MOBILE = re.compile(r"1[3-9]\d{9}")
-# Area code (010, 02X or 0XXX) followed by a 7- or 8-digit local number: 10 to 12 digits starting with 0.
+# Area code (0 and two or three digits: 010, 021, 0571) followed by a 7- or 8-digit local number: 10 to 12 digits.
 _LANDLINE = re.compile(r"0\d{2,3}\d{7,8}")
 # Local numbers never start with 0 (trunk prefix) or 1 (mobiles, service numbers).
 _LOCAL = re.compile(r"[2-9]\d{6,7}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,7 @@ class Model:
     m: list[np.ndarray]  # per comparison: one entry per level, then "else"
     u: list[np.ndarray]
     trained: dict[str, Any]
+    level_weights: list[np.ndarray] = field(init=False, repr=False, compare=False)
 
     def check(self, settings: Settings) -> None:
         if len(self.m) != len(settings.comparisons):
@@ -49,9 +50,9 @@ class Model:
                     f"{len(m)} in the model: run `huitong mpi train`"
                 )
 
-    def level_weights(self) -> list[np.ndarray]:
-        """log2(m/u) per comparison level."""
-        return [np.log2(m / u) for m, u in zip(self.m, self.u, strict=True)]
+    def __post_init__(self) -> None:
+        # log2(m/u) per comparison level, computed once: every scored pair reads it.
+        self.level_weights = [np.log2(m / u) for m, u in zip(self.m, self.u, strict=True)]
 
     @property
     def prior_weight(self) -> float:
@@ -98,7 +99,7 @@ def match_weights(
 ) -> np.ndarray:
     """Each pair's total match weight. ``tf_values[k]`` holds the agreed value of comparison k per pair."""
     total = np.full(len(gammas), model.prior_weight)
-    for k, weights in enumerate(model.level_weights()):
+    for k, weights in enumerate(model.level_weights):
         g = gammas[:, k]
         total += np.where(g == NULL, 0.0, weights[np.where(g == NULL, 0, g)])
         total += tf_adjustments(settings, model, k, g, tf_values, frequencies)
