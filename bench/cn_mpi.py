@@ -70,6 +70,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import cpu_model, versions  # noqa: E402
+
 RESULT = ROOT / "bench/results/cn_mpi.json"
 ACCURACY_PERSONS = 10_000
 ACCURACY_DATA = [(1, 1.0), (2, 1.0), (3, 1.0), (1, 3.0)]  # (seed, error scale)
@@ -438,28 +440,6 @@ def weaknesses(bench: Any, decided: list[tuple[str, str]]) -> dict[str, Any]:
 # --- harness ----------------------------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def versions() -> dict[str, str | None]:
-    import importlib.metadata as md
-
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for pkg in PACKAGES:
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
 def fresh(fn: Any, *args: Any) -> Any:
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return pool.submit(fn, *args).result()
@@ -590,7 +570,7 @@ def main() -> int:
                     "load_average_1_5_15_min_before": [round(x, 2) for x in load_before],
                     "load_average_1_5_15_min_after": [round(x, 2) for x in os.getloadavg()],
                 },
-                "versions": versions(),
+                "versions": versions(PACKAGES),
                 "targets": TARGETS,
                 "splink": {
                     "link_threshold": LINK,

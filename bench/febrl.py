@@ -51,6 +51,8 @@ if TYPE_CHECKING:  # pandas comes with the bench extra; the scoring (and its tes
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import cpu_model, versions  # noqa: E402
+
 RESULT = ROOT / "bench/results/febrl.json"
 VARIANTS = {"with_ssid": True, "without_ssid": False}
 THRESHOLD = 0.5  # Splink: a pair is a match at match_probability >= THRESHOLD
@@ -261,28 +263,6 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def versions() -> dict[str, str | None]:
-    import importlib.metadata as md
-
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for pkg in PACKAGES:
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
 def print_row(row: dict[str, Any]) -> None:
     if not row["available"]:
         print(f"{row['linker']:<14} {row['variant']:<13} not available: {row['reason']}", flush=True)
@@ -353,7 +333,7 @@ def main() -> int:
                     "load_average_1_5_15_min_before": [round(x, 2) for x in load_before],
                     "load_average_1_5_15_min_after": [round(x, 2) for x in os.getloadavg()],
                 },
-                "versions": versions(),
+                "versions": versions(PACKAGES),
                 "splink_threshold_match_probability": THRESHOLD,
                 "rows": rows,
             },

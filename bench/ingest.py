@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import cpu_model  # noqa: E402
 from bench.messages import adt_a01  # noqa: E402
 from engine.connectors.mllp import FrameDecoder, frame  # noqa: E402
 from tests.support.daemon import free_port, wait_port  # noqa: E402
@@ -204,7 +205,7 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
-            "cpu": _cpu_model(),
+            "cpu": cpu_model(),
         },
         "message_bytes": len(payloads[0]),
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -213,16 +214,6 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 if __name__ == "__main__":

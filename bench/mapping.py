@@ -29,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest import _cpu_model, client, stop  # noqa: E402
+from bench.ingest import client, stop  # noqa: E402
+from bench.machine import cpu_model  # noqa: E402
 from bench.messages import adt_a01, adt_a04  # noqa: E402
 from engine.config.mappings import load_mappings  # noqa: E402
 from engine.pipeline.mapping import map_message  # noqa: E402
@@ -217,7 +218,7 @@ def main() -> None:
         "benchmark": "mapping",
         "command": f".venv/bin/python bench/mapping.py --messages {args.messages}",
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "cpu": _cpu_model()},
+                    "cpu": cpu_model()},
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "map_one_core": pure,
         "pipeline": pipeline,

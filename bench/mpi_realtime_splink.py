@@ -62,6 +62,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import cn_mpi  # noqa: E402  (after the path insert, like the engine imports)
+from bench.machine import cpu_model, versions  # noqa: E402
 
 RESULT = ROOT / "bench/results/mpi_realtime_splink.json"
 PERSONS = [49_300, 246_500]  # -> 100,176 and about 500,000 records at seed 11
@@ -336,12 +337,12 @@ def main() -> int:
                 + "".join(f" --persons {p}" for p in args.persons or []),
                 "machine": {
                     "platform": platform.platform(),
-                    "cpu": cn_mpi.cpu_model(),
+                    "cpu": cpu_model(),
                     "cores": os.cpu_count(),
                     "load_average_1_5_15_min_before": [round(x, 2) for x in load_before],
                     "load_average_1_5_15_min_after": [round(x, 2) for x in os.getloadavg()],
                 },
-                "versions": cn_mpi.versions(),
+                "versions": versions(cn_mpi.PACKAGES),
                 "data": {"seed": SEED, "error_scale": 1.0, "holdout_seed": HOLDOUT_SEED, "warmup_arrivals": WARMUP},
                 "rows": rows,
             },
