@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -41,7 +41,6 @@ class Summary:
     merges: int = 0
     kept_apart: int = 0  # clusters an operator's decision kept from merging
     seconds: float = 0.0
-    by_decision: dict[str, int] = field(default_factory=dict)
 
 
 def read_people(path: Path) -> list[dict[str, str]]:
@@ -105,7 +104,6 @@ def _summary(records: int, result: clusters.Clustering, persons: int, started: f
         matched=counts.get(clusters.MATCH, 0),
         review=counts.get(clusters.REVIEW, 0),
         seconds=time.perf_counter() - started,
-        by_decision=counts,
     )
 
 
