@@ -281,3 +281,34 @@ mpi_decisions = Table(
     Column("at", Double, nullable=False),
     Column("reason", Text),
 )
+
+# -- family-doctor contracts and care tasks ----------------------------------------------------------------
+
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("source_system", String(64), primary_key=True),
+    Column("contract_id", String(64), primary_key=True),
+    Column("person_id", RecordId, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("snapshot", Text, nullable=False, doc="the contract as JSON (engine/domain/contract/snapshot.py)"),
+    Column("updated_at", Double, nullable=False),
+)
+Index("ix_contracts_person", contracts.c.person_id)
+
+care_tasks = Table(
+    "care_tasks",
+    metadata,
+    Column("id", String(64), primary_key=True, doc="the task's stable id (engine/domain/care/tasks.py)"),
+    Column("person_id", RecordId, nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("label", String(64), nullable=False),
+    Column("start", String(10), nullable=False),
+    Column("end", String(10), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("task", Text, nullable=False, doc="the task as JSON, with its evidence"),
+    Column("updated_at", Double, nullable=False),
+)
+Index("ix_care_tasks_person", care_tasks.c.person_id)
+Index("ix_care_tasks_state", care_tasks.c.state)
