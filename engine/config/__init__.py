@@ -11,7 +11,10 @@ Every problem comes back as a :class:`ConfigError` that prints as
 from .errors import ConfigError, ConfigInvalid
 from .loader import LoadResult, channel_files, load_config, load_config_or_raise, load_engine_settings
 from .models import (
+    EVENT_SOURCES,
     ChannelSpec,
+    ContractDestination,
+    ContractEventsSource,
     DestinationSpec,
     DestinationTLS,
     EngineConfig,
@@ -30,17 +33,22 @@ from .models import (
     RecordDestination,
     RecordSpec,
     RetryPolicy,
+    ServiceEventsSource,
     SourceSpec,
     SourceTLS,
+    TaskEventsSource,
     XmlHttpSource,
 )
 from .values import FILENAME_PLACEHOLDERS, HostPort, parse_duration, parse_host_port
 
 __all__ = [
+    "EVENT_SOURCES",
     "FILENAME_PLACEHOLDERS",
     "ChannelSpec",
     "ConfigError",
     "ConfigInvalid",
+    "ContractDestination",
+    "ContractEventsSource",
     "DestinationSpec",
     "DestinationTLS",
     "EngineConfig",
@@ -61,8 +69,10 @@ __all__ = [
     "RecordDestination",
     "RecordSpec",
     "RetryPolicy",
+    "ServiceEventsSource",
     "SourceSpec",
     "SourceTLS",
+    "TaskEventsSource",
     "XmlHttpSource",
     "channel_files",
     "load_config",

@@ -20,9 +20,10 @@ from engine.domain.mapping import MappingSet
 from ._messages import translate
 from ._yaml import Document, Pos, read_document
 from .checks import LoadedChannel, check_channel_environment, check_engine_environment, check_topology
+from .contract import load_contract_reader
 from .errors import WHOLE_FILE, ConfigError, ConfigInvalid
 from .mappings import load_mappings
-from .models import ChannelSpec, EngineConfig, EngineFile, ObservationProfile
+from .models import ChannelSpec, ContractDestination, EngineConfig, EngineFile, ObservationProfile
 from .mpi import default_settings, load_matcher
 from .values import describe
 
@@ -137,6 +138,20 @@ def _unknown_mappings(
     return errors
 
 
+def _contract_reader(channels: list[LoadedChannel], mappings: Path) -> tuple[Any, list[ConfigError]]:
+    """The contract XSD and vendor status tables, when a channel has a contract destination."""
+    for ch in channels:
+        for i, dest in enumerate(ch.spec.destinations if ch.spec else ()):
+            if isinstance(dest, ContractDestination):
+                try:
+                    return load_contract_reader(mappings), []
+                except (OSError, ValueError) as exc:
+                    pos = ch.doc.value_pos(("destinations", i, "type"))
+                    message = f"cannot load the contract schema and code tables from {mappings}: {exc}"
+                    return None, [ConfigError(ch.doc.file, pos.line, pos.column, f"destinations[{i}].type", message)]
+    return None, []
+
+
 def _engine_file(doc: Document) -> EngineFile | None:
     data: Any = doc.data
     if data is None:
@@ -216,6 +231,7 @@ def load_config(
     schema_errors.extend(profile_errors)
     mapping_set = None
     matcher = None
+    contract_reader = None
     if engine is not None:
         mpi_file = engine.mpi or default_settings(engine_path)
         matcher, mpi_errors = load_matcher(mpi_file, env)
@@ -223,6 +239,8 @@ def load_config(
         mapping_set, mapping_errors = load_mappings(engine.mappings)
         schema_errors.extend(mapping_errors)
         schema_errors.extend(_unknown_mappings(channels, mapping_set, mapping_errors))
+        contract_reader, contract_errors = _contract_reader(channels, engine.mappings)
+        schema_errors.extend(contract_errors)
     topology_errors = check_topology(channels)
 
     environment_errors: list[ConfigError] = []
@@ -250,6 +268,7 @@ def load_config(
     )
     config._mappings = mapping_set
     config._mpi = matcher
+    config._contracts = contract_reader
     return LoadResult(config=config, errors=[])
 
 

@@ -278,8 +278,56 @@ class MpiEventsSource(_Spec):
     )
 
 
+class ContractEventsSource(_Spec):
+    """Every family-doctor contract change the engine applied, rendered for one receiving system.
+
+    ``hl7v2``: an ADT^A31 with PD1-4, ROL and ZFD (docs/contract-his.md) for a HIS; ``fhir``: a transaction of
+    EpisodeOfCare, CareTeam and a generalPractitioner patch for an EMR; ``json``: the contract snapshot.
+    """
+
+    type: Literal["contract-events"]
+    format: Literal["hl7v2", "fhir", "json"] = Field(description="hl7v2 (ADT^A31), fhir (transaction) or json")
+    his_system: str | None = Field(
+        default=None,
+        min_length=1,
+        description="hl7v2: the source_system of the receiving HIS's own channel, whose patient numbers go in PID-3",
+    )
+    encoding: Literal["gb18030", "utf-8"] = Field(default="gb18030", description="hl7v2: character set of the push")
+    sending_application: str = Field(default="HUITONG", min_length=1, description="hl7v2: MSH-3")
+    sending_facility: str = Field(default="", description="hl7v2: MSH-4")
+    receiving_application: str = Field(default="HIS", description="hl7v2: MSH-5")
+    receiving_facility: str = Field(default="", description="hl7v2: MSH-6")
+
+
+class ServiceEventsSource(_Spec):
+    """Services that contracted residents received elsewhere (an HIS visit, a lab result, a prescription), as
+    service-record XML for the public-health system (docs/contract-services.md)."""
+
+    type: Literal["service-events"]
+
+
+class TaskEventsSource(_Spec):
+    """Care tasks (follow-ups, checks) each time one is created or changes state, for a worklist or a gateway."""
+
+    type: Literal["task-events"]
+    format: Literal["fhir", "json"] = Field(description="fhir (a Task, conditional update) or json")
+    states: tuple[Literal["DUE", "OVERDUE", "DONE", "LOST"], ...] = Field(
+        default=("DUE", "OVERDUE"), min_length=1, description="which states are passed on"
+    )
+
+
+EVENT_SOURCES = (MpiEventsSource, ContractEventsSource, ServiceEventsSource, TaskEventsSource)
+
 SourceSpec = Annotated[
-    MllpSource | FileSource | FhirPushSource | FhirPullSource | XmlHttpSource | MpiEventsSource,
+    MllpSource
+    | FileSource
+    | FhirPushSource
+    | FhirPullSource
+    | XmlHttpSource
+    | MpiEventsSource
+    | ContractEventsSource
+    | ServiceEventsSource
+    | TaskEventsSource,
     Field(discriminator="type"),
 ]
 
@@ -371,8 +419,16 @@ class RecordDestination(_Destination):
     type: Literal["record"]
 
 
+class ContractDestination(_Destination):
+    """Reads family-doctor contract XML (mappings/contract/contract.xsd), keeps the newest version of each
+    contract, files it in the unified health record, and passes each change to the contract-events channels."""
+
+    type: Literal["contract"]
+
+
 DestinationSpec = Annotated[
-    MllpDestination | FileDestination | FhirDestination | RecordDestination, Field(discriminator="type")
+    MllpDestination | FileDestination | FhirDestination | RecordDestination | ContractDestination,
+    Field(discriminator="type"),
 ]
 
 
@@ -395,7 +451,8 @@ class ChannelSpec(_Spec):
     enabled: bool = Field(default=True, description="false keeps the channel loaded but not running")
     source_system: str = Field(default=None, min_length=1, description="source system id; default the channel name")  # type: ignore[assignment]
     source: SourceSpec = Field(
-        description="where messages come from; type: mllp, file, fhir-push, fhir-pull, xml-http or mpi-events"
+        description="where messages come from; type: mllp, file, fhir-push, fhir-pull, xml-http, mpi-events, "
+        "contract-events, service-events or task-events"
     )
     filter: MessageFilter | None = Field(default=None, description="message filter; accept all when absent")
     destinations: tuple[DestinationSpec, ...] = Field(default=(), description="where messages go")
@@ -424,7 +481,7 @@ class ChannelSpec(_Spec):
         """The channel file this spec was loaded from."""
         return self._file
 
-    def destination(self, name: str) -> MllpDestination | FileDestination | FhirDestination | RecordDestination:
+    def destination(self, name: str) -> DestinationSpec:
         """The destination called ``name`` (KeyError when there is none)."""
         for dest in self.destinations:
             if dest.name == name:
@@ -447,11 +504,17 @@ class EngineConfig(_Spec):
     mpi_settings: Path | None = None
     _mappings: Any = PrivateAttr(default=None)
     _mpi: Any = PrivateAttr(default=None)
+    _contracts: Any = PrivateAttr(default=None)
 
     @property
     def mpi(self) -> Any:
         """The MPI's settings and trained model (engine.domain.mpi.matcher.Matcher)."""
         return self._mpi
+
+    @property
+    def contracts(self) -> Any:
+        """The contract document reader (engine.domain.contract.ContractReader); None without contract channels."""
+        return self._contracts
 
     @property
     def mappings(self) -> Any:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 
+import orjson
 from sqlalchemy import Connection
 
+from engine.domain.contract.push import ORDER_TAG_SYSTEM
 from engine.domain.formats.hl7v2 import Message, read_header
 from engine.domain.masking import mask_text
 from engine.domain.outcome import MessageStatus
@@ -25,7 +27,13 @@ Woken = set[tuple[str, str]]
 
 
 def person_key(entry: JournalEntry) -> str | None:
-    """A stable, non-identifying key for the patient of a message (hash of PID-3 id + assigning authority)."""
+    """A stable, non-identifying key for the patient of a message (hash of PID-3 id + assigning authority).
+
+    The engine's own JSON and FHIR change messages (care_events.py) carry theirs: ``order_key``, or a Bundle's
+    ``meta.tag`` in the order-key system.
+    """
+    if entry.raw[:1] == b"{":
+        return _carried_key(entry.raw)
     message = entry.parsed
     if message is None:  # journaled earlier (reprocessing): read it again, in the charset it arrived in
         charset = entry.charset or "utf-8"
@@ -35,6 +43,16 @@ def person_key(entry: JournalEntry) -> str | None:
         return None
     authority = message.get("PID-3.4")
     return hashlib.blake2b(f"{pid}^{authority}".encode(), digest_size=12).hexdigest()
+
+
+def _carried_key(raw: bytes) -> str | None:
+    data = orjson.loads(raw)
+    if not isinstance(data, dict):
+        return None
+    if isinstance(data.get("order_key"), str):
+        return str(data["order_key"])
+    tags = (data.get("meta") or {}).get("tag") or []
+    return next((str(t["code"]) for t in tags if isinstance(t, dict) and t.get("system") == ORDER_TAG_SYSTEM), None)
 
 
 def _route(entry: JournalEntry, channel: ChannelRoutes, now: float) -> list[tuple[str, str | None]]:

@@ -14,7 +14,9 @@ from pathlib import Path
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from engine.config import (
+    EVENT_SOURCES,
     ChannelSpec,
+    ContractDestination,
     DestinationSpec,
     EngineConfig,
     FhirDestination,
@@ -28,6 +30,7 @@ from engine.config import (
     RecordDestination,
     XmlHttpSource,
 )
+from engine.connectors.destinations.contract import ContractDestination as ContractConnector
 from engine.connectors.destinations.fhir import FhirDestination as FhirConnector
 from engine.connectors.destinations.file import FileDestination as FileConnector
 from engine.connectors.destinations.mllp import MllpDestination as MllpConnector
@@ -41,6 +44,7 @@ from engine.domain.mapping import Mapped, MappingSet
 from engine.domain.outcome import MessageStatus
 from engine.domain.retry import RetryPolicy
 from engine.domain.routing import ChannelRoutes, Route
+from engine.pipeline.care_loop import CareLoop
 from engine.pipeline.intake import Received, ack_bytes, receive, too_large
 from engine.pipeline.mapping import map_message
 from engine.pipeline.mpi import MpiResolver
@@ -54,6 +58,9 @@ from engine.store.outbox import Delivery
 from engine.store.persons import PersonResolver
 
 log = get_logger("huitong.channel")
+
+# Destinations that write the record (and so run in the record process when there is one).
+RECORD_SIDE = (RecordDestination, ContractDestination)
 
 
 class ChannelStartError(Exception):
@@ -118,10 +125,13 @@ def mapper_of(spec: ChannelSpec, mappings: MappingSet) -> Callable[[Delivery], M
 
 
 def connector_of(
-    channel: ChannelSpec, spec: DestinationSpec, mappings: MappingSet, resolver: PersonResolver
+    channel: ChannelSpec, spec: DestinationSpec, mappings: MappingSet, resolver: PersonResolver, loop: CareLoop
 ) -> Connector:
     if isinstance(spec, RecordDestination):
-        return RecordConnector(channel.channel, channel.source_system, mapper_of(channel, mappings), resolver)
+        return RecordConnector(channel.channel, channel.source_system, mapper_of(channel, mappings), resolver, loop)
+    if isinstance(spec, ContractDestination):
+        assert loop.contracts is not None  # the loader reads the contract schema when a channel has this destination
+        return ContractConnector(channel.channel, loop.contracts, resolver, loop.events)
     if isinstance(spec, FhirDestination):
         return FhirConnector(
             spec.url,
@@ -147,6 +157,7 @@ def worker_of(
     dest: DestinationSpec,
     mappings: MappingSet,
     resolver: PersonResolver,
+    loop: CareLoop,
     writer: StoreWriter,
     scheduler: AsyncIOScheduler,
 ) -> DeliveryWorker:
@@ -154,7 +165,7 @@ def worker_of(
     worker = DeliveryWorker(
         channel.channel,
         dest.name,
-        connector_of(channel, dest, mappings, resolver),
+        connector_of(channel, dest, mappings, resolver, loop),
         policy_of(dest),
         ordered=dest.order_by == "person",
         writer=writer,
@@ -201,6 +212,7 @@ class RunningChannel:
     ack_ids: AckIds
     mappings: MappingSet
     resolver: PersonResolver
+    loop: CareLoop
     profile: Rules | None = None
     record_elsewhere: bool = False  # the record destinations run in the record process (record_process.py)
     workers: dict[str, DeliveryWorker] = field(default_factory=dict)
@@ -215,10 +227,10 @@ class RunningChannel:
 
     async def start(self) -> None:
         for dest in self.spec.destinations:
-            if self.record_elsewhere and isinstance(dest, RecordDestination):
+            if self.record_elsewhere and isinstance(dest, RECORD_SIDE):
                 continue
             self.workers[dest.name] = worker_of(
-                self.spec, dest, self.mappings, self.resolver, self.writer, self.scheduler
+                self.spec, dest, self.mappings, self.resolver, self.loop, self.writer, self.scheduler
             )
         source = self.spec.source
         if isinstance(source, MllpSource):
@@ -245,8 +257,8 @@ class RunningChannel:
             log.info("channel started", channel=self.name, path=str(source.path), glob=source.glob)
         elif isinstance(source, FhirPushSource) or (isinstance(source, XmlHttpSource) and source.mode == "listen"):
             await self._listen(source)
-        elif isinstance(source, MpiEventsSource):  # the MPI journals its changes here; the sweep routes them
-            log.info("channel started", channel=self.name, events=",".join(source.events))
+        elif isinstance(source, EVENT_SOURCES):  # the engine journals its changes here; the sweep routes them
+            log.info("channel started", channel=self.name, source=source.type)
         else:
             self.poller = (
                 FhirPull(self.name, source, self.writer)

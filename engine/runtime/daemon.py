@@ -16,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 
 from engine.config import ChannelSpec, EngineConfig, load_config
+from engine.pipeline.care_loop import CareLoop
 from engine.runtime.channels import AckIds, ChannelStartError, RunningChannel, resolver_of, routes_of, rules_of
 from engine.runtime.logging import get_logger
 from engine.runtime.record_process import record_destinations
@@ -108,6 +109,7 @@ class Daemon:
             self._ack_ids,
             self.config.mappings,
             resolver_of(self.config),
+            CareLoop.of(self.config),
             rules_of(profile),
             record_elsewhere=self.config.record.processes > 0,
         )

@@ -18,8 +18,9 @@ import time
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from engine.config import EngineConfig, RecordDestination
-from engine.runtime.channels import resolver_of, worker_of
+from engine.config import EngineConfig
+from engine.pipeline.care_loop import CareLoop
+from engine.runtime.channels import RECORD_SIDE, resolver_of, worker_of
 from engine.runtime.logging import get_logger
 from engine.runtime.writer import StoreWriter
 from engine.store import outbox
@@ -31,13 +32,14 @@ IDLE_LOOK = 1.0  # seconds between looks when the daemon has said nothing
 
 
 def record_destinations(config: EngineConfig, only: str | None = None) -> list[tuple[str, str]]:
-    """(channel, destination) of every record destination of the enabled channels (or of ``only``)."""
+    """(channel, destination) of every record-side destination (record, contract) of the enabled channels (or of
+    ``only``)."""
     return [
         (name, dest.name)
         for name, spec in config.channels.items()
         if spec.enabled and (only is None or name == only)
         for dest in spec.destinations
-        if isinstance(dest, RecordDestination)
+        if isinstance(dest, RECORD_SIDE)
     ]
 
 
@@ -53,12 +55,14 @@ async def run(config: EngineConfig, node: str, only: str | None = None) -> int:
     scheduler = AsyncIOScheduler()
     scheduler.start()
     resolver = resolver_of(config)
+    loop = CareLoop.of(config)
     workers = [
         worker_of(
             config.channels[channel],
             config.channels[channel].destination(name),
             config.mappings,
             resolver,
+            loop,
             writer,
             scheduler,
         )

@@ -201,7 +201,7 @@ def test_unknown_source_type_lists_the_known_types(site: Site) -> None:
         """,
     )
     line = one_starting_with(site.lines(), f"{f}:3:9: source.type: ")
-    known = "mllp, file, fhir-push, fhir-pull, xml-http, mpi-events"
+    known = "mllp, file, fhir-push, fhir-pull, xml-http, mpi-events, contract-events, service-events, task-events"
     assert line.endswith(f"unknown type 'mlp' (did you mean 'mllp'?); expected one of: {known}")
 
 
@@ -217,7 +217,7 @@ destinations:
 """,
     )
     line = one_starting_with(site.lines(), f"{f}:6:5: destinations[0].type: ")
-    assert line.endswith("missing required key 'type'; expected one of: mllp, file, fhir, record")
+    assert line.endswith("missing required key 'type'; expected one of: mllp, file, fhir, record, contract")
 
 
 def test_bad_choice_suggests_the_closest_allowed_value(site: Site) -> None:

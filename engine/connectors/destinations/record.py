@@ -15,6 +15,7 @@ from engine.domain.formats.fhir import FhirError
 from engine.domain.formats.hl7v2 import HL7Error
 from engine.domain.formats.xml import XmlError
 from engine.domain.mapping import Mapped, MappingError
+from engine.pipeline.care_loop import CareLoop
 from engine.pipeline.delivery import Attempt
 from engine.pipeline.record import Provenance, apply
 from engine.store.outbox import Delivery, Result
@@ -24,8 +25,11 @@ Mapper = Callable[[Delivery], Mapped]
 
 
 class RecordDestination:
-    def __init__(self, channel: str, source_system: str, mapper: Mapper, resolver: PersonResolver) -> None:
+    def __init__(
+        self, channel: str, source_system: str, mapper: Mapper, resolver: PersonResolver, loop: CareLoop
+    ) -> None:
         self.channel = channel
+        self.loop = loop
         self.source_system = source_system
         self.mapper = mapper
         self.resolver = resolver
@@ -47,7 +51,9 @@ class RecordDestination:
         sent = [self._pending.pop(r.id) for r in results if r.id in self._pending and r.status == "SENT"]
         self._pending.clear()
         if sent:
-            apply(conn, sent, time.time(), self.resolver)
+            now = time.time()
+            summaries = apply(conn, sent, now, self.resolver)
+            self.loop.after_record(conn, sent, summaries, now)
         return results
 
     async def close(self) -> None:

@@ -18,8 +18,9 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from engine.domain.formats.fhir.transaction import conditional_url, transaction_bundle
 from engine.domain.formats.hl7v2 import escape
-from engine.domain.mapping.result import MRN_TYPE, RESIDENT_ID_SYSTEM
+from engine.domain.mapping.result import MRN_TYPE, RESIDENT_ID_SYSTEM, Resource
 
 from .events import contract_end, contracted
 from .model import Contract, LocalId, Status
@@ -28,8 +29,10 @@ __all__ = [
     "CARE_TEAM_ROLE_SYSTEM",
     "EPISODE_TYPE_SYSTEM",
     "FAMILY_DOCTOR_ROLE",
+    "ORDER_TAG_SYSTEM",
     "TEAM_ROLE",
     "emr_resources",
+    "emr_transaction",
     "episode_status",
     "his_a31",
     "identifier_system",
@@ -277,11 +280,7 @@ def emr_resources(contract: Contract) -> list[dict[str, Any]]:
         "participant": [
             {
                 "role": [
-                    {
-                        "coding": [
-                            {"system": CARE_TEAM_ROLE_SYSTEM, "code": "family-doctor", "display": "签约家庭医生"}
-                        ]
-                    }
+                    {"coding": [{"system": CARE_TEAM_ROLE_SYSTEM, "code": "family-doctor", "display": "签约家庭医生"}]}
                 ],
                 "member": practitioner,
                 "onBehalfOf": organisation,
@@ -296,11 +295,7 @@ def emr_resources(contract: Contract) -> list[dict[str, Any]]:
         "identifier": [{"system": identifier_system(contract, "contract"), "value": contract.contract_id}],
         "status": episode_status(contract.status),
         "type": [
-            {
-                "coding": [
-                    {"system": EPISODE_TYPE_SYSTEM, "code": "family-doctor-contract", "display": "家庭医生签约"}
-                ]
-            }
+            {"coding": [{"system": EPISODE_TYPE_SYSTEM, "code": "family-doctor-contract", "display": "家庭医生签约"}]}
         ],
         "patient": patient,
         "managingOrganization": organisation,
@@ -324,3 +319,56 @@ def emr_resources(contract: Contract) -> list[dict[str, Any]]:
             }
         )
     return resources
+
+
+ORDER_TAG_SYSTEM = "urn:huitong:order-key"  # Bundle.meta.tag: the outbox's per-person order key (process.person_key)
+
+
+def _gp_patch(contract: Contract, practitioner: dict[str, Any] | None) -> dict[str, Any]:
+    """FHIRPath Patch: drop the GP list, then add this doctor; only the drop when the contract is not in force.
+
+    Deleting an absent element is no error in FHIRPath Patch, so the pair works on any Patient.
+    """
+    operations: list[dict[str, Any]] = [
+        {
+            "name": "operation",
+            "part": [
+                {"name": "type", "valueCode": "delete"},
+                {"name": "path", "valueString": "Patient.generalPractitioner"},
+            ],
+        }
+    ]
+    if practitioner is not None:
+        operations.append(
+            {
+                "name": "operation",
+                "part": [
+                    {"name": "type", "valueCode": "add"},
+                    {"name": "path", "valueString": "Patient"},
+                    {"name": "name", "valueString": "generalPractitioner"},
+                    {"name": "value", "valueReference": practitioner},
+                ],
+            }
+        )
+    return {"resourceType": "Parameters", "parameter": operations}
+
+
+def emr_transaction(contract: Contract, order_key: str) -> dict[str, Any]:
+    """The EMR push as one FHIR transaction: conditional PUTs of the EpisodeOfCare and CareTeam, then a conditional
+    PATCH of the Patient's generalPractitioner (a PUT would wipe what the EMR holds on the patient)."""
+    episode, team, *gp = emr_resources(contract)
+    bundle = transaction_bundle(
+        [Resource("contract", "", episode), Resource("contract", "", team)],
+        source_system=contract.source_system,
+        message_id=contract.version,
+    )
+    resident = {"system": RESIDENT_ID_SYSTEM, "value": contract.resident.resident_id}
+    practitioner = episode["careManager"] if gp else None
+    bundle["entry"].append(
+        {
+            "resource": _gp_patch(contract, practitioner),
+            "request": {"method": "PATCH", "url": conditional_url("Patient", resident)},
+        }
+    )
+    bundle["meta"] = {"tag": [{"system": ORDER_TAG_SYSTEM, "code": order_key}]}
+    return bundle

@@ -1,0 +1,147 @@
+"""Contract, service and care-task changes as messages for the channels that pass them on.
+
+Like the MPI's changes (mpi_events.py): each change is journaled, status RECEIVED, in the transaction that makes
+it, for every channel whose source subscribes (``contract-events``, ``service-events``, ``task-events``), already
+rendered in the form the receiving system takes (an ADT^A31, a FHIR transaction, service-record XML, JSON). The
+daemon's sweep then routes it to the channel's destinations: durable, retried, in order per person where the
+destination asks, visible in ``huitong messages``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection
+
+from engine.config import ContractEventsSource, EngineConfig, ServiceEventsSource, TaskEventsSource
+from engine.domain.contract import Contract, EventKind, LocalId
+from engine.domain.contract.push import emr_transaction, his_a31
+from engine.domain.contract.snapshot import to_json
+from engine.store import dbapi, journal
+from engine.store.journal import JournalEntry
+
+SOURCE = "care"
+
+
+def order_key(resident_id: str) -> str:
+    """The per-person order key of a non-HL7 message (process.person_key reads it back); not identifying."""
+    return hashlib.blake2b(resident_id.encode(), digest_size=12).hexdigest()
+
+
+def _control_id(*parts: object) -> str:
+    """MSH-10 (ST, 20): the same change always gets the same id, so a receiver can spot a resend."""
+    return hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=10).hexdigest()
+
+
+def _stamp(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def his_numbers(conn: Connection, person_id: str, his_system: str) -> list[LocalId]:
+    """The person's patient numbers in one HIS (its MRNs, as its own channel registered them), for PID-3."""
+    prefix = f"urn:huitong:id:{his_system}:"
+    rows = dbapi.fetchall(
+        conn,
+        "SELECT i.system, i.value FROM record_identifiers i JOIN record_persons p ON p.id = i.person_id"
+        " WHERE p.id = ? OR p.merged_into = ? ORDER BY i.created_at",
+        (person_id, person_id),
+    )
+    rows = [(system, value) for system, value in rows if system.startswith(prefix)]
+    return [LocalId(system.removeprefix(prefix), value) for system, value in rows]
+
+
+@dataclass
+class CareEvents:
+    """Who gets which change, and in what form; built once from the configuration."""
+
+    contracts: Mapping[str, ContractEventsSource] = field(default_factory=dict)
+    services: Sequence[str] = ()
+    tasks: Mapping[str, TaskEventsSource] = field(default_factory=dict)
+    node: str = ""
+
+    @classmethod
+    def of(cls, config: EngineConfig) -> CareEvents:
+        running = {name: spec.source for name, spec in config.channels.items() if spec.enabled}
+        return cls(
+            {n: s for n, s in running.items() if isinstance(s, ContractEventsSource)},
+            [n for n, s in running.items() if isinstance(s, ServiceEventsSource)],
+            {n: s for n, s in running.items() if isinstance(s, TaskEventsSource)},
+            config.node,
+        )
+
+    def contract_changed(
+        self, conn: Connection, contract: Contract, kind: EventKind, person_id: str, now: float
+    ) -> None:
+        entries = [
+            self._contract_entry(conn, channel, source, contract, kind, person_id, now)
+            for channel, source in self.contracts.items()
+        ]
+        if entries:
+            journal.append(conn, entries, self.node)
+
+    def _contract_entry(
+        self,
+        conn: Connection,
+        channel: str,
+        source: ContractEventsSource,
+        contract: Contract,
+        kind: EventKind,
+        person_id: str,
+        now: float,
+    ) -> JournalEntry:
+        key = order_key(contract.resident.resident_id)
+        if source.format == "hl7v2":
+            control = _control_id(channel, contract.source_system, contract.contract_id, contract.version)
+            raw = his_a31(
+                contract,
+                patient_ids=his_numbers(conn, person_id, source.his_system) if source.his_system else (),
+                control_id=control,
+                timestamp=datetime.fromtimestamp(now).astimezone(),
+                sending_app=source.sending_application,
+                sending_facility=source.sending_facility,
+                receiving_app=source.receiving_application,
+                receiving_facility=source.receiving_facility,
+                on=date.fromtimestamp(now),
+                charset=source.encoding,
+            )
+            return JournalEntry(
+                channel, SOURCE, now, raw, message_type="ADT^A31", control_id=control, charset=source.encoding
+            )
+        body: dict[str, Any]
+        if source.format == "fhir":
+            body = emr_transaction(contract, key)
+        else:
+            body = {
+                "event": f"contract.{kind.value.lower()}",
+                "at": _stamp(now),
+                "person": person_id,
+                "order_key": key,
+                "contract": to_json(contract),
+            }
+        return JournalEntry(
+            channel, SOURCE, now, orjson.dumps(body), message_type=f"contract.{kind.value.lower()}", charset="utf-8"
+        )
+
+    def services_delivered(self, conn: Connection, document: bytes, now: float) -> None:
+        """One service-record XML document (services.service_xml) for every service-events channel."""
+        entries = [
+            JournalEntry(channel, SOURCE, now, document, message_type="ServiceRecords", charset="utf-8")
+            for channel in self.services
+        ]
+        if entries:
+            journal.append(conn, entries, self.node)
+
+    def journal_tasks(self, conn: Connection, rendered: Mapping[str, list[tuple[str, bytes]]], now: float) -> None:
+        """Already rendered task messages, (message type, body) per channel."""
+        entries = [
+            JournalEntry(channel, SOURCE, now, raw, message_type=kind, charset="utf-8")
+            for channel, items in rendered.items()
+            for kind, raw in items
+        ]
+        if entries:
+            journal.append(conn, entries, self.node)
