@@ -35,6 +35,7 @@ __all__ = [
     "FhirPushSource",
     "FileDestination",
     "FileSource",
+    "HttpDestination",
     "LoggingSpec",
     "MessageFilter",
     "MllpDestination",
@@ -413,6 +414,19 @@ class FhirDestination(_Destination):
     timeout: Duration = Field(default=30.0, gt=0, description="how long one request may take")
 
 
+class HttpDestination(_Destination):
+    """Sends each message's journaled bytes, unchanged, in one HTTP request (XML records, JSON to a gateway)."""
+
+    type: Literal["http"]
+    url: str = Field(pattern=_URL, description="URL the message is sent to, e.g. https://phis.example/records")
+    method: Literal["POST", "PUT"] = Field(default="POST", description="HTTP method")
+    content_type: str = Field(
+        default="application/xml; charset=utf-8", min_length=1, description="Content-Type header of the request"
+    )
+    token: str | None = Field(default=None, min_length=1, description="bearer token sent to the server")
+    timeout: Duration = Field(default=30.0, gt=0, description="how long one request may take")
+
+
 class RecordDestination(_Destination):
     """Maps each message with the channel's map: and writes the FHIR resources into the unified health record."""
 
@@ -427,7 +441,7 @@ class ContractDestination(_Destination):
 
 
 DestinationSpec = Annotated[
-    MllpDestination | FileDestination | FhirDestination | RecordDestination | ContractDestination,
+    MllpDestination | FileDestination | FhirDestination | HttpDestination | RecordDestination | ContractDestination,
     Field(discriminator="type"),
 ]
 

@@ -23,6 +23,7 @@ from engine.config import (
     FhirPullSource,
     FhirPushSource,
     FileSource,
+    HttpDestination,
     MllpDestination,
     MllpSource,
     MpiEventsSource,
@@ -33,6 +34,7 @@ from engine.config import (
 from engine.connectors.destinations.contract import ContractDestination as ContractConnector
 from engine.connectors.destinations.fhir import FhirDestination as FhirConnector
 from engine.connectors.destinations.file import FileDestination as FileConnector
+from engine.connectors.destinations.http import HttpDestination as HttpConnector
 from engine.connectors.destinations.mllp import MllpDestination as MllpConnector
 from engine.connectors.destinations.record import RecordDestination as RecordConnector
 from engine.connectors.http import HttpListener
@@ -139,6 +141,10 @@ def connector_of(
             timeout=spec.timeout,
             source_system=channel.source_system,
             to_mapped=mapper_of(channel, mappings),
+        )
+    if isinstance(spec, HttpDestination):
+        return HttpConnector(
+            spec.url, method=spec.method, content_type=spec.content_type, token=spec.token, timeout=spec.timeout
         )
     if isinstance(spec, MllpDestination):
         return MllpConnector(

@@ -217,7 +217,7 @@ destinations:
 """,
     )
     line = one_starting_with(site.lines(), f"{f}:6:5: destinations[0].type: ")
-    assert line.endswith("missing required key 'type'; expected one of: mllp, file, fhir, record, contract")
+    assert line.endswith("missing required key 'type'; expected one of: mllp, file, fhir, http, record, contract")
 
 
 def test_bad_choice_suggests_the_closest_allowed_value(site: Site) -> None:

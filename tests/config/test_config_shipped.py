@@ -26,7 +26,7 @@ from engine.config import (
     load_config,
 )
 from engine.config.loader import load_profile
-from engine.config.models import ChannelSpec, EngineFile
+from engine.config.models import ChannelSpec, EngineFile, HttpDestination
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,6 +72,7 @@ def test_reference_documents_every_key_of_every_model() -> None:
         XmlHttpSource,
         MpiEventsSource,
         FhirDestination,
+        HttpDestination,
         RetryPolicy,
         ObservationProfile,
         ObservationRule,

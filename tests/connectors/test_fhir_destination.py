@@ -12,6 +12,7 @@ from engine.pipeline.delivery import Attempt
 from engine.store.outbox import Delivery
 from samples.emr_simulator import EmrSimulator
 from tests.support.daemon import free_port
+from tests.support.recorder import Recorder, with_recorder
 
 T = TypeVar("T")
 SYSTEM = "his.county-people-hospital"
@@ -29,8 +30,8 @@ ENCOUNTER = {
 }
 
 
-def delivery(message_id: int = 7) -> Delivery:
-    return Delivery(1, message_id, "his-adt", "emr", "QUEUED", 0, b"MSH|...", "ADT^A01", "MSG0001")
+def delivery(message_id: int = 7, raw: bytes = b"MSH|...") -> Delivery:
+    return Delivery(1, message_id, "his-adt", "emr", "QUEUED", 0, raw, "ADT^A01", "MSG0001")
 
 
 def mapped(*resources: Resource) -> Callable[[Delivery], Mapped]:
@@ -111,3 +112,55 @@ def test_a_message_without_fhir_is_dead_with_the_reason() -> None:
         and not attempt.retry
         and attempt.error == "no FHIR resources for this message: no mapping for ADT^A01"
     )
+
+
+# A ready transaction: a conditional PATCH (FHIRPath Patch) of an invented resident, found by resident ID.
+PATCH_BUNDLE = (
+    b'{"resourceType": "Bundle", "type": "transaction", "entry": [\n'
+    b'  {"fullUrl": "urn:uuid:7f1c2d3e-0000-4000-8000-000000000001",\n'
+    b'   "resource": {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [\n'
+    b'     {"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": "Patient.gender"},\n'
+    b'     {"name": "value", "valueCode": "female"}]}]},\n'
+    b'   "request": {"method": "PATCH",\n'
+    b'               "url": "Patient?identifier=urn:oid:2.16.156.10011.1.3|360426198503120025"}}\n'
+    b"]}"
+)
+
+
+def refusing(_d: Delivery) -> Mapped:
+    raise AssertionError("a ready transaction is not mapped")
+
+
+def test_a_ready_transaction_bundle_is_posted_unchanged() -> None:
+    async def test(server: Recorder) -> None:
+        server.body = b'{"resourceType": "Bundle", "type": "transaction-response"}'
+        dest = FhirDestination(server.url("/fhir"), token="t0k", timeout=5, source_system=SYSTEM, to_mapped=refusing)
+        try:
+            attempt = await dest.send(delivery(raw=PATCH_BUNDLE))
+        finally:
+            await dest.close()
+        assert attempt.ok and attempt.response == server.body
+        (request,) = server.received
+        assert (request.method, request.path, request.body) == ("POST", "/fhir", PATCH_BUNDLE)
+        assert request.headers["Content-Type"] == "application/fhir+json"
+        assert request.headers["Authorization"] == "Bearer t0k"
+
+    with_recorder(test)
+
+
+def test_a_transaction_bundle_with_an_entry_without_a_request_is_mapped_as_before() -> None:
+    no_request = (
+        b'{"resourceType": "Bundle", "type": "transaction", "entry": [{"resource": {"resourceType": "Patient"}}]}'
+    )
+
+    async def test(sim: EmrSimulator) -> None:
+        dest = FhirDestination(
+            sim.base_url, token=None, timeout=5, source_system=SYSTEM, to_mapped=mapped(Resource("pid", "", PATIENT))
+        )
+        try:
+            attempt = await dest.send(delivery(raw=no_request))
+        finally:
+            await dest.close()
+        assert attempt.ok and one(sim, "Patient")["gender"] == "female"
+
+    with_emr(test)

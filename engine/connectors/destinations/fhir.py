@@ -3,7 +3,8 @@
 The Bundle is made of conditional updates (see domain/formats/fhir/transaction), so sending a message twice
 (a retry after a lost answer, a replay) updates what the first send created. 2xx is SENT; 4xx is the server
 refusing this content, which a retry cannot change (DEAD, with the OperationOutcome's diagnostics); 5xx and
-connection failures are retried.
+connection failures are retried. A message that already is a transaction Bundle with a request in every entry
+is POSTed as it came.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import aiohttp
 import orjson
 from sqlalchemy import Connection
 
+from engine.connectors.destinations.http import exchange, retryable
 from engine.connectors.http.client import headers
 from engine.domain.formats.fhir.transaction import transaction_bundle
 from engine.domain.mapping.result import Mapped
@@ -44,6 +46,25 @@ def diagnostics(body: bytes) -> str:
     return "; ".join(texts)
 
 
+def ready_transaction(raw: bytes) -> bool:
+    """Whether the message already is a transaction Bundle whose every entry says its request (e.g. conditional
+    PATCHes): such a Bundle is sent as it is, since mapping it would lose those requests."""
+    if raw.lstrip()[:1] != b"{":
+        return False
+    try:
+        bundle: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle" or bundle.get("type") != "transaction":
+        return False
+    entries = bundle.get("entry")
+    return (
+        isinstance(entries, list)
+        and bool(entries)
+        and all(isinstance(e, dict) and isinstance(e.get("request"), dict) for e in entries)
+    )
+
+
 class FhirDestination:
     def __init__(self, url: str, *, token: str | None, timeout: float, source_system: str, to_mapped: ToMapped) -> None:
         self.url = url.rstrip("/")
@@ -54,32 +75,35 @@ class FhirDestination:
         self._session: aiohttp.ClientSession | None = None
 
     async def send(self, delivery: Delivery) -> Attempt:
-        try:
-            mapped = self.to_mapped(delivery)
-        except Exception as exc:  # the message has no FHIR form: no retry can give it one
-            return Attempt(False, error=mask_text(f"no FHIR resources for this message: {exc}"), retry=False)
-        if not mapped.resources:
-            return Attempt(True, error="no FHIR resources to send")
-        bundle = transaction_bundle(mapped.resources, source_system=self.source_system, message_id=delivery.message_id)
+        if ready_transaction(delivery.raw):
+            body = delivery.raw
+        else:
+            try:
+                mapped = self.to_mapped(delivery)
+            except Exception as exc:  # the message has no FHIR form: no retry can give it one
+                return Attempt(False, error=mask_text(f"no FHIR resources for this message: {exc}"), retry=False)
+            if not mapped.resources:
+                return Attempt(True, error="no FHIR resources to send")
+            body = orjson.dumps(
+                transaction_bundle(mapped.resources, source_system=self.source_system, message_id=delivery.message_id)
+            )
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        try:
-            async with self._session.post(
-                self.url,
-                data=orjson.dumps(bundle),
-                headers={**headers(self.token, "application/fhir+json"), "Content-Type": "application/fhir+json"},
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-            ) as response:
-                body = await response.read()
-                status = response.status
-        except TimeoutError:
-            return Attempt(False, error=f"{self.url}: no answer within {self.timeout:g}s", destination_down=True)
-        except (aiohttp.ClientError, OSError) as exc:
-            return Attempt(False, error=f"{self.url}: {exc or type(exc).__name__}", destination_down=True)
+        answer = await exchange(
+            self._session,
+            "POST",
+            self.url,
+            body,
+            headers={**headers(self.token, "application/fhir+json"), "Content-Type": "application/fhir+json"},
+            timeout=self.timeout,
+        )
+        if isinstance(answer, Attempt):
+            return answer
+        status, response = answer
         if 200 <= status < 300:
-            return Attempt(True, response=body)
-        reason = mask_text(f"HTTP {status}: {diagnostics(body) or 'no OperationOutcome in the answer'}")
-        return Attempt(False, error=reason, retry=status >= 500 or status in (408, 429), response=body)
+            return Attempt(True, response=response)
+        reason = mask_text(f"HTTP {status}: {diagnostics(response) or 'no OperationOutcome in the answer'}")
+        return Attempt(False, error=reason, retry=retryable(status), response=response)
 
     async def commit(self) -> None:
         """Nothing to do: a 2xx answer to a transaction means the server committed it."""
