@@ -55,14 +55,14 @@ async def run(config: EngineConfig, node: str, only: str | None = None) -> int:
     scheduler = AsyncIOScheduler()
     scheduler.start()
     resolver = resolver_of(config)
-    loop = CareLoop.of(config)
+    care = CareLoop.of(config)
     workers = [
         worker_of(
             config.channels[channel],
             config.channels[channel].destination(name),
             config.mappings,
             resolver,
-            loop,
+            care,
             writer,
             scheduler,
         )

@@ -6,12 +6,14 @@ import re
 from pathlib import Path
 
 from engine.config import (
+    ContractEventsSource,
     DestinationTLS,
     FhirDestination,
     FhirPullSource,
     FhirPushSource,
     FileDestination,
     FileSource,
+    HttpDestination,
     LoggingSpec,
     MessageFilter,
     MllpDestination,
@@ -21,12 +23,14 @@ from engine.config import (
     ObservationRule,
     RecordSpec,
     RetryPolicy,
+    ServiceEventsSource,
     SourceTLS,
+    TaskEventsSource,
     XmlHttpSource,
     load_config,
 )
 from engine.config.loader import load_profile
-from engine.config.models import ChannelSpec, EngineFile, HttpDestination
+from engine.config.models import ChannelSpec, EngineFile
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,7 +39,19 @@ def test_shipped_configuration_validates() -> None:
     result = load_config(REPO / "config" / "engine.yaml", environ={})
     assert [str(e) for e in result.errors] == []
     assert result.config is not None
-    assert sorted(result.config.channels) == ["his-adt", "lab-files", "phs-documents"]
+    assert sorted(result.config.channels) == [
+        "care-task-reach",
+        "care-task-sms",
+        "emr-contract-push",
+        "his-adt",
+        "his-contract-push",
+        "lab-files",
+        "phs-contract-files",
+        "phs-contract-posts",
+        "phs-contracts",
+        "phs-documents",
+        "phs-service-return",
+    ]
     his = result.config.channels["his-adt"]
     assert isinstance(his.source, MllpSource)
     assert (str(his.source.listen), his.source.encoding) == ("127.0.0.1:2575", "gb18030")
@@ -71,6 +87,9 @@ def test_reference_documents_every_key_of_every_model() -> None:
         FhirPullSource,
         XmlHttpSource,
         MpiEventsSource,
+        ContractEventsSource,
+        ServiceEventsSource,
+        TaskEventsSource,
         FhirDestination,
         HttpDestination,
         RetryPolicy,
