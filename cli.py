@@ -455,7 +455,11 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     if team is not None and shown is not None and team.org not in shown:
         print(f"team {team.team_id!r} belongs to {team.org}, which is not {args.org} or below it", file=sys.stderr)
         return 2
-    inputs = load_inputs(Path(settings.mappings))
+    try:
+        inputs = load_inputs(Path(settings.mappings))
+    except (OSError, ValueError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
     with _store(args, settings).connect() as conn:
         residents = residents_from_record(conn, settings.record.precedence, orgs, inputs, period)
         try:
@@ -463,10 +467,7 @@ def cmd_indicators(args: argparse.Namespace) -> int:
         except UnknownCode as exc:
             print(f"the record names {exc}; add it to {registry}", file=sys.stderr)
             return 1
-    rows = [
-        r for r in rows
-        if (shown is None or r.org in shown) and (team is None or r.team == team.team_id)
-    ]
+    rows = [r for r in rows if (shown is None or r.org in shown) and (team is None or r.team == team.team_id)]
     if args.format == "csv":
         sys.stdout.write(to_csv(rows, orgs))
     elif args.format == "json":

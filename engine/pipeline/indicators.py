@@ -70,7 +70,9 @@ class RecordInputs:
 
 
 def load_inputs(mappings: Path) -> RecordInputs:
-    """The rules of `mappings` (the engine.yaml's mappings directory): care/ and indicators/inputs/record.yaml."""
+    """The rules of `mappings` (the engine.yaml's mappings directory): care/ and indicators/inputs/record.yaml.
+
+    Raises OSError for a missing file and ValueError, naming the file, for one that is wrong."""
     return _load_inputs(mappings.resolve())
 
 
@@ -78,7 +80,10 @@ def load_inputs(mappings: Path) -> RecordInputs:
 def _load_inputs(mappings: Path) -> RecordInputs:
     label_rules, task_rules = care_rules(mappings / "care")
     file = mappings / "indicators" / "inputs" / "record.yaml"
-    data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{file}: {exc}") from None
     known = {rule.code for rule in label_rules}
     unknown = sorted(set(data.get("labels", {})) - known)
     if unknown:
@@ -90,8 +95,9 @@ def _load_inputs(mappings: Path) -> RecordInputs:
     follow_ups = []
     for condition, spec in (data.get("follow_ups") or {}).items():
         control = task_rules.controls.get(spec.get("control"))
-        if control is None:
-            raise ValueError(f"{file}: follow_ups.{condition}: control must be one of {', '.join(task_rules.controls)}")
+        if control is None or not spec.get("visits"):
+            controls = ", ".join(task_rules.controls)
+            raise ValueError(f"{file}: follow_ups.{condition}: needs visits: and a control: (one of {controls})")
         follow_ups.append(FollowUp(condition, control, tuple(compile_matcher(m) for m in spec["visits"])))
     return RecordInputs(
         label_rules=label_rules,
