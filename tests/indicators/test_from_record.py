@@ -29,7 +29,7 @@ from engine.domain.contract.push import emr_resources
 from engine.domain.indicators import Resident, Row, ServiceFact, Span, compute, parse_period
 from engine.domain.mapping.result import RESIDENT_ID_SYSTEM, Mapped, Resource
 from engine.domain.orgs import OrgTree
-from engine.pipeline.indicators import load_inputs, residents_from_record
+from engine.pipeline.indicators import load_inputs, resident_of, residents_from_record
 from engine.pipeline.record import Provenance, apply
 from engine.store.database import migrate, open_engine
 from tests.support.mpi import shipped_resolver
@@ -241,3 +241,20 @@ def test_counts_roll_up_from_teams_and_townships_to_the_county(store: Engine) ->
     assert (rows["339901101-T01"], rows["339901102-T01"], rows["339901103-T01"]) == ((1, 1), (1, 1), (0, 0))
     assert (rows[CHENGGUAN], rows[DONGXI], rows[BAISHI]) == ((1, 1), (1, 1), (0, 1))
     assert rows["339901000"] == rows["339901"] == rows["330000"] == (2, 3)
+
+
+def _uncontracted(*visits: Resource) -> Resident:
+    """resident_of on resources as resources_of gives them: the merged Patient first, here without an institution."""
+    merged = {**patient(CHEN, "陈建军", "male", "1970-01-01").body, "id": "p1"}
+    resources = [merged, *(v.body for v in visits)]
+    return resident_of("p1", resources, registry(), load_inputs(MAPPINGS), PERIOD)
+
+
+def test_without_a_managing_organisation_the_latest_visits_institution_holds_the_record() -> None:
+    chen = _uncontracted(visit("V1", "2026-03-01", "AMB", DONGXI), visit("V2", "2026-05-01", "AMB", BAISHI),
+                         visit("V3", "2026-06-01", "AMB", "not-in-the-registry"))
+    assert (chen.org, chen.team) == (BAISHI, None)
+
+
+def test_a_record_no_institution_holds_belongs_to_the_county() -> None:
+    assert _uncontracted(visit("V1", "2026-03-01", "AMB")).org == "339901"
