@@ -3,8 +3,9 @@
 Each person is read as `huitong record assess` reads them (merged Patient and every current resource, each tagged
 with its source) and turned into the store-independent values of engine/domain/indicators/model.py:
 
-- ``contracts``: the family-doctor EpisodeOfCare resources (type ``family-doctor-contract``, as the contract push
-  writes them) that were in force: status active, or finished, with a period; cancelled and planned never were.
+- ``contracts``: the family-doctor EpisodeOfCare resources (type ``family-doctor-contract``, as the contract
+  register files them: engine/domain/contract/uhr.py) that were in force: status active, or finished, with a
+  period; cancelled and planned never were.
 - ``org`` and ``team``: those of the contract in force in the period (the latest started if several); a resident
   without one belongs to the institution holding their record: Patient.managingOrganization, else the
   institution of their latest visit (Encounter.serviceProvider), else the county (the registry's health bureau).
@@ -44,7 +45,7 @@ from engine.pipeline.assessment import care_rules, resources_of
 from engine.pipeline.record_view import person_view
 from engine.store import dbapi
 
-CONTRACT_TYPE = "family-doctor-contract"  # EpisodeOfCare.type of engine/domain/contract/push.py
+CONTRACT_TYPE = "family-doctor-contract"  # EpisodeOfCare.type of engine/domain/contract/push.py emr_resources
 _IN_FORCE = frozenset({"active", "finished"})
 _PAGE = 500  # persons read per query while streaming the record
 

@@ -1,6 +1,6 @@
 """Indicators from the unified record: residents built from a real store filled through `apply`, then counted.
 
-The county below has three invented residents, each in the record as the HIS and the contract push put them:
+The county below has three invented residents, in the record as the HIS and the contract register file them:
 
 - 张国华 (68), hypertensive, contracted with 城关镇卫生院 team T01 for 2026; four follow-ups (with a BP reading)
   in the twelve months to 2026-09-30, the last one controlled; an emergency visit in Q3.
@@ -25,7 +25,7 @@ from engine.config.orgs import SHIPPED as REGISTRY
 from engine.config.orgs import load_organisations
 from engine.domain.contract import Contract, Doctor, Period, Status, Team
 from engine.domain.contract import Resident as ContractResident
-from engine.domain.contract.push import emr_resources
+from engine.domain.contract.uhr import record_resources
 from engine.domain.indicators import Resident, Row, ServiceFact, Span, compute, parse_period
 from engine.domain.mapping.result import RESIDENT_ID_SYSTEM, Mapped, Resource
 from engine.domain.orgs import OrgTree
@@ -112,10 +112,8 @@ def follow_up(key: str, day: str, systolic: float, diastolic: float, org: str) -
             bp(f"{key}-bp", day, systolic, diastolic)]
 
 
-def contract(
-    cid: str, rid: str, name: str, org: str, team: str, start: str, end: str, status: Status
-) -> list[Resource]:
-    """The EpisodeOfCare and CareTeam the contract push makes of a contract (its Patient patch left out)."""
+def contract(cid: str, rid: str, name: str, org: str, team: str, start: str, end: str, status: Status) -> Mapped:
+    """A contract as the register files it in the record: Patient, EpisodeOfCare and CareTeam (contract/uhr.py)."""
     made = Contract(
         contract_id=cid,
         version=1,
@@ -127,7 +125,7 @@ def contract(
         doctor=Doctor("D01", "刘志强"),
         period=Period(date.fromisoformat(start), date.fromisoformat(end)),
     )
-    return [Resource(r["resourceType"].lower(), cid, r) for r in emr_resources(made) if r["resourceType"] != "Patient"]
+    return Mapped("contract", "1", tuple(record_resources(made)))
 
 
 def message(*resources: Resource) -> Mapped:
@@ -141,21 +139,18 @@ def fill(store_url: str) -> None:
                  *follow_up("Z1", "2025-11-10", 150, 92, CHENGGUAN), *follow_up("Z2", "2026-02-10", 138, 86, CHENGGUAN),
                  *follow_up("Z3", "2026-05-12", 142, 88, CHENGGUAN), *follow_up("Z4", "2026-08-18", 132, 84, CHENGGUAN),
                  visit("Z5", "2026-09-02", "EMER", "339901000")), Provenance(HIS, 1, "his-adt")),
-        (message(patient(ZHANG, "张国华", "male", "1958-03-12"),
-                 *contract("SC-1", ZHANG, "张国华", CHENGGUAN, "339901101-T01", "2026-01-01", "2026-12-31",
-                           Status.ACTIVE)), Provenance(PHS, 2, "phs-contracts")),
+        (contract("SC-1", ZHANG, "张国华", CHENGGUAN, "339901101-T01", "2026-01-01", "2026-12-31", Status.ACTIVE),
+         Provenance(PHS, 2, "phs-contracts")),
         (message(patient(LI, "李桂英", "female", "1960-07-04"),
                  *follow_up("L1", "2026-04-07", 136, 82, DONGXI), *follow_up("L2", "2026-07-15", 156, 96, DONGXI)),
          Provenance(HIS, 3, "his-adt")),
-        (message(patient(LI, "李桂英", "female", "1960-07-04"),
-                 *contract("SC-2", LI, "李桂英", DONGXI, "339901102-T01", "2026-03-01", "2027-02-28", Status.ACTIVE)),
+        (contract("SC-2", LI, "李桂英", DONGXI, "339901102-T01", "2026-03-01", "2027-02-28", Status.ACTIVE),
          Provenance(PHS, 4, "phs-contracts")),
         (message(patient(CHEN, "陈建军", "male", "1970-01-01", managingOrganization={"identifier": {"value": BAISHI}}),
                  visit("C1", "2026-06-01", "AMB"), diagnosis("C1-dx", "E11.9", "C1", "2026-06-01")),
          Provenance(HIS, 5, "his-adt")),
-        (message(patient(CHEN, "陈建军", "male", "1970-01-01"),
-                 *contract("SC-3", CHEN, "陈建军", BAISHI, "339901103-T01", "2026-01-01", "2026-12-31",
-                           Status.CANCELLED)), Provenance(PHS, 6, "phs-contracts")),
+        (contract("SC-3", CHEN, "陈建军", BAISHI, "339901103-T01", "2026-01-01", "2026-12-31", Status.CANCELLED),
+         Provenance(PHS, 6, "phs-contracts")),
     ]
     engine = open_engine(store_url)
     migrate(engine)
