@@ -279,7 +279,7 @@ def test_every_document_validates_against_the_schema(reader: ContractReader) -> 
 def test_the_xml_carries_each_record(reader: ContractReader) -> None:
     (record,) = records(sample_contract(reader, "signing.xml"), from_his(visit("20250312")))
     data = service_xml([record])
-    assert data.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
+    assert data.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<ServiceRecords>')
     root = etree.fromstring(data)
     (element,) = root.findall("ServiceRecord")
     assert element.findtext("RecordId") == record.record_id

@@ -63,6 +63,7 @@ _VISIT_PARTS = frozenset({"Condition", "Observation", "Procedure"})
 # result); cancelled and entered-in-error records the matchers already leave out.
 _NOT_YET = frozenset({"planned", "draft", "registered"})
 _RESIDENT_ID_TYPE = "01"  # CV02.01.101 居民身份证: contracts are keyed on the GB 11643 number
+_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'  # as the contract samples write it
 _ITEM_KEYS = frozenset({"code", "name", "services", "any_of", "source"})
 _TYPE_KEYS = frozenset({"type", "match"})
 
@@ -309,7 +310,7 @@ def service_xml(records: Sequence[ServiceRecord]) -> bytes:
         evidence = etree.SubElement(element, "Evidence")
         for reference in record.evidence:
             _text(evidence, "Reference", reference)
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+    return _DECLARATION + bytes(etree.tostring(root, encoding="UTF-8", pretty_print=True))
 
 
 def _text(parent: etree._Element, tag: str, value: str | None) -> None:
