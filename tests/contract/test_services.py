@@ -21,7 +21,7 @@ import yaml
 from lxml import etree
 
 from engine.config.mappings import load_mappings
-from engine.domain.contract import Contract, ContractReader
+from engine.domain.contract import Contract, ContractReader, Package, PackageItem, Status
 from engine.domain.contract.services import (
     ServiceRecord,
     ServiceRules,
@@ -233,6 +233,34 @@ def test_a_planned_or_cancelled_visit_is_not_a_service(reader: ContractReader) -
             if r["resourceType"] == "Encounter":
                 r["status"] = status
         assert [r.service_type for r in records(contract, resources)] == [], status
+
+
+def test_a_visit_for_two_programmes_fulfils_both_items(reader: ContractReader) -> None:
+    contract = sample_contract(reader, "signing.xml")
+    both = replace(contract, packages=(*contract.packages, *sample_contract(reader, "renewal.xml").packages))
+    text = visit("20250312").replace("DG1|1||I10.x00", "DG1|1||E11.900^2型糖尿病^ICD10GB||20250312|F\nDG1|2||I10.x00")
+    found = records(both, from_his(text))
+    assert [(r.service_type, r.item_code) for r in found] == [
+        ("outpatient-visit", "GXY-SF"), ("outpatient-visit", "TNB-SF")]
+    assert found[0].evidence == found[1].evidence
+
+
+def test_an_influenza_vaccination_fulfils_the_vaccine_item(reader: ContractReader) -> None:
+    contract = sample_contract(reader, "signing.xml")
+    package = Package("GX03", "老年人个性化服务包", items=(PackageItem("LG-YM", "流感疫苗接种", 1),))
+    flu = replace(contract, packages=(package,))
+    vaccination = {
+        "resourceType": "Immunization", "id": "imm-1", "meta": {"source": "ims.dean-county"}, "status": "completed",
+        "vaccineCode": {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "141"}], "text": "流感疫苗"},
+        "patient": {"reference": "Patient/patient-1"}, "occurrenceDateTime": "2025-10-20T09:00:00+08:00",
+    }
+    (record,) = records(flu, [vaccination])
+    assert (record.service_type, record.item_code, record.source_system) == ("vaccination", "LG-YM", "ims.dean-county")
+
+
+def test_an_expired_contract_still_counts_services_inside_its_period(reader: ContractReader) -> None:
+    expired = replace(sample_contract(reader, "signing.xml"), status=Status.EXPIRED)
+    assert [r.item_code for r in records(expired, from_his(visit("20251230")))] == ["GXY-SF"]
 
 
 # --- idempotence -----------------------------------------------------------------------------------------------
