@@ -77,8 +77,9 @@ def _source(directory: Path, name: str) -> Source:
 
 
 #: Folders of mappings/ that hold other data than message mappings: code tables, test cases, observation
-#: profiles, Python functions, care rules (labels, tasks) and indicator definitions.
-NOT_MAPPINGS = ("tables", "tests", "profiles", "functions", "care", "indicators")
+#: profiles, Python functions, care rules (labels, tasks), indicator definitions and contract data (XSDs,
+#: service items).
+NOT_MAPPINGS = ("tables", "tests", "profiles", "functions", "care", "indicators", "contract")
 
 
 def load_mappings(directory: Path) -> tuple[MappingSet, list[ConfigError]]:
