@@ -1,31 +1,49 @@
 """The family-doctor loop's side of the record: what follows when the record changes.
 
 Built once from the configuration and handed to the record-side destinations: the contract reader for the
-``contract`` destination, and the channels that pass contract, service and task changes on (care_events.py).
+``contract`` destination, the service rules for data return (数据回流), and the channels that pass contract,
+service and task changes on (care_events.py). Everything runs in the transaction that writes the record, so a
+service is returned exactly when its visit is recorded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+import yaml
 from sqlalchemy import Connection
 
 from engine.config import EngineConfig
-from engine.domain.contract import ContractReader
+from engine.domain.contract import ContractReader, Status
+from engine.domain.contract.services import ServiceRules, compile_service_rules, service_records, service_xml
 from engine.domain.mapping import Mapped
+from engine.domain.mapping.bundle import rewrite_references
 from engine.pipeline.care_events import CareEvents
 from engine.pipeline.record import AppliedSummary, Provenance
+from engine.store import contracts
+
+SERVICE_RULES = Path("contract") / "service-items.yaml"
+_NEVER_IN_FORCE = (Status.PENDING, Status.CANCELLED)
+
+
+def load_service_rules(mappings: Path) -> ServiceRules:
+    return compile_service_rules(yaml.safe_load((mappings / SERVICE_RULES).read_text(encoding="utf-8")))
 
 
 @dataclass
 class CareLoop:
     events: CareEvents = field(default_factory=CareEvents)
     contracts: ContractReader | None = None
+    services: ServiceRules | None = None  # None: no service-events channel, nothing to return
 
     @classmethod
     def of(cls, config: EngineConfig) -> CareLoop:
-        return cls(CareEvents.of(config), config.contracts)
+        events = CareEvents.of(config)
+        services = load_service_rules(config.mappings_dir) if events.services else None
+        return cls(events, config.contracts, services)
 
     def after_record(
         self,
@@ -34,5 +52,40 @@ class CareLoop:
         summaries: Sequence[AppliedSummary],
         now: float,
     ) -> None:
-        """Services of contracted residents returned to public health; care tasks refreshed (same transaction)."""
-        return None
+        """Services of contracted residents returned to public health (same transaction as the record write)."""
+        if self.services is not None:
+            self._return_services(conn, self.services, items, summaries, now)
+
+    def _return_services(
+        self,
+        conn: Connection,
+        rules: ServiceRules,
+        items: Sequence[tuple[Mapped, Provenance]],
+        summaries: Sequence[AppliedSummary],
+        now: float,
+    ) -> None:
+        persons = [s.person_id for s in summaries if s.person_id is not None]
+        held = contracts.of_persons(conn, persons) if persons else {}
+        for (mapped, provenance), summary in zip(items, summaries, strict=True):
+            found = [c for c in held.get(summary.person_id or "", ()) if c.status not in _NEVER_IN_FORCE]
+            found = [c for c in found if c.source_system != provenance.source_system]  # not its own data back
+            if not found:
+                continue
+            resources = _as_recorded(mapped, summary, provenance)
+            records = [r for contract in found for r in service_records(contract, resources, rules)]
+            if records:
+                self.events.services_delivered(conn, service_xml(records), now)
+
+
+def _as_recorded(mapped: Mapped, summary: AppliedSummary, provenance: Provenance) -> list[dict[str, Any]]:
+    """The message's resources under the ids the record gave them (stable across messages), tagged with their
+    source, so a service record names evidence the record can show and the same visit always gets the same id."""
+    out = []
+    for resource in mapped.resources:
+        body = rewrite_references(resource.body, summary.ids)
+        stored = summary.ids.get(f"{resource.type}/{resource.body.get('id')}")
+        if stored:
+            body["id"] = stored.partition("/")[2]
+        body["meta"] = {**(body.get("meta") or {}), "source": provenance.source_system}
+        out.append(body)
+    return out

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import orjson
 from sqlalchemy import Connection
 
-from engine.domain.contract import Contract, Status
+from engine.domain.contract import Contract
 from engine.domain.contract.snapshot import from_json, to_json
 from engine.store import dbapi
 
@@ -43,18 +43,19 @@ def keep(conn: Connection, contract: Contract, person_id: str, now: float) -> No
     )
 
 
-def of_persons(conn: Connection, persons: Sequence[str], status: Status | None = None) -> dict[str, list[Contract]]:
-    """Each person's contracts (only those in ``status`` when given), newest version of each."""
+def of_persons(conn: Connection, persons: Sequence[str]) -> dict[str, list[Contract]]:
+    """Each person's contracts, newest version of each, those of persons merged into them included."""
     out: dict[str, list[Contract]] = {}
     values = list(dict.fromkeys(persons))
     for i in range(0, len(values), CHUNK):
         part = values[i : i + CHUNK]
-        query = f"SELECT person_id, snapshot FROM contracts WHERE person_id IN ({', '.join('?' * len(part))})"
-        params: list[str] = list(part)
-        if status is not None:
-            query += " AND status = ?"
-            params.append(status.value)
-        for person, snapshot in dbapi.fetchall(conn, query, params):
+        marks = ", ".join("?" * len(part))
+        query = (
+            "SELECT COALESCE(p.merged_into, c.person_id), c.snapshot FROM contracts c"
+            f" LEFT JOIN record_persons p ON p.id = c.person_id WHERE c.person_id IN ({marks})"
+            f" OR p.merged_into IN ({marks})"
+        )
+        for person, snapshot in dbapi.fetchall(conn, query, [*part, *part]):
             out.setdefault(person, []).append(from_json(orjson.loads(snapshot)))
     return out
 
