@@ -501,6 +501,61 @@ def _indicator_table(rows: Sequence[Any], orgs: Any, period: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
+def cmd_tasks_list(args: argparse.Namespace) -> int:
+    from engine.domain.care import TaskState
+    from engine.domain.care.task_fhir import task_fields
+    from engine.pipeline.record_view import PersonNotFound, find_person
+    from engine.store import care_tasks
+
+    with _store(args).connect() as conn:
+        try:
+            person = find_person(conn, args.person) if args.person else None
+        except PersonNotFound as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        stored = care_tasks.listing(conn, state=TaskState(args.state) if args.state else None, person_id=person)
+    if args.json:
+        _print_json([{**task_fields(s.person_id, s.task), "updated_at": _iso(s.updated_at)} for s in stored])
+        return 0
+    print(f"{'PERSON':<32}  {'STATE':<8} {'WINDOW':<22}  {'RULE':<15} TASK")
+    for s in stored:
+        t = s.task
+        how = f"  (done {t.evidence.on} by {t.evidence.resource})" if t.evidence else ""
+        print(f"{s.person_id:<32}  {t.state.value:<8} {t.start.isoformat()}..{t.end.isoformat()}  {t.rule:<15} "
+              f"{t.name}{how}")
+    print(f"{len(stored)} task(s)")
+    return 0
+
+
+def cmd_tasks_refresh(args: argparse.Namespace) -> int:
+    from engine.pipeline.care_tasks import refresh
+    from engine.runtime.progress import Progress
+    from engine.store import care_tasks
+    from engine.store.database import WRITER
+
+    settings = _settings(args)
+    _logging(settings, daemon=False)  # progress lines go to standard error (and the log file), not into the counts
+    engine = _store(args, settings)
+    on = args.on or datetime.now().date()
+    with engine.connect() as conn:
+        persons = care_tasks.persons(conn)
+    progress = Progress("tasks refresh", len(persons), unit="person")
+    counts: dict[str, int] = {}
+    for i in range(0, len(persons), 100):  # a transaction per 100 persons: a running daemon waits only that long
+        part = persons[i : i + 100]
+        with engine.connect().execution_options(**WRITER) as conn, conn.begin():
+            changes = refresh(conn, part, on, time.time(), Path(settings.mappings) / "care",
+                              precedence=settings.record.precedence)
+        for change in changes:
+            counts[change.kind] = counts.get(change.kind, 0) + 1
+        progress.update(len(part))
+    progress.close()
+    print(f"{len(persons)} person(s) on {on.isoformat()}: {sum(counts.values())} change(s)")
+    for kind in sorted(counts):
+        print(f"  {kind:<20} {counts[kind]:>6}")
+    return 0
+
+
 def _date_arg(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -760,6 +815,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--team", metavar="ID", help="only this family-doctor team")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_indicators)
+
+    tasks = sub.add_parser("tasks", help="care tasks (follow-ups, checks) the record calls for").add_subparsers(
+        dest="tasks_command", required=True
+    )
+    p = tasks.add_parser("list", parents=[common], help="stored tasks, by person and window")
+    p.add_argument("--state", type=str.upper, choices=["PLANNED", "DUE", "OVERDUE", "DONE", "LOST"])
+    p.add_argument("--person", metavar="PERSON", help=person_help)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_tasks_list)
+    p = tasks.add_parser("refresh", parents=[common], help="recompute every person's tasks; count what changed")
+    p.add_argument("--on", type=_date_arg, metavar="DATE", help="as of this date (default today)")
+    p.set_defaults(func=cmd_tasks_refresh)
 
     _mpi_parsers(sub, common)
 

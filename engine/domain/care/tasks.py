@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import Any
 
 from engine.domain.care.control import Control, Judgement, Measure, compile_controls, compile_measures, judgements
-from engine.domain.care.fhir import Resource, age_in_years, parse_date
+from engine.domain.care.fhir import Resource, age_in_years, of_type, parse_date
 from engine.domain.care.labels import Evidence, Label, birth_date
 from engine.domain.care.match import Hit, Matcher, compile_matcher, hits_any
 
@@ -164,7 +164,9 @@ def tasks_for(
     """Every task the resident's labels call for in `period`, with its state on `on`."""
     held = {label.code: label for label in labels}
     born = birth_date(resources)
-    patient = str(born[1].get("id")) if born else "unknown"
+    # Task ids name the patient: without a birth date, the Patient's id still does (never one id for all such).
+    ids = [str(p.get("id")) for p in of_type(list(resources), "Patient")]
+    patient = str(born[1].get("id")) if born else min(ids, default="unknown")
     tasks: list[Task] = []
     for rule in rules.rules:
         label = held.get(rule.label)
