@@ -19,10 +19,13 @@ import orjson
 from sqlalchemy import Connection
 
 from engine.config import ContractEventsSource, EngineConfig, ServiceEventsSource, TaskEventsSource
-from engine.domain.contract import Contract, EventKind, LocalId
-from engine.domain.contract.push import emr_transaction, his_a31
+from engine.domain.care.task_fhir import TaskChange, fhir_task, task_json
+from engine.domain.contract import Contract, EventKind, LocalId, Status
+from engine.domain.contract.push import ORDER_TAG_SYSTEM, emr_transaction, his_a31
 from engine.domain.contract.snapshot import to_json
-from engine.store import dbapi, journal
+from engine.domain.formats.fhir.transaction import transaction_bundle
+from engine.domain.mapping.result import RESIDENT_ID_SYSTEM, Resource
+from engine.store import contracts, dbapi, journal
 from engine.store.journal import JournalEntry
 
 SOURCE = "care"
@@ -136,12 +139,53 @@ class CareEvents:
         if entries:
             journal.append(conn, entries, self.node)
 
-    def journal_tasks(self, conn: Connection, rendered: Mapping[str, list[tuple[str, bytes]]], now: float) -> None:
-        """Already rendered task messages, (message type, body) per channel."""
-        entries = [
-            JournalEntry(channel, SOURCE, now, raw, message_type=kind, charset="utf-8")
-            for channel, items in rendered.items()
-            for kind, raw in items
-        ]
+    def tasks_changed(self, conn: Connection, changes: Sequence[TaskChange], now: float) -> None:
+        """Each task state change, for the task-events channels that take its new state."""
+        persons = list(dict.fromkeys(c.person_id for c in changes))
+        residents = _resident_ids(conn, persons)
+        doctors = {
+            person: (c.doctor.doctor_id, c.doctor.name)
+            for person, held in contracts.of_persons(conn, persons).items()
+            for c in held
+            if c.status is Status.ACTIVE
+        }
+        entries = []
+        for channel, source in self.tasks.items():
+            for change in changes:
+                if change.task.state.value not in source.states:
+                    continue
+                resident = residents.get(change.person_id)
+                key = order_key(resident or change.person_id)
+                if source.format == "fhir":
+                    task = fhir_task(
+                        change.task,
+                        resident_id=resident,
+                        person_id=change.person_id,
+                        doctor=doctors.get(change.person_id),
+                    )
+                    body = transaction_bundle(
+                        [Resource("task", change.task.id, task)], source_system="huitong", message_id=0
+                    )
+                    body["meta"] = {"tag": [{"system": ORDER_TAG_SYSTEM, "code": key}]}
+                else:
+                    body = {**task_json(change), "order_key": key}
+                kind = f"task.{change.task.state.value.lower()}"
+                entries.append(
+                    JournalEntry(channel, SOURCE, now, orjson.dumps(body), message_type=kind, charset="utf-8")
+                )
         if entries:
             journal.append(conn, entries, self.node)
+
+
+def _resident_ids(conn: Connection, persons: Sequence[str]) -> dict[str, str]:
+    """Each person's resident ID (GB 11643), as the record holds it."""
+    out: dict[str, str] = {}
+    for person in persons:
+        rows = dbapi.fetchall(
+            conn,
+            "SELECT value FROM record_identifiers WHERE person_id = ? AND system = ? ORDER BY created_at",
+            (person, RESIDENT_ID_SYSTEM),
+        )
+        if rows:
+            out[person] = rows[0][0]
+    return out

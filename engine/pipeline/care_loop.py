@@ -8,8 +8,9 @@ service is returned exactly when its visit is recorded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +18,19 @@ import yaml
 from sqlalchemy import Connection
 
 from engine.config import EngineConfig
+from engine.domain.care.task_fhir import TaskChange
 from engine.domain.contract import ContractReader, Status
 from engine.domain.contract.services import ServiceRules, compile_service_rules, service_records, service_xml
 from engine.domain.mapping import Mapped
 from engine.domain.mapping.bundle import rewrite_references
+from engine.domain.record.precedence import Rules
 from engine.pipeline.care_events import CareEvents
+from engine.pipeline.care_tasks import refresh
 from engine.pipeline.record import AppliedSummary, Provenance
 from engine.store import contracts
 
 SERVICE_RULES = Path("contract") / "service-items.yaml"
+CARE_RULES = Path("care")
 _NEVER_IN_FORCE = (Status.PENDING, Status.CANCELLED)
 
 
@@ -38,12 +43,16 @@ class CareLoop:
     events: CareEvents = field(default_factory=CareEvents)
     contracts: ContractReader | None = None
     services: ServiceRules | None = None  # None: no service-events channel, nothing to return
+    care_rules: Path | None = None  # mappings/care: None when the mappings have no care rules (no tasks kept)
+    precedence: Mapping[str, Rules] = field(default_factory=dict)
 
     @classmethod
     def of(cls, config: EngineConfig) -> CareLoop:
         events = CareEvents.of(config)
         services = load_service_rules(config.mappings_dir) if events.services else None
-        return cls(events, config.contracts, services)
+        rules = config.mappings_dir / CARE_RULES
+        precedence = config.record.precedence
+        return cls(events, config.contracts, services, rules if rules.is_dir() else None, precedence)
 
     def after_record(
         self,
@@ -52,9 +61,21 @@ class CareLoop:
         summaries: Sequence[AppliedSummary],
         now: float,
     ) -> None:
-        """Services of contracted residents returned to public health (same transaction as the record write)."""
+        """Services of contracted residents returned to public health, and the persons' care tasks brought up to
+        date, each change passed on (same transaction as the record write)."""
         if self.services is not None:
             self._return_services(conn, self.services, items, summaries, now)
+        persons = list(dict.fromkeys(s.person_id for s in summaries if s.person_id is not None))
+        if self.care_rules is not None and persons:
+            self.refresh_tasks(conn, persons, date.fromtimestamp(now), now)
+
+    def refresh_tasks(self, conn: Connection, persons: Sequence[str], on: date, now: float) -> list[TaskChange]:
+        """Recompute the persons' tasks as of ``on``; pass each state change on to the task-events channels."""
+        assert self.care_rules is not None
+        changes = refresh(conn, persons, on, now, self.care_rules, precedence=self.precedence)
+        if changes and self.events.tasks:
+            self.events.tasks_changed(conn, changes, now)
+        return changes
 
     def _return_services(
         self,
