@@ -166,12 +166,14 @@ async def _run(args: argparse.Namespace) -> None:
             await asyncio.sleep(0.5)
             for push in his.pushes()[reported:]:
                 # contract ids and statuses only: PID-3 holds the resident ID, which is not printed
-                print(
-                    f"received {push.message_type} {push.control_id}: contract {push.contract_id or '-'} "
-                    f"v{push.version} {push.status or '-'} contracted={'Y' if push.contracted else 'N'}"
-                    + (" (duplicate)" if push.duplicate else ""),
-                    flush=True,
+                contract = (
+                    f": contract {push.contract_id} v{push.version} {push.status} "
+                    f"contracted={'Y' if push.contracted else 'N'}"
+                    if push.contract_id
+                    else ""
                 )
+                duplicate = " (duplicate)" if push.duplicate else ""
+                print(f"received {push.message_type} {push.control_id}{contract}{duplicate}", flush=True)
             reported = len(his.pushes())
     finally:
         await his.down()
