@@ -77,7 +77,8 @@ class EmrSimulator:
         self.delay = 0.0  # seconds every request waits first (a slow server)
         self.transactions = 0  # transaction Bundles received
         self.accepted = 0  # of them, answered 200
-        self.unchanged = 0  # conditional writes that left a resource's content as it was: a duplicate push
+        self.unchanged = 0  # conditional writes that left a resource's content as it was
+        self.duplicates = 0  # accepted transactions in which every write was unchanged: a push received again
         self._clock = datetime(2024, 1, 1, tzinfo=UTC)
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -111,7 +112,12 @@ class EmrSimulator:
         return count
 
     def stats(self) -> dict[str, int]:
-        return {"transactions": self.transactions, "accepted": self.accepted, "unchanged": self.unchanged}
+        return {
+            "transactions": self.transactions,
+            "accepted": self.accepted,
+            "unchanged": self.unchanged,
+            "duplicates": self.duplicates,
+        }
 
     def count(self, kind: str) -> int:
         return len(self.resources.get(kind, {}))
@@ -247,10 +253,11 @@ class EmrSimulator:
             if entry.get("fullUrl"):
                 ids[entry["fullUrl"]] = f"{kind}/{target}"
         responses = []
+        unchanged = 0
         for resource, target in plan:
             new = _rewrite(resource, ids)
             old = self.resources.get(new["resourceType"], {}).get(target)
-            self.unchanged += old is not None and _content(old) == _content(new)
+            unchanged += old is not None and _content(old) == _content(new)
             stored, created = self.put(new, id_=target)
             responses.append(
                 {
@@ -263,6 +270,8 @@ class EmrSimulator:
                 }
             )
         self.accepted += 1
+        self.unchanged += unchanged
+        self.duplicates += bool(plan) and unchanged == len(plan)
         return _json(200, {"resourceType": "Bundle", "type": "transaction-response", "entry": responses})
 
     def _match(self, i: int, kind: str, query: str) -> str | None:

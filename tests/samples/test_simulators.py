@@ -325,11 +325,11 @@ def test_emr_patch_of_a_patient_it_does_not_have_answers_404_with_an_operation_o
     assert emr.call(lambda: emr.sim.stats()) == {**before, "transactions": before["transactions"] + 1}
 
 
-def test_emr_counts_a_push_that_changes_nothing_as_unchanged(emr: RunningEmr) -> None:
+def test_emr_counts_a_push_that_changes_nothing_as_unchanged_and_a_duplicate(emr: RunningEmr) -> None:
     bundle = gp_patch("360426194909020421", DELETE_GP, add_gp("D10101"))
     post_json(emr.base_url, bundle)
     post_json(emr.base_url, bundle)
-    assert emr.call(lambda: emr.sim.stats()) == {"transactions": 2, "accepted": 2, "unchanged": 1}
+    assert emr.call(lambda: emr.sim.stats()) == {"transactions": 2, "accepted": 2, "unchanged": 1, "duplicates": 1}
 
 
 # -- the scenario data ---------------------------------------------------------------------------------------
@@ -367,3 +367,33 @@ def test_the_emr_loads_the_county_patients_one_of_them_without_a_resident_id(emr
     without = [p for p in patients if not any(i["system"] == RID for i in p["identifier"])]
     assert len(patients) == 7
     assert [p["id"] for p in without] == ["p-1001"]
+
+
+def test_emr_counts_a_conditional_put_sent_again_as_unchanged(emr: RunningEmr) -> None:
+    episode = {
+        "resourceType": "EpisodeOfCare",
+        "identifier": [{"system": "urn:huitong:id:phs.county:contract", "value": "SC2026010102"}],
+        "status": "active",
+    }
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "resource": episode,
+                "request": {
+                    "method": "PUT",
+                    "url": "EpisodeOfCare?identifier=urn:huitong:id:phs.county:contract|SC2026010102",
+                },
+            }
+        ],
+    }
+    assert post_json(emr.base_url, bundle)[0] == 200
+    assert post_json(emr.base_url, bundle)[0] == 200
+    assert (
+        post_json(
+            emr.base_url, {**bundle, "entry": [{**bundle["entry"][0], "resource": {**episode, "status": "finished"}}]}
+        )[0]
+        == 200
+    )
+    assert emr.call(lambda: emr.sim.stats()) == {"transactions": 3, "accepted": 3, "unchanged": 1, "duplicates": 1}
