@@ -4,7 +4,8 @@
 
 It supports what Huitong uses: search by type sorted by _lastUpdated with gt/ge filters, paging (_count, next
 links) and identifier; read by id; create (POST /fhir/{Type}); and transaction Bundles of conditional updates
-(PUT {Type}?identifier=system|value), where a match is updated (versionId + 1) and no match is created. Every
+(PUT {Type}?identifier=system|value), where a match is updated (versionId + 1) and no match is created, and
+conditional FHIRPath Patches (PATCH {Type}?identifier=..., `add` and `delete`), where no match is a 404. Every
 write stamps meta.lastUpdated with a time later than any before it, so a _lastUpdated watermark never skips.
 """
 
@@ -74,6 +75,10 @@ class EmrSimulator:
         self.resources: dict[str, dict[str, dict[str, Any]]] = {}
         self.requests: list[str] = []  # "METHOD path?query", in order
         self.delay = 0.0  # seconds every request waits first (a slow server)
+        self.transactions = 0  # transaction Bundles received
+        self.accepted = 0  # of them, answered 200
+        self.unchanged = 0  # conditional writes that left a resource's content as it was
+        self.duplicates = 0  # accepted transactions in which every write was unchanged: a push received again
         self._clock = datetime(2024, 1, 1, tzinfo=UTC)
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -105,6 +110,14 @@ class EmrSimulator:
                 self.put(json.loads(line))
                 count += 1
         return count
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "transactions": self.transactions,
+            "accepted": self.accepted,
+            "unchanged": self.unchanged,
+            "duplicates": self.duplicates,
+        }
 
     def count(self, kind: str) -> int:
         return len(self.resources.get(kind, {}))
@@ -205,9 +218,12 @@ class EmrSimulator:
         bundle = await self._body(request)
         if bundle["resourceType"] != "Bundle" or bundle.get("type") != "transaction":
             raise Refused(400, "POST to the base takes a transaction Bundle")
+        self.transactions += 1
         entries = bundle.get("entry", [])
-        # Resolve every entry to its target id first, so full URLs can be rewritten before anything is stored.
+        # Resolve every entry to its target id first, so full URLs can be rewritten before anything is stored and a
+        # PATCH that finds nothing fails the whole transaction.
         plan: list[tuple[dict[str, Any], str]] = []
+        planned: dict[tuple[str, str], dict[str, Any]] = {}  # what each target will hold, for a later PATCH
         ids: dict[str, str] = {}
         for i, entry in enumerate(entries):
             resource, req = entry.get("resource"), entry.get("request", {})
@@ -216,24 +232,33 @@ class EmrSimulator:
             check(resource)
             kind, url = resource["resourceType"], unquote(str(req.get("url", "")))
             path, _, query = url.partition("?")
-            if req.get("method") == "PUT" and query:
-                token = parse_qs(query).get("identifier", [""])[0]
-                matches = self.find(kind, token)
-                if len(matches) > 1:
-                    raise Refused(412, f"entry[{i}]: {len(matches)} {kind} resources match {query}")
-                target = matches[0]["id"] if matches else str(next(self._ids))
+            if req.get("method") == "PATCH":
+                kind = path.rpartition("/")[2]
+                found = self._match(i, kind, query)
+                if found is None:
+                    raise Refused(404, f"entry[{i}]: no {kind} matches {query}")
+                target = found
+                base = planned.get((kind, target)) or self.resources[kind][target]
+                resource = patch(base, resource, f"entry[{i}]")
+            elif req.get("method") == "PUT" and query:
+                target = self._match(i, kind, query) or str(next(self._ids))
             elif req.get("method") == "PUT":
                 target = path.rpartition("/")[2]
             elif req.get("method") == "POST":
                 target = str(next(self._ids))
             else:
-                raise Refused(400, f"entry[{i}].request.method: only PUT and POST are supported")
+                raise Refused(400, f"entry[{i}].request.method: only PUT, PATCH and POST are supported")
             plan.append((resource, target))
+            planned[(kind, target)] = resource
             if entry.get("fullUrl"):
                 ids[entry["fullUrl"]] = f"{kind}/{target}"
         responses = []
+        unchanged = 0
         for resource, target in plan:
-            stored, created = self.put(_rewrite(resource, ids), id_=target)
+            new = _rewrite(resource, ids)
+            old = self.resources.get(new["resourceType"], {}).get(target)
+            unchanged += old is not None and _content(old) == _content(new)
+            stored, created = self.put(new, id_=target)
             responses.append(
                 {
                     "response": {
@@ -244,7 +269,18 @@ class EmrSimulator:
                     }
                 }
             )
+        self.accepted += 1
+        self.unchanged += unchanged
+        self.duplicates += bool(plan) and unchanged == len(plan)
         return _json(200, {"resourceType": "Bundle", "type": "transaction-response", "entry": responses})
+
+    def _match(self, i: int, kind: str, query: str) -> str | None:
+        """The id of the one resource a conditional URL's identifier names (None: none); 412 for several."""
+        token = parse_qs(query).get("identifier", [""])[0]
+        matches = self.find(kind, token)
+        if len(matches) > 1:
+            raise Refused(412, f"entry[{i}]: {len(matches)} {kind} resources match {query}")
+        return matches[0]["id"] if matches else None
 
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app(), access_log=None)
@@ -261,6 +297,38 @@ class EmrSimulator:
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/fhir"
+
+
+def patch(current: dict[str, Any], parameters: dict[str, Any], where: str) -> dict[str, Any]:
+    """Apply a FHIRPath Patch (a Parameters of `operation`s) to a copy of `current`.
+
+    Supported are what the contract push sends: `delete` of a top-level element (`Patient.generalPractitioner`; no
+    error when it is absent) and `add` of a value to a repeating top-level element (path `Patient`, name
+    `generalPractitioner`, value[x]).
+    """
+    if parameters.get("resourceType") != "Parameters":
+        raise Refused(400, f"{where}.resource: a PATCH takes a FHIRPath Patch Parameters resource")
+    kind = current["resourceType"]
+    out = json.loads(json.dumps(current))
+    for n, op in enumerate(p for p in parameters.get("parameter", []) if p.get("name") == "operation"):
+        parts = {p.get("name"): p for p in op.get("part", [])}
+        type_ = parts.get("type", {}).get("valueCode")
+        path = parts.get("path", {}).get("valueString", "")
+        if type_ == "delete" and re.fullmatch(rf"{kind}\.[a-zA-Z]+", path):
+            out.pop(path.partition(".")[2], None)
+        elif type_ == "add" and path == kind and parts.get("name", {}).get("valueString"):
+            value = next((v for k, v in parts.get("value", {}).items() if k.startswith("value")), None)
+            if value is None:
+                raise Refused(400, f"{where}: operation {n + 1} (add) has no value")
+            out.setdefault(parts["name"]["valueString"], []).append(value)
+        else:
+            raise Refused(400, f"{where}: operation {n + 1} ({type_} {path}) is not supported")
+    return out
+
+
+def _content(resource: dict[str, Any]) -> dict[str, Any]:
+    """A resource without its id and meta: what a duplicate write leaves as it was."""
+    return {k: v for k, v in resource.items() if k not in ("id", "meta")}
 
 
 def _rewrite(value: Any, ids: dict[str, str]) -> Any:
