@@ -833,7 +833,23 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", parents=[common], help="per channel: received, filtered, errored, queued, sent, dead")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser(
+        "demo", help="the county scenario: the engine, the HIS, public-health and EMR simulators, a day of traffic"
+    )
+    p.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
+    p.add_argument("--work", type=Path, help="work directory, emptied first (default var/demo)")
+    p.set_defaults(func=cmd_demo)
     return top
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """samples/county_demo.py, which lives beside this file in the repository (it is a sample, not the engine)."""
+    root = Path(__file__).resolve().parent
+    sys.path.insert(0, str(root))
+    from samples.county_demo import main as demo
+
+    return demo([*(["--json"] if args.json else []), *(["--work", str(args.work)] if args.work else [])])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -140,16 +140,25 @@ def _unknown_mappings(
 
 def _contract_reader(channels: list[LoadedChannel], mappings: Path) -> tuple[Any, list[ConfigError]]:
     """The contract XSD and vendor status tables, when a channel has a contract destination."""
+    reader = None
+    errors: list[ConfigError] = []
     for ch in channels:
         for i, dest in enumerate(ch.spec.destinations if ch.spec else ()):
-            if isinstance(dest, ContractDestination):
+            if not isinstance(dest, ContractDestination):
+                continue
+            if reader is None:
                 try:
-                    return load_contract_reader(mappings), []
+                    reader = load_contract_reader(mappings)
                 except (OSError, ValueError) as exc:
                     pos = ch.doc.value_pos(("destinations", i, "type"))
                     message = f"cannot load the contract schema and code tables from {mappings}: {exc}"
                     return None, [ConfigError(ch.doc.file, pos.line, pos.column, f"destinations[{i}].type", message)]
-    return None, []
+            if dest.vendor is not None and dest.vendor not in reader.codes.vendors():
+                pos = ch.doc.value_pos(("destinations", i, "vendor"))
+                known = ", ".join(reader.codes.vendors())
+                message = f"no contract status table for vendor {dest.vendor!r} (known: {known})"
+                errors.append(ConfigError(ch.doc.file, pos.line, pos.column, f"destinations[{i}].vendor", message))
+    return reader, errors
 
 
 def _engine_file(doc: Document) -> EngineFile | None:

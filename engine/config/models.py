@@ -288,10 +288,11 @@ class ContractEventsSource(_Spec):
 
     type: Literal["contract-events"]
     format: Literal["hl7v2", "fhir", "json"] = Field(description="hl7v2 (ADT^A31), fhir (transaction) or json")
-    his_system: str | None = Field(
+    receiver_system: str | None = Field(
         default=None,
         min_length=1,
-        description="hl7v2: the source_system of the receiving HIS's own channel, whose patient numbers go in PID-3",
+        description="the source_system of the receiving system's own channel: the resident's numbers there (found "
+        "through the MPI) identify them, in PID-3 (hl7v2) or in the generalPractitioner patch (fhir)",
     )
     encoding: Literal["gb18030", "utf-8"] = Field(default="gb18030", description="hl7v2: character set of the push")
     sending_application: str = Field(default="HUITONG", min_length=1, description="hl7v2: MSH-3")
@@ -438,6 +439,12 @@ class ContractDestination(_Destination):
     contract, files it in the unified health record, and passes each change to the contract-events channels."""
 
     type: Literal["contract"]
+    vendor: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9-]+$",
+        description="the status code set (mappings/tables/contract-status-<vendor>.yaml) of documents that do not "
+        "name one, e.g. bsoft-scm; needed when the source splits a list (split:), which drops the list's vendor=",
+    )
 
 
 DestinationSpec = Annotated[

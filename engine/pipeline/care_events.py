@@ -45,17 +45,22 @@ def _stamp(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def his_numbers(conn: Connection, person_id: str, his_system: str) -> list[LocalId]:
-    """The person's patient numbers in one HIS (its MRNs, as its own channel registered them), for PID-3."""
-    prefix = f"urn:huitong:id:{his_system}:"
+def numbers_in(conn: Connection, person_id: str, system: str) -> list[tuple[str, str]]:
+    """The person's patient numbers (identifier system, value) that one system gave them, as its own channel
+    registered them (the MPI linked them to the person); the resident ID is not one of them."""
     rows = dbapi.fetchall(
         conn,
         "SELECT i.system, i.value FROM record_identifiers i JOIN record_persons p ON p.id = i.person_id"
-        " WHERE p.id = ? OR p.merged_into = ? ORDER BY i.created_at",
-        (person_id, person_id),
+        " WHERE (p.id = ? OR p.merged_into = ?) AND i.source_system = ? ORDER BY i.created_at",
+        (person_id, person_id, system),
     )
-    rows = [(system, value) for system, value in rows if system.startswith(prefix)]
-    return [LocalId(system.removeprefix(prefix), value) for system, value in rows]
+    return [(kind, value) for kind, value in rows if kind != RESIDENT_ID_SYSTEM]
+
+
+def _pid3_ids(numbers: Sequence[tuple[str, str]], system: str) -> list[LocalId]:
+    """PID-3 repetitions: the assigning authority as the HIS sent it (our identifier system ends with it)."""
+    prefix = f"urn:huitong:id:{system}:"
+    return [LocalId(kind.removeprefix(prefix), value) for kind, value in numbers]
 
 
 @dataclass
@@ -98,11 +103,13 @@ class CareEvents:
         now: float,
     ) -> JournalEntry:
         key = order_key(contract.resident.resident_id)
+        system = source.receiver_system
+        numbers = numbers_in(conn, person_id, system) if system else []
         if source.format == "hl7v2":
             control = _control_id(channel, contract.source_system, contract.contract_id, contract.version)
             raw = his_a31(
                 contract,
-                patient_ids=his_numbers(conn, person_id, source.his_system) if source.his_system else (),
+                patient_ids=_pid3_ids(numbers, system) if system else (),
                 control_id=control,
                 timestamp=datetime.fromtimestamp(now).astimezone(),
                 sending_app=source.sending_application,
@@ -117,7 +124,7 @@ class CareEvents:
             )
         body: dict[str, Any]
         if source.format == "fhir":
-            body = emr_transaction(contract, key)
+            body = emr_transaction(contract, key, numbers[0] if numbers else None)
         else:
             body = {
                 "event": f"contract.{kind.value.lower()}",

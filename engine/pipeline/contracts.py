@@ -2,7 +2,8 @@
 
 A contract document holds snapshots, not events: each is compared with the version held (events.apply), so a
 resend, a poll that returns the same list again, or an older version arriving late changes nothing and pushes
-nothing. An applied snapshot files the resident's Patient, EpisodeOfCare and CareTeam in the unified record (the
+nothing. An applied snapshot is audited (``contract.signed``, ``contract.terminated``, … with version, status and
+person), files the resident's Patient, EpisodeOfCare and CareTeam in the unified record (the
 MPI finds the person), becomes the version held, and is journaled for every contract-events channel, all in the
 caller's transaction.
 """
@@ -21,7 +22,7 @@ from engine.domain.mapping import Mapped
 from engine.pipeline import record
 from engine.pipeline.care_events import CareEvents
 from engine.pipeline.record import Provenance
-from engine.store import contracts
+from engine.store import audit, contracts
 from engine.store.persons import PersonResolver
 
 MAPPING = "contract"
@@ -59,6 +60,15 @@ def apply_contracts(
         [summary] = record.apply(conn, [(mapped, provenance)], now, resolver)
         assert summary.person_id is not None  # the mapped resources start with the resident's Patient
         contracts.keep(conn, contract, summary.person_id, now)
+        detail = {"version": contract.version, "status": contract.status.value, "person": summary.person_id}
+        audit.record(
+            conn,
+            f"contract.{kind.value.lower()}",
+            f"contract:{contract.source_system}|{contract.contract_id}",
+            detail,
+            actor=provenance.channel,
+            at=now,
+        )
         events.contract_changed(conn, contract, kind, summary.person_id, now)
         out.append(Applied(contract.contract_id, contract.version, Result.APPLIED, kind, summary.person_id))
     return out

@@ -133,7 +133,7 @@ def connector_of(
         return RecordConnector(channel.channel, channel.source_system, mapper_of(channel, mappings), resolver, loop)
     if isinstance(spec, ContractDestination):
         assert loop.contracts is not None  # the loader reads the contract schema when a channel has this destination
-        return ContractConnector(channel.channel, loop.contracts, resolver, loop.events)
+        return ContractConnector(channel.channel, loop.contracts, resolver, loop.events, spec.vendor)
     if isinstance(spec, FhirDestination):
         return FhirConnector(
             spec.url,

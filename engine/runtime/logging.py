@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping, MutableMapping
+from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
@@ -47,6 +48,7 @@ def configure(level: str = "info", fmt: str = "auto", file: str | None = None, s
     handlers: list[logging.Handler] = [logging.StreamHandler(stream)]
     handlers[0].setFormatter(console)
     if file:
+        Path(file).parent.mkdir(parents=True, exist_ok=True)  # like the store and the inboxes: made on first start
         to_file = logging.FileHandler(file, encoding="utf-8")
         to_file.setFormatter(formatter(final))
         handlers.append(to_file)

@@ -43,6 +43,7 @@ def test_shipped_configuration_validates() -> None:
         "care-task-reach",
         "care-task-sms",
         "emr-contract-push",
+        "emr-patients",
         "his-adt",
         "his-contract-push",
         "lab-files",

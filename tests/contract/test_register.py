@@ -39,7 +39,7 @@ def store(store_url: str) -> Any:
 def subscribers() -> CareEvents:
     return CareEvents(
         contracts={
-            "his-push": ContractEventsSource(type="contract-events", format="hl7v2", his_system=HIS),
+            "his-push": ContractEventsSource(type="contract-events", format="hl7v2", receiver_system=HIS),
             "emr-push": ContractEventsSource(type="contract-events", format="fhir"),
             "gateway": ContractEventsSource(type="contract-events", format="json"),
         },

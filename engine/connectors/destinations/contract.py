@@ -29,8 +29,11 @@ _REFUSED = (Result.CONFLICT, Result.REJECTED)
 
 
 class ContractDestination:
-    def __init__(self, channel: str, reader: ContractReader, resolver: PersonResolver, events: CareEvents) -> None:
+    def __init__(
+        self, channel: str, reader: ContractReader, resolver: PersonResolver, events: CareEvents, vendor: str | None
+    ) -> None:
         self.channel = channel
+        self.vendor = vendor
         self.reader = reader
         self.resolver = resolver
         self.events = events
@@ -38,7 +41,7 @@ class ContractDestination:
 
     async def send(self, delivery: Delivery) -> Attempt:
         try:
-            found = self.reader.read(delivery.raw)
+            found = self.reader.read(delivery.raw, vendor=self.vendor)
         except ContractXmlError as exc:
             return Attempt(False, error=f"not a contract document: {exc}", retry=False)
         source = found[0].source_system if found else self.channel
@@ -65,7 +68,7 @@ class ContractDestination:
                     contract=a.contract_id,
                     version=a.version,
                     result=a.result.value,
-                    event=a.kind.value,
+                    change=a.kind.value,
                 )
             refused = [a for a in applied if a.result in _REFUSED]
             if refused:

@@ -353,16 +353,21 @@ def _gp_patch(contract: Contract, practitioner: dict[str, Any] | None) -> dict[s
     return {"resourceType": "Parameters", "parameter": operations}
 
 
-def emr_transaction(contract: Contract, order_key: str) -> dict[str, Any]:
+def emr_transaction(contract: Contract, order_key: str, patient: tuple[str, str] | None = None) -> dict[str, Any]:
     """The EMR push as one FHIR transaction: conditional PUTs of the EpisodeOfCare and CareTeam, then a conditional
-    PATCH of the Patient's generalPractitioner (a PUT would wipe what the EMR holds on the patient)."""
+    PATCH of the Patient's generalPractitioner (a PUT would wipe what the EMR holds on the patient).
+
+    ``patient``: the EMR's own number for the resident (identifier system, value), which the patch is addressed
+    to; without it, the resident ID, which an EMR does not always hold.
+    """
     episode, team, *gp = emr_resources(contract)
     bundle = transaction_bundle(
         [Resource("contract", "", episode), Resource("contract", "", team)],
         source_system=contract.source_system,
         message_id=contract.version,
     )
-    resident = {"system": RESIDENT_ID_SYSTEM, "value": contract.resident.resident_id}
+    system, value = patient or (RESIDENT_ID_SYSTEM, contract.resident.resident_id)
+    resident = {"system": system, "value": value}
     practitioner = episode["careManager"] if gp else None
     bundle["entry"].append(
         {
