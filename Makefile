@@ -20,7 +20,7 @@ $(VENV)/.bench: $(STAMP)
 	touch $@
 
 run: $(STAMP)
-	$(BIN)/python samples/run_samples.py --config config/engine.yaml
+	$(BIN)/huitong demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .

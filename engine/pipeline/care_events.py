@@ -19,12 +19,17 @@ import orjson
 from sqlalchemy import Connection
 
 from engine.config import ContractEventsSource, EngineConfig, ServiceEventsSource, TaskEventsSource
+from engine.config.contract import load_service_rules
 from engine.domain.care.task_fhir import TaskChange, fhir_task, task_json
 from engine.domain.contract import Contract, EventKind, LocalId, Status
 from engine.domain.contract.push import ORDER_TAG_SYSTEM, emr_transaction, his_a31
+from engine.domain.contract.services import ServiceRules, remaining, service_records
 from engine.domain.contract.snapshot import to_json
 from engine.domain.formats.fhir.transaction import transaction_bundle
 from engine.domain.mapping.result import RESIDENT_ID_SYSTEM, Resource
+from engine.domain.record.precedence import Rules
+from engine.pipeline.assessment import resources_of
+from engine.pipeline.record_view import person_view
 from engine.store import contracts, dbapi, journal
 from engine.store.journal import JournalEntry
 
@@ -71,15 +76,22 @@ class CareEvents:
     services: Sequence[str] = ()
     tasks: Mapping[str, TaskEventsSource] = field(default_factory=dict)
     node: str = ""
+    rules: ServiceRules | None = None  # service matching: data return, and the services left for the HIS (ZFD-11)
+    precedence: Mapping[str, Rules] = field(default_factory=dict)
 
     @classmethod
     def of(cls, config: EngineConfig) -> CareEvents:
         running = {name: spec.source for name, spec in config.channels.items() if spec.enabled}
+        contract_channels = {n: s for n, s in running.items() if isinstance(s, ContractEventsSource)}
+        services = [n for n, s in running.items() if isinstance(s, ServiceEventsSource)]
+        rules = load_service_rules(config.mappings_dir) if services or contract_channels else None
         return cls(
-            {n: s for n, s in running.items() if isinstance(s, ContractEventsSource)},
-            [n for n, s in running.items() if isinstance(s, ServiceEventsSource)],
+            contract_channels,
+            services,
             {n: s for n, s in running.items() if isinstance(s, TaskEventsSource)},
             config.node,
+            rules,
+            config.record.precedence,
         )
 
     def contract_changed(
@@ -117,6 +129,7 @@ class CareEvents:
                 receiving_app=source.receiving_application,
                 receiving_facility=source.receiving_facility,
                 on=date.fromtimestamp(now),
+                remaining=self._remaining(conn, contract, person_id, date.fromtimestamp(now)),
                 charset=source.encoding,
             )
             return JournalEntry(
@@ -136,6 +149,13 @@ class CareEvents:
         return JournalEntry(
             channel, SOURCE, now, orjson.dumps(body), message_type=f"contract.{kind.value.lower()}", charset="utf-8"
         )
+
+    def _remaining(self, conn: Connection, contract: Contract, person_id: str, on: date) -> dict[str, int] | None:
+        """Services left per item this contract year, from everything the resident's record shows."""
+        if self.rules is None:
+            return None
+        resources = resources_of(person_view(conn, person_id, self.precedence))
+        return remaining(contract, service_records(contract, resources, self.rules), on)
 
     def services_delivered(self, conn: Connection, document: bytes, now: float) -> None:
         """One service-record XML document (services.service_xml) for every service-events channel."""

@@ -14,13 +14,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import Connection
 
 from engine.config import EngineConfig
 from engine.domain.care.task_fhir import TaskChange
 from engine.domain.contract import ContractReader, Status
-from engine.domain.contract.services import ServiceRules, compile_service_rules, service_records, service_xml
+from engine.domain.contract.services import ServiceRules, service_records, service_xml
 from engine.domain.mapping import Mapped
 from engine.domain.mapping.bundle import rewrite_references
 from engine.domain.record.precedence import Rules
@@ -29,13 +28,8 @@ from engine.pipeline.care_tasks import refresh
 from engine.pipeline.record import AppliedSummary, Provenance
 from engine.store import contracts
 
-SERVICE_RULES = Path("contract") / "service-items.yaml"
 CARE_RULES = Path("care")
 _NEVER_IN_FORCE = (Status.PENDING, Status.CANCELLED)
-
-
-def load_service_rules(mappings: Path) -> ServiceRules:
-    return compile_service_rules(yaml.safe_load((mappings / SERVICE_RULES).read_text(encoding="utf-8")))
 
 
 @dataclass
@@ -49,7 +43,7 @@ class CareLoop:
     @classmethod
     def of(cls, config: EngineConfig) -> CareLoop:
         events = CareEvents.of(config)
-        services = load_service_rules(config.mappings_dir) if events.services else None
+        services = events.rules if events.services else None
         rules = config.mappings_dir / CARE_RULES
         precedence = config.record.precedence
         return cls(events, config.contracts, services, rules if rules.is_dir() else None, precedence)

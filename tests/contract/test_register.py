@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from engine.config import ContractEventsSource
+from engine.config.contract import load_service_rules
 from engine.domain.contract import ContractReader, Result, Status, Termination, TerminationReason
 from engine.domain.formats.hl7v2 import Message, read_header
 from engine.domain.mapping.result import RESIDENT_ID_SYSTEM
@@ -20,8 +21,8 @@ from engine.pipeline.contracts import apply_contracts
 from engine.pipeline.record import Provenance, apply
 from engine.store import contracts, dbapi
 from engine.store.database import migrate, open_engine
-from tests.contract.conftest import SAMPLES
-from tests.record.people import message, mrn, patient, resident, source
+from tests.contract.conftest import MAPPINGS, SAMPLES
+from tests.record.people import condition, encounter, message, mrn, patient, resident, source
 from tests.support.mpi import shipped_resolver
 
 HIS = "his.dean"
@@ -44,6 +45,7 @@ def subscribers() -> CareEvents:
             "gateway": ContractEventsSource(type="contract-events", format="json"),
         },
         node="test",
+        rules=load_service_rules(MAPPINGS),
     )
 
 
@@ -137,3 +139,21 @@ def test_a_termination_is_pushed_as_not_contracted_and_drops_the_gp_in_the_emr(
     assert patch["request"] == {"method": "PATCH", "url": f"Patient?identifier={RESIDENT_ID_SYSTEM}|{LI_ID}"}
     assert [p["part"][0]["valueCode"] for p in patch["resource"]["parameter"]] == ["delete"]
     assert orjson.loads(pushes["gateway"])["contract"]["status"] == "TERMINATED"
+
+
+def test_the_his_push_counts_the_services_left_this_contract_year(store: Engine, reader: ContractReader) -> None:
+    first = signing(reader)  # GXY-SF hypertension follow-ups, 4 a year; in force from 6 January 2025
+    in_cycle = f"{date.today().year if date.today() >= date(date.today().year, 1, 6) else date.today().year - 1}-03-02"
+    start = replace(first, period=replace(first.period, start=date(2025, 1, 6), end=date(2030, 1, 5)))
+    with store.begin() as conn:
+        his = message(
+            patient(resident(LI_ID), mrn(f"urn:huitong:id:{HIS}:HIS", "H0001")),
+            encounter("V1", in_cycle),
+            condition("原发性高血压", in_cycle),
+        )
+        apply(conn, [(his, source(HIS, 1))], time.time(), shipped_resolver())
+    run(store, start)
+    [(_, _, raw)] = [j for j in journaled(store) if j[0] == "his-push"]
+    pushed = Message(raw.decode("gb18030"), read_header(raw, "gb18030"))
+    counts = {pushed.get(f"ZFD-11({i}).1"): pushed.get(f"ZFD-11({i}).3") for i in (1, 2)}
+    assert counts == {"GXY-SF": "3", "LNR-TJ": "1"}

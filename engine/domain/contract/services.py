@@ -23,9 +23,10 @@ of (contract, resource reference, item), so the same message sent again gives th
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from lxml import etree
@@ -317,3 +318,28 @@ def _text(parent: etree._Element, tag: str, value: str | None) -> None:
     """A child element with ``value``; none at all when the value is absent (optional elements)."""
     if value is not None:
         etree.SubElement(parent, tag).text = value
+
+
+def cycle_of(contract: Contract, on: date) -> tuple[date, date]:
+    """The contract year ``on`` falls in (counts are per year: a two-year contract has two cycles); inclusive."""
+    start = contract.period.start
+    years = max(0, on.year - start.year - ((on.month, on.day) < (start.month, start.day)))
+    first = _years_after(start, years)
+    return first, min(_years_after(start, years + 1) - timedelta(days=1), contract.period.end)
+
+
+def remaining(contract: Contract, records: Sequence[ServiceRecord], on: date) -> dict[str, int]:
+    """Services left per package item in the cycle of ``on``: times per year less the services recorded for it
+    (``records``: everything the resident's record shows, from any system), never below zero."""
+    first, last = cycle_of(contract, on)
+    done = Counter(r.item_code for r in records if r.item_code and first <= r.service_date <= last)
+    return {
+        item.code: max(0, item.times_per_year - done[item.code]) for p in contract.packages for item in p.items
+    }
+
+
+def _years_after(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
