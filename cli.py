@@ -528,14 +528,19 @@ def cmd_tasks_list(args: argparse.Namespace) -> int:
 
 
 def cmd_tasks_refresh(args: argparse.Namespace) -> int:
-    from engine.pipeline.care_tasks import refresh
+    """Every person's tasks as of a date; changes go to the task-events channels like the daemon's own."""
+    from engine.pipeline.care_loop import CareLoop
     from engine.runtime.progress import Progress
     from engine.store import care_tasks
     from engine.store.database import WRITER
 
-    settings = _settings(args)
-    _logging(settings, daemon=False)  # progress lines go to standard error (and the log file), not into the counts
-    engine = _store(args, settings)
+    config = _load(args)
+    _logging(config, daemon=False)  # progress lines go to standard error (and the log file), not into the counts
+    care = CareLoop.of(config)
+    if care.care_rules is None:
+        print(f"no care rules in {config.mappings_dir}: no tasks to refresh", file=sys.stderr)
+        return 1
+    engine = _store(args, config)
     on = args.on or datetime.now().date()
     with engine.connect() as conn:
         persons = care_tasks.persons(conn)
@@ -544,8 +549,7 @@ def cmd_tasks_refresh(args: argparse.Namespace) -> int:
     for i in range(0, len(persons), 100):  # a transaction per 100 persons: a running daemon waits only that long
         part = persons[i : i + 100]
         with engine.connect().execution_options(**WRITER) as conn, conn.begin():
-            changes = refresh(conn, part, on, time.time(), Path(settings.mappings) / "care",
-                              precedence=settings.record.precedence)
+            changes = care.refresh_tasks(conn, part, on, time.time())
         for change in changes:
             counts[change.kind] = counts.get(change.kind, 0) + 1
         progress.update(len(part))

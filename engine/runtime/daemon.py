@@ -10,10 +10,11 @@ import asyncio
 import signal
 import sys
 import time
-from datetime import datetime
+from collections.abc import Callable
+from datetime import date, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from engine.config import ChannelSpec, EngineConfig, load_config
 from engine.pipeline.care_loop import CareLoop
@@ -21,19 +22,23 @@ from engine.runtime.channels import AckIds, ChannelStartError, RunningChannel, r
 from engine.runtime.logging import get_logger
 from engine.runtime.record_process import record_destinations
 from engine.runtime.writer import StoreWriter
-from engine.store import outbox
+from engine.store import care_tasks, locks, outbox
 from engine.store.database import migrate, open_engine
 
 log = get_logger("huitong.daemon")
 
 # Another node may be processing a RECEIVED message this recently; only older ones are swept up.
 SHARED_STORE_SWEEP_AGE = 30.0
+# How often care tasks are looked at for windows that opened or closed (PLANNED -> DUE, DUE -> OVERDUE / LOST).
+CARE_CALENDAR = 3600.0
+CARE_CALENDAR_CHUNK = 50
 
 
 class Daemon:
     def __init__(self, config: EngineConfig, *, only: str | None = None) -> None:
         self.config = config
         self.only = only
+        self.care = CareLoop.of(config)
         self.channels: dict[str, RunningChannel] = {}
         self._stop = asyncio.Event()
         self._ack_ids = AckIds()
@@ -75,6 +80,9 @@ class Daemon:
         self.scheduler = AsyncIOScheduler()
         self.scheduler.start()
         self.scheduler.add_job(self._sweep, "interval", seconds=2, id="sweep", next_run_time=datetime.now())
+        self.scheduler.add_job(
+            self._care_calendar, "interval", seconds=CARE_CALENDAR, id="care-calendar", max_instances=1, coalesce=True
+        )
         try:
             for spec in wanted.values():
                 await self._start(spec)
@@ -99,6 +107,33 @@ class Daemon:
     async def _sweep(self) -> None:
         self.writer.request_sweep()
 
+    async def _care_calendar(self) -> None:
+        """Tasks whose window opened or closed with the calendar alone: DUE, OVERDUE or LOST now, passed on.
+
+        One node at a time on a shared store; a few persons per transaction, so intake commits are not held up.
+        """
+        care = self.care
+        if care.care_rules is None or self._engine is None:
+            return
+        on = date.today()
+        with self._engine.connect() as conn:
+            persons = care_tasks.crossing(conn, on)
+
+        def refresh(chunk: list[str]) -> Callable[[Connection], int]:
+            def job(conn: Connection) -> int:
+                if not locks.try_lock(conn, "care-calendar"):
+                    return 0
+                return len(care.refresh_tasks(conn, chunk, on, time.time()))
+
+            return job
+
+        changes = 0
+        for i in range(0, len(persons), CARE_CALENDAR_CHUNK):
+            changes += await self.writer.submit(refresh(persons[i : i + CARE_CALENDAR_CHUNK]))
+        if changes:
+            log.info("care tasks moved with the calendar", persons=len(persons), changes=changes)
+            self.writer.request_sweep()
+
     async def _start(self, spec: ChannelSpec) -> None:
         source_profile = getattr(spec.source, "profile", None)  # HL7 v2 sources only
         profile = self.config.profiles.get(source_profile) if source_profile else None
@@ -109,7 +144,7 @@ class Daemon:
             self._ack_ids,
             self.config.mappings,
             resolver_of(self.config),
-            CareLoop.of(self.config),
+            self.care,
             rules_of(profile),
             record_elsewhere=self.config.record.processes > 0,
         )
@@ -199,6 +234,7 @@ class Daemon:
             or mappings_of(result.config, new[n]) != mappings_of(self.config, old[n])
         ]
         self.config = result.config
+        self.care = CareLoop.of(result.config)
         for name in changed:
             await self.channels.pop(name).stop()
         self.writer.channels = {name: routes_of(spec) for name, spec in new.items()}

@@ -129,3 +129,16 @@ def _evidence_in(d: Mapping[str, Any] | None) -> Evidence | None:
     if d is None:
         return None
     return Evidence(d["resource"], d["fact"], date.fromisoformat(d["on"]) if d["on"] else None, d["source"])
+
+
+def crossing(conn: Connection, on: date) -> list[str]:
+    """Persons with a task whose window opened (PLANNED, start reached) or closed (DUE, end passed) by ``on``:
+    the ones whose state moves with the calendar alone."""
+    day = on.isoformat()
+    rows = dbapi.fetchall(
+        conn,
+        "SELECT DISTINCT person_id FROM care_tasks WHERE (state = 'PLANNED' AND start <= ?)"
+        ' OR (state = \'DUE\' AND "end" < ?) ORDER BY person_id',
+        [day, day],
+    )
+    return [r[0] for r in rows]
