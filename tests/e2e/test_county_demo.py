@@ -60,6 +60,8 @@ def test_hospital_services_of_contracted_residents_return_to_public_health(outco
     assert ("SC2026010101", "20260706", "GXY-SF") in {(r["contract"], r["date"], r["item"]) for r in records}
     assert any(r["contract"] == SIGNED and r["date"] == "20260902" for r in records)  # the day after signing
     assert all(r["date"] < "20260816" for r in records if r["contract"] == TERMINATED)
+    kinds = {r["service"] for r in records}
+    assert {"outpatient-visit", "lab-result", "prescription"} <= kinds
 
 
 def test_tasks_are_created_and_closed_by_hospital_services(outcome: dict[str, Any]) -> None:
