@@ -428,10 +428,10 @@ def cmd_record_assess(args: argparse.Namespace) -> int:
 def cmd_indicators(args: argparse.Namespace) -> int:
     """Indicators of a period from the whole record; exit 2 for a period, institution or team that does not exist."""
     from engine.config.indicators import load_indicators
-    from engine.config.orgs import load_organisations
+    from engine.config.orgs import load_organisations, registry_file
     from engine.domain.indicators import compute, parse_period, to_csv, to_json
     from engine.domain.orgs import UnknownCode
-    from engine.pipeline.indicators import load_inputs, registry_file, residents_from_record
+    from engine.pipeline.indicators import load_inputs, residents_from_record
 
     try:
         period = parse_period(args.period)

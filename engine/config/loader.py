@@ -25,6 +25,7 @@ from .errors import WHOLE_FILE, ConfigError, ConfigInvalid
 from .mappings import load_mappings
 from .models import ChannelSpec, ContractDestination, EngineConfig, EngineFile, ObservationProfile
 from .mpi import default_settings, load_matcher
+from .orgs import load_organisations, registry_file
 from .values import describe
 
 
@@ -161,6 +162,28 @@ def _contract_reader(channels: list[LoadedChannel], mappings: Path) -> tuple[Any
     return reader, errors
 
 
+def _routing_orgs(
+    channels: list[LoadedChannel], engine_path: Path, env: Mapping[str, str]
+) -> tuple[Any, list[ConfigError]]:
+    """The organisation registry, when a channel routes by institution (``organisations:``); codes checked."""
+    routed = [ch for ch in channels if ch.spec is not None and getattr(ch.spec.source, "organisations", None)]
+    if not routed:
+        return None, []
+    registry = registry_file(engine_path)
+    orgs, errors = load_organisations(registry, env)
+    if orgs is None:
+        return None, errors
+    for ch in routed:
+        assert ch.spec is not None
+        codes: tuple[str, ...] = getattr(ch.spec.source, "organisations", ())
+        for i, code in enumerate(codes):
+            if code not in orgs:
+                pos = ch.doc.value_pos(("source", "organisations", i))
+                message = f"no institution {code!r} in {registry}"
+                errors.append(ConfigError(ch.doc.file, pos.line, pos.column, f"source.organisations[{i}]", message))
+    return orgs, errors
+
+
 def _engine_file(doc: Document) -> EngineFile | None:
     data: Any = doc.data
     if data is None:
@@ -241,6 +264,7 @@ def load_config(
     mapping_set = None
     matcher = None
     contract_reader = None
+    orgs = None
     if engine is not None:
         mpi_file = engine.mpi or default_settings(engine_path)
         matcher, mpi_errors = load_matcher(mpi_file, env)
@@ -250,6 +274,8 @@ def load_config(
         schema_errors.extend(_unknown_mappings(channels, mapping_set, mapping_errors))
         contract_reader, contract_errors = _contract_reader(channels, engine.mappings)
         schema_errors.extend(contract_errors)
+        orgs, org_errors = _routing_orgs(channels, engine_path, env)
+        schema_errors.extend(org_errors)
     topology_errors = check_topology(channels)
 
     environment_errors: list[ConfigError] = []
@@ -278,6 +304,7 @@ def load_config(
     config._mappings = mapping_set
     config._mpi = matcher
     config._contracts = contract_reader
+    config._orgs = orgs
     return LoadResult(config=config, errors=[])
 
 

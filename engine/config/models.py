@@ -299,6 +299,12 @@ class ContractEventsSource(_Spec):
     sending_facility: str = Field(default="", description="hl7v2: MSH-4")
     receiving_application: str = Field(default="HIS", description="hl7v2: MSH-5")
     receiving_facility: str = Field(default="", description="hl7v2: MSH-6")
+    organisations: tuple[str, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="only contracts managed by these institutions or those below them (config/organisations.yaml); "
+        "all when absent",
+    )
 
 
 class ServiceEventsSource(_Spec):
@@ -306,6 +312,12 @@ class ServiceEventsSource(_Spec):
     service-record XML for the public-health system (docs/contract-services.md)."""
 
     type: Literal["service-events"]
+    organisations: tuple[str, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="only contracts managed by these institutions or those below them (config/organisations.yaml); "
+        "all when absent",
+    )
 
 
 class TaskEventsSource(_Spec):
@@ -526,6 +538,7 @@ class EngineConfig(_Spec):
     _mappings: Any = PrivateAttr(default=None)
     _mpi: Any = PrivateAttr(default=None)
     _contracts: Any = PrivateAttr(default=None)
+    _orgs: Any = PrivateAttr(default=None)
 
     @property
     def mpi(self) -> Any:
@@ -536,6 +549,11 @@ class EngineConfig(_Spec):
     def contracts(self) -> Any:
         """The contract document reader (engine.domain.contract.ContractReader); None without contract channels."""
         return self._contracts
+
+    @property
+    def orgs(self) -> Any:
+        """The organisation registry (engine.domain.orgs.OrgTree) when a channel routes by institution, else None."""
+        return self._orgs
 
     @property
     def mappings(self) -> Any:

@@ -76,3 +76,9 @@ def load_organisations(
             pos = doc.value_pos(path)
             errors.append(ConfigError(file, pos.line, pos.column, dotted(path), p.message))
         return None, sorted(errors, key=lambda e: (e.line, e.column))
+
+
+def registry_file(engine_yaml: Path) -> Path:
+    """organisations.yaml beside engine.yaml when there is one, else the shipped registry (as mpi.yaml is found)."""
+    beside = engine_yaml.parent / "organisations.yaml"
+    return beside if beside.is_file() else SHIPPED

@@ -23,7 +23,7 @@ from engine.config.contract import load_service_rules
 from engine.domain.care.task_fhir import TaskChange, fhir_task, task_json
 from engine.domain.contract import Contract, EventKind, LocalId, Status
 from engine.domain.contract.push import ORDER_TAG_SYSTEM, emr_transaction, his_a31
-from engine.domain.contract.services import ServiceRules, remaining, service_records
+from engine.domain.contract.services import ServiceRecord, ServiceRules, remaining, service_records, service_xml
 from engine.domain.contract.snapshot import to_json
 from engine.domain.formats.fhir.transaction import transaction_bundle
 from engine.domain.mapping.result import RESIDENT_ID_SYSTEM, Resource
@@ -78,6 +78,7 @@ class CareEvents:
     node: str = ""
     rules: ServiceRules | None = None  # service matching: data return, and the services left for the HIS (ZFD-11)
     precedence: Mapping[str, Rules] = field(default_factory=dict)
+    routes: Mapping[str, frozenset[str]] = field(default_factory=dict)  # channel -> institutions it takes; absent: all
 
     @classmethod
     def of(cls, config: EngineConfig) -> CareEvents:
@@ -85,6 +86,11 @@ class CareEvents:
         contract_channels = {n: s for n, s in running.items() if isinstance(s, ContractEventsSource)}
         services = [n for n, s in running.items() if isinstance(s, ServiceEventsSource)]
         rules = load_service_rules(config.mappings_dir) if services or contract_channels else None
+        routes = {
+            name: frozenset().union(*(config.orgs.rollup(code) for code in codes))
+            for name, source in running.items()
+            if (codes := getattr(source, "organisations", None))
+        }
         return cls(
             contract_channels,
             services,
@@ -92,7 +98,13 @@ class CareEvents:
             config.node,
             rules,
             config.record.precedence,
+            routes,
         )
+
+    def _takes(self, channel: str, contract: Contract) -> bool:
+        """Whether the channel wants changes of this contract: its institution is one the channel routes, or below."""
+        wanted = self.routes.get(channel)
+        return wanted is None or contract.organisation_code in wanted
 
     def contract_changed(
         self, conn: Connection, contract: Contract, kind: EventKind, person_id: str, now: float
@@ -100,6 +112,7 @@ class CareEvents:
         entries = [
             self._contract_entry(conn, channel, source, contract, kind, person_id, now)
             for channel, source in self.contracts.items()
+            if self._takes(channel, contract)
         ]
         if entries:
             journal.append(conn, entries, self.node)
@@ -157,12 +170,17 @@ class CareEvents:
         resources = resources_of(person_view(conn, person_id, self.precedence))
         return remaining(contract, service_records(contract, resources, self.rules), on)
 
-    def services_delivered(self, conn: Connection, document: bytes, now: float) -> None:
-        """One service-record XML document (services.service_xml) for every service-events channel."""
-        entries = [
-            JournalEntry(channel, SOURCE, now, document, message_type="ServiceRecords", charset="utf-8")
-            for channel in self.services
-        ]
+    def services_delivered(
+        self, conn: Connection, found: Sequence[tuple[Contract, Sequence[ServiceRecord]]], now: float
+    ) -> None:
+        """One service-record XML document (services.service_xml) per service-events channel, holding the records
+        of the contracts that channel routes."""
+        entries = []
+        for channel in self.services:
+            records = [r for contract, rs in found if self._takes(channel, contract) for r in rs]
+            if records:
+                raw = service_xml(records)
+                entries.append(JournalEntry(channel, SOURCE, now, raw, message_type="ServiceRecords", charset="utf-8"))
         if entries:
             journal.append(conn, entries, self.node)
 

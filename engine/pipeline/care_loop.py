@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from engine.config import EngineConfig
 from engine.domain.care.task_fhir import TaskChange
 from engine.domain.contract import ContractReader, Status
-from engine.domain.contract.services import ServiceRules, service_records, service_xml
+from engine.domain.contract.services import ServiceRules, service_records
 from engine.domain.mapping import Mapped
 from engine.domain.mapping.bundle import rewrite_references
 from engine.domain.record.precedence import Rules
@@ -87,9 +87,9 @@ class CareLoop:
             if not found:
                 continue
             resources = _as_recorded(mapped, summary, provenance)
-            records = [r for contract in found for r in service_records(contract, resources, rules)]
-            if records:
-                self.events.services_delivered(conn, service_xml(records), now)
+            returned = [(contract, service_records(contract, resources, rules)) for contract in found]
+            if any(records for _, records in returned):
+                self.events.services_delivered(conn, returned, now)
 
 
 def _as_recorded(mapped: Mapped, summary: AppliedSummary, provenance: Provenance) -> list[dict[str, Any]]:

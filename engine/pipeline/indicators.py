@@ -32,7 +32,6 @@ from typing import Any
 import yaml
 from sqlalchemy import Connection
 
-from engine.config.orgs import SHIPPED as SHIPPED_REGISTRY
 from engine.domain.care import LabelRule, TaskRules, labels_of
 from engine.domain.care.control import Control, judgements
 from engine.domain.care.fhir import Resource, codes, parse_date, when
@@ -257,9 +256,3 @@ def _facts(resources: Sequence[Resource], orgs: OrgTree, inputs: RecordInputs, o
                 fact = ServiceFact("follow_up", hit.on, org, programme.condition, verdicts.get(hit.on))
                 found.setdefault(("follow_up", hit.on, org, programme.condition), fact)
     return tuple(sorted(found.values(), key=lambda f: (f.on, f.kind, f.condition or "", f.org or "")))
-
-
-def registry_file(engine_yaml: Path) -> Path:
-    """organisations.yaml beside engine.yaml when there is one, else the shipped registry (as mpi.yaml is found)."""
-    beside = engine_yaml.parent / "organisations.yaml"
-    return beside if beside.is_file() else SHIPPED_REGISTRY

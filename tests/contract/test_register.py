@@ -157,3 +157,20 @@ def test_the_his_push_counts_the_services_left_this_contract_year(store: Engine,
     pushed = Message(raw.decode("gb18030"), read_header(raw, "gb18030"))
     counts = {pushed.get(f"ZFD-11({i}).1"): pushed.get(f"ZFD-11({i}).3") for i in (1, 2)}
     assert counts == {"GXY-SF": "3", "LNR-TJ": "1"}
+
+
+def test_a_channel_routed_to_other_institutions_does_not_get_the_contract(
+    store: Engine, reader: ContractReader
+) -> None:
+    township = ContractEventsSource(type="contract-events", format="json", organisations=("H99",))
+    routed = CareEvents(
+        contracts={"township": township, "county": ContractEventsSource(type="contract-events", format="json")},
+        node="test",
+        routes={"township": frozenset({"H99", "H99-01"})},
+    )
+    found = signing(reader)  # managed by H36042601
+    with store.begin() as conn:
+        apply_contracts(
+            conn, [(found, Provenance(found.source_system, None, "phs"))], time.time(), shipped_resolver(), routed
+        )
+    assert [c for c, _, _ in journaled(store)] == ["county"]
