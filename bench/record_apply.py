@@ -4,8 +4,11 @@ Each message is what an ADT mapping gives: a Patient (resident ID + HIS MRN, nam
 Encounter keyed by visit number, a Condition and, for every other message, a vital-sign Observation.
 The stream is a county day: 40% new people, 60% people seen before (a new visit, their demographics resent).
 Timed: apply inside an open transaction (what the delivery worker adds to its own); the COMMIT is reported
-separately, since the worker pays one per batch for the outbox anyway. Also timed: the merged Patient of
-one person computed on read (the alternative was storing it on every write).
+separately, since the worker pays one per batch for the outbox anyway. Then the same stream again with what the
+record destination does after each batch (pipeline/care_loop.py: every touched person's care tasks refreshed,
+changes journaled for a task-events channel); every message of this stream is a hypertensive resident, so every
+one has tasks, the worst case for that step. Also timed: the merged Patient of one person computed on read (the
+alternative was storing it on every write).
 
     .venv/bin/python bench/record_apply.py [--messages 20000] [--postgres URL] [--out bench/results/record_apply.json]
 """
@@ -29,9 +32,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Engine, text  # noqa: E402
 
+from engine.config import TaskEventsSource  # noqa: E402
 from engine.config.mpi import SHIPPED, load_matcher  # noqa: E402
 from engine.domain.mapping.result import MRN_TYPE, RESIDENT_ID_SYSTEM, Mapped, Resource  # noqa: E402
 from engine.domain.record.precedence import SourceVersion, merge  # noqa: E402
+from engine.pipeline.care_events import CareEvents  # noqa: E402
+from engine.pipeline.care_loop import CareLoop  # noqa: E402
 from engine.pipeline.mpi import MpiResolver  # noqa: E402
 from engine.pipeline.record import Provenance, apply  # noqa: E402
 from engine.store.database import migrate, open_engine  # noqa: E402
@@ -119,10 +125,10 @@ def stream(count: int, seed: int = 7) -> list[Mapped]:
     return out
 
 
-def run(engine: Engine, messages: list[Mapped]) -> dict[str, float]:
+def run(engine: Engine, messages: list[Mapped], care: CareLoop | None = None) -> dict[str, float]:
     """Time all but the first tenth of the stream, which fills the store before the planner's statistics are
     gathered (ANALYZE; on a live PostgreSQL autovacuum does this)."""
-    apply_s = commit_s = 0.0
+    apply_s = commit_s = care_s = 0.0
     batches = [messages[i : i + BATCH] for i in range(0, len(messages), BATCH)]
     warm = len(batches) // 10
     timed = len(messages) - warm * BATCH
@@ -134,7 +140,7 @@ def run(engine: Engine, messages: list[Mapped]) -> dict[str, float]:
         if n == warm:
             with engine.begin() as conn:
                 conn.exec_driver_sql("ANALYZE")
-            apply_s = commit_s = 0.0
+            apply_s = commit_s = care_s = 0.0
         items = []
         for mapped in batch:
             message_id += 1
@@ -142,16 +148,30 @@ def run(engine: Engine, messages: list[Mapped]) -> dict[str, float]:
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")  # open the transaction before the clock starts
             start = time.perf_counter()
-            apply(conn, items, 1_790_000_000.0 + message_id, resolver)
+            summaries = apply(conn, items, 1_790_000_000.0 + message_id, resolver)
+            applied = time.perf_counter()
+            if care is not None:
+                care.after_record(conn, items, summaries, 1_790_000_000.0 + message_id)
             middle = time.perf_counter()
             conn.commit()
             commit_s += time.perf_counter() - middle
-            apply_s += middle - start
-    return {
+            apply_s += applied - start
+            care_s += middle - applied
+    out = {
         "apply_us_per_message": round(apply_s / timed * 1e6, 1),
         "commit_us_per_message": round(commit_s / timed * 1e6, 1),
         "apply_messages_per_s": round(timed / apply_s),
     }
+    if care is not None:
+        out["care_loop_us_per_message"] = round(care_s / timed * 1e6, 1)
+        out["apply_and_care_messages_per_s"] = round(timed / (apply_s + care_s))
+    return out
+
+
+def care_loop() -> CareLoop:
+    """Tasks kept and passed on to one JSON task-events channel, as the shipped care-task-sms channel does."""
+    events = CareEvents(tasks={"care-task-sms": TaskEventsSource(type="task-events", format="json")}, node="bench")
+    return CareLoop(events, care_rules=ROOT / "mappings" / "care")
 
 
 def merged_on_read_us() -> float:
@@ -180,6 +200,10 @@ def main() -> None:
         engine = open_engine(f"sqlite:///{tmp}/record.db")
         migrate(engine)
         results["sqlite"] = run(engine, messages)
+        engine.dispose()
+        engine = open_engine(f"sqlite:///{tmp}/record-care.db")
+        migrate(engine)
+        results["sqlite_with_care_loop"] = run(engine, messages, care_loop())
         engine.dispose()
     if args.postgres:
         engine = open_engine(args.postgres)

@@ -58,8 +58,11 @@ def refresh(
     """
     label_rules, task_rules = care_rules(rules_dir)
     changes: list[TaskChange] = []
-    for person in person_ids:
-        stored = {s.task.id: s for s in care_tasks.of_person(conn, person)}
+    write: list[StoredTask] = []
+    persons = list(dict.fromkeys(person_ids))
+    held = care_tasks.of_persons(conn, persons)
+    for person in persons:
+        stored = {s.task.id: s for s in held[person]}
         resources = resources_of(person_view(conn, person, precedence or {}))
         labels = labels_of(label_rules, resources, on)
         current = period_of(on)
@@ -71,7 +74,6 @@ def refresh(
                     computed[task.id] = (task, period)
         for task in tasks_for(task_rules, labels, resources, on, current):
             computed[task.id] = (task, current)
-        write = []
         for task, period in computed.values():
             before = stored.get(task.id)
             if before is not None and before.task == task and before.period == period:
@@ -79,5 +81,5 @@ def refresh(
             write.append(StoredTask(person, task, period, now))
             if before is None or before.task.state is not task.state:
                 changes.append(TaskChange(person, task, before.task.state if before else None))
-        care_tasks.upsert(conn, write)
+    care_tasks.upsert(conn, write)
     return changes

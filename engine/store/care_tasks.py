@@ -31,12 +31,20 @@ class StoredTask:
 _COLUMNS = "person_id, task, updated_at"
 
 
-def of_person(conn: Connection, person_id: str) -> list[StoredTask]:
-    """The person's stored tasks, by window start."""
-    rows = dbapi.fetchall(
-        conn, f'SELECT {_COLUMNS} FROM care_tasks WHERE person_id = ? ORDER BY start, "end", rule, id', [person_id]
-    )
-    return [_decode(*row) for row in rows]
+def of_persons(conn: Connection, person_ids: Sequence[str]) -> dict[str, list[StoredTask]]:
+    """Each person's stored tasks, by window start; one query per 500 persons."""
+    out: dict[str, list[StoredTask]] = {p: [] for p in person_ids}
+    for i in range(0, len(person_ids), 500):
+        part = list(person_ids[i : i + 500])
+        rows = dbapi.fetchall(
+            conn,
+            f"SELECT {_COLUMNS} FROM care_tasks WHERE person_id IN ({', '.join('?' * len(part))})"
+            ' ORDER BY start, "end", rule, id',
+            part,
+        )
+        for row in rows:
+            out[row[0]].append(_decode(*row))
+    return out
 
 
 def listing(conn: Connection, *, state: TaskState | None = None, person_id: str | None = None) -> list[StoredTask]:
@@ -55,6 +63,8 @@ def listing(conn: Connection, *, state: TaskState | None = None, person_id: str 
 
 def upsert(conn: Connection, tasks: Sequence[StoredTask]) -> None:
     """Insert new tasks and overwrite stored ones with the same id (their state, evidence and time)."""
+    if not tasks:
+        return
     dbapi.executemany(
         conn,
         'INSERT INTO care_tasks (id, person_id, rule, label, start, "end", state, task, updated_at)'

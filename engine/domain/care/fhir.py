@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 Resource = Mapping[str, Any]
@@ -25,8 +26,11 @@ _DATE_FIELDS = (
 _GLUCOSE_MG_DL_TO_MMOL_L = 1 / 18.016
 
 
+@lru_cache(maxsize=8192)
 def parse_date(text: str | None) -> date | None:
-    """A FHIR date or dateTime as a calendar date; partial dates (2026, 2026-05) take the first day."""
+    """A FHIR date or dateTime as a calendar date; partial dates (2026, 2026-05) take the first day.
+
+    Cached: the rules read the same few dates of a person's record many times over in one task refresh."""
     if not text:
         return None
     if len(text) == 4:
@@ -43,7 +47,7 @@ def when(resource: Resource) -> date | None:
     for path in _DATE_FIELDS:
         value: Any = resource
         for key in path:
-            value = value.get(key) if isinstance(value, Mapping) else None
+            value = value.get(key) if isinstance(value, dict) else None
         if isinstance(value, str):
             return parse_date(value)
     return None
@@ -54,7 +58,7 @@ def sort_key(resource: Resource) -> str:
     for path in _DATE_FIELDS:
         value: Any = resource
         for key in path:
-            value = value.get(key) if isinstance(value, Mapping) else None
+            value = value.get(key) if isinstance(value, dict) else None
         if isinstance(value, str):
             return value
     return ""
@@ -63,7 +67,7 @@ def sort_key(resource: Resource) -> str:
 def codes(concept: Any) -> list[str]:
     """Every code in a CodeableConcept (or a list of them), system ignored: local and national codes mix."""
     concepts = concept if isinstance(concept, list) else [concept]
-    return [c["code"] for cc in concepts if isinstance(cc, Mapping) for c in cc.get("coding", []) if c.get("code")]
+    return [c["code"] for cc in concepts if isinstance(cc, dict) for c in cc.get("coding", []) if c.get("code")]
 
 
 def texts(concept: Any) -> list[str]:
@@ -71,7 +75,7 @@ def texts(concept: Any) -> list[str]:
     concepts = concept if isinstance(concept, list) else [concept]
     out = []
     for cc in concepts:
-        if not isinstance(cc, Mapping):
+        if not isinstance(cc, dict):
             continue
         out.extend([cc["text"]] if cc.get("text") else [])
         out.extend(c["display"] for c in cc.get("coding", []) if c.get("display"))
@@ -94,7 +98,7 @@ def age_in_years(birth: date, on: date) -> int:
 
 def quantity(value: Any, unit_to: str | None = None) -> float | None:
     """A valueQuantity as a number in `unit_to`, converting glucose mg/dL when asked for mmol/L."""
-    if not isinstance(value, Mapping) or not isinstance(value.get("value"), int | float):
+    if not isinstance(value, dict) or not isinstance(value.get("value"), int | float):
         return None
     number = float(value["value"])
     unit = value.get("code") or value.get("unit")
