@@ -279,6 +279,7 @@ class Scenario:
                         "service": r.fields.get("ServiceType"),
                         "item": r.fields.get("ItemCode"),
                         "date": r.fields.get("ServiceDate"),
+                        "closed_task": r.fields.get("TaskId"),
                     }
                     for r in records
                 ],
@@ -335,7 +336,9 @@ def report(outcome: dict[str, Any], config: Path) -> str:
         f"Services returned to public health: {services['received']} ({services['duplicates']} duplicates)",
     ]
     lines += [
-        f"  {r['contract']}  {r['date']}  {r['service']:<18} {r['item'] or '-'}" for r in services["records"]
+        f"  {r['contract']}  {r['date']}  {r['service']:<18} {r['item'] or '-':<8}"
+        f"{'  closes a care task' if r['closed_task'] else ''}"
+        for r in services["records"]
     ]
     lines += [
         "",

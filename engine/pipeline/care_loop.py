@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy import Connection
 
 from engine.config import EngineConfig
+from engine.domain.care import TaskState
 from engine.domain.care.task_fhir import TaskChange
 from engine.domain.contract import ContractReader, Status
-from engine.domain.contract.services import ServiceRules, service_records
+from engine.domain.contract.services import ServiceRules, service_records, with_tasks
 from engine.domain.mapping import Mapped
 from engine.domain.mapping.bundle import rewrite_references
 from engine.domain.record.precedence import Rules
@@ -55,13 +56,17 @@ class CareLoop:
         summaries: Sequence[AppliedSummary],
         now: float,
     ) -> None:
-        """Services of contracted residents returned to public health, and the persons' care tasks brought up to
-        date, each change passed on (same transaction as the record write)."""
-        if self.services is not None:
-            self._return_services(conn, self.services, items, summaries, now)
+        """The persons' care tasks brought up to date, then the services of contracted residents returned to public
+        health naming the tasks they closed; each change passed on (same transaction as the record write)."""
         persons = list(dict.fromkeys(s.person_id for s in summaries if s.person_id is not None))
-        if self.care_rules is not None and persons:
-            self.refresh_tasks(conn, persons, date.fromtimestamp(now), now)
+        changes = self.refresh_tasks(conn, persons, date.fromtimestamp(now), now) if self.care_rules and persons else []
+        if self.services is not None:
+            closed: dict[str, list[str]] = {}
+            for change in changes:
+                task = change.task
+                if task.state is TaskState.DONE and change.before is not TaskState.DONE and task.evidence is not None:
+                    closed.setdefault(task.evidence.resource, []).append(task.id)
+            self._return_services(conn, self.services, items, summaries, closed, now)
 
     def refresh_tasks(self, conn: Connection, persons: Sequence[str], on: date, now: float) -> list[TaskChange]:
         """Recompute the persons' tasks as of ``on``; pass each state change on to the task-events channels."""
@@ -77,6 +82,7 @@ class CareLoop:
         rules: ServiceRules,
         items: Sequence[tuple[Mapped, Provenance]],
         summaries: Sequence[AppliedSummary],
+        closed: Mapping[str, Sequence[str]],
         now: float,
     ) -> None:
         persons = [s.person_id for s in summaries if s.person_id is not None]
@@ -87,7 +93,7 @@ class CareLoop:
             if not found:
                 continue
             resources = _as_recorded(mapped, summary, provenance)
-            returned = [(contract, service_records(contract, resources, rules)) for contract in found]
+            returned = [(c, with_tasks(service_records(c, resources, rules), closed)) for c in found]
             if any(records for _, records in returned):
                 self.events.services_delivered(conn, returned, now)
 

@@ -28,6 +28,7 @@ from engine.domain.contract.services import (
     compile_service_rules,
     service_records,
     service_xml,
+    with_tasks,
 )
 from engine.domain.mapping import MappingSet
 from engine.pipeline.mapping import map_message
@@ -405,3 +406,13 @@ def test_an_item_listed_twice_is_an_error() -> None:
 def test_the_mapping_loader_leaves_the_contract_folder_alone() -> None:
     _, errors = load_mappings(Path(MAPPINGS))
     assert errors == []
+
+
+def test_a_service_names_the_care_tasks_its_evidence_closed(reader: ContractReader) -> None:
+    contract = sample_contract(reader, "signing.xml")
+    [record] = [r for r in service_records(contract, from_his(visit("20250312")), _rules()) if r.item_code == "GXY-SF"]
+    [named] = with_tasks([record], {record.evidence[0]: ["task-1"]})
+    assert named.task_ids == ("task-1",)
+    document = etree.fromstring(service_xml([named]))
+    assert _schema().validate(document), _schema().error_log
+    assert [t.text for t in document.iter("TaskId")] == ["task-1"]

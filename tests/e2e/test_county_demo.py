@@ -60,6 +60,7 @@ def test_hospital_services_of_contracted_residents_return_to_public_health(outco
     assert ("SC2026010101", "20260706", "GXY-SF") in {(r["contract"], r["date"], r["item"]) for r in records}
     assert any(r["contract"] == SIGNED and r["date"] == "20260902" for r in records)  # the day after signing
     assert all(r["date"] < "20260816" for r in records if r["contract"] == TERMINATED)
+    assert any(r["closed_task"] for r in records if r["item"] == "GXY-SF")  # the follow-up task it closed
     kinds = {r["service"] for r in records}
     assert {"outpatient-visit", "lab-result", "prescription"} <= kinds
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -84,6 +84,16 @@ class ServiceRecord:
     item_code: str | None  # the contract package item it fulfils
     evidence: tuple[str, ...]  # "Type/id" in the unified record: the service, then its parts
     source_system: str | None  # the system that recorded it (meta.source), e.g. the HIS
+    task_ids: tuple[str, ...] = ()  # the care tasks (engine/domain/care/tasks.py ids) this service closed
+
+
+def with_tasks(records: Sequence[ServiceRecord], closed: Mapping[str, Sequence[str]]) -> list[ServiceRecord]:
+    """The records, each naming the care tasks its evidence closed (``closed``: resource reference -> task ids)."""
+    out = []
+    for record in records:
+        ids = tuple(dict.fromkeys(t for ref in record.evidence for t in closed.get(ref, ())))
+        out.append(replace(record, task_ids=ids) if ids else record)
+    return out
 
 
 @dataclass(frozen=True)
@@ -306,6 +316,8 @@ def service_xml(records: Sequence[ServiceRecord]) -> bytes:
         _text(element, "ServiceType", record.service_type)
         _text(element, "ServiceDate", record.service_date.strftime("%Y%m%d"))
         _text(element, "ItemCode", record.item_code)
+        for task in record.task_ids:
+            _text(element, "TaskId", task)
         _text(element, "OrganizationCode", record.organisation)
         _text(element, "ServiceSystem", record.source_system)
         evidence = etree.SubElement(element, "Evidence")
