@@ -9,21 +9,18 @@ is POSTed as it came.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 import orjson
-from sqlalchemy import Connection
 
-from engine.connectors.destinations.http import exchange, retryable
+from engine.connectors.destinations.http import HttpPeer, exchange, retryable
 from engine.connectors.http.client import headers
 from engine.domain.formats.fhir.transaction import transaction_bundle
 from engine.domain.mapping.result import Mapped
 from engine.domain.masking import mask_text
 from engine.pipeline.delivery import Attempt
-from engine.store.outbox import Delivery, Result
+from engine.store.outbox import Delivery
 
 ToMapped = Callable[[Delivery], Mapped]
 
@@ -65,14 +62,13 @@ def ready_transaction(raw: bytes) -> bool:
     )
 
 
-class FhirDestination:
+class FhirDestination(HttpPeer):
     def __init__(self, url: str, *, token: str | None, timeout: float, source_system: str, to_mapped: ToMapped) -> None:
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout
         self.source_system = source_system
         self.to_mapped = to_mapped
-        self._session: aiohttp.ClientSession | None = None
 
     async def send(self, delivery: Delivery) -> Attempt:
         if ready_transaction(delivery.raw):
@@ -87,10 +83,8 @@ class FhirDestination:
             body = orjson.dumps(
                 transaction_bundle(mapped.resources, source_system=self.source_system, message_id=delivery.message_id)
             )
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
         answer = await exchange(
-            self._session,
+            self.session(),
             "POST",
             self.url,
             body,
@@ -104,15 +98,3 @@ class FhirDestination:
             return Attempt(True, response=response)
         reason = mask_text(f"HTTP {status}: {diagnostics(response) or 'no OperationOutcome in the answer'}")
         return Attempt(False, error=reason, retry=retryable(status), response=response)
-
-    async def commit(self) -> None:
-        """Nothing to do: a 2xx answer to a transaction means the server committed it."""
-
-    def write(self, conn: Connection, results: list[Result]) -> list[Result]:
-        return results  # nothing of its own to store
-
-    async def close(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
-            await asyncio.sleep(0)  # let the connector close its sockets

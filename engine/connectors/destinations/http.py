@@ -54,7 +54,31 @@ def reason(status: int, body: bytes) -> str:
     return mask_text(f"HTTP {status}: {text}" if text else f"HTTP {status}")
 
 
-class HttpDestination:
+class HttpPeer:
+    """What every HTTP destination shares: one client session, opened on first use, and nothing of its own to
+    commit or store (a 2xx answer means the server took the message)."""
+
+    _session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def commit(self) -> None:
+        return None
+
+    def write(self, conn: Connection, results: list[Result]) -> list[Result]:
+        return results
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+            await asyncio.sleep(0)  # let the connector close its sockets
+
+
+class HttpDestination(HttpPeer):
     def __init__(
         self,
         url: str,
@@ -70,13 +94,10 @@ class HttpDestination:
         if token is not None:
             self.headers["Authorization"] = f"Bearer {token}"
         self.timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
 
     async def send(self, delivery: Delivery) -> Attempt:
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
         answer = await exchange(
-            self._session, self.method, self.url, delivery.raw, headers=self.headers, timeout=self.timeout
+            self.session(), self.method, self.url, delivery.raw, headers=self.headers, timeout=self.timeout
         )
         if isinstance(answer, Attempt):
             return answer
@@ -84,15 +105,3 @@ class HttpDestination:
         if 200 <= status < 300:
             return Attempt(True, response=body)
         return Attempt(False, error=reason(status, body), retry=retryable(status), response=body)
-
-    async def commit(self) -> None:
-        """Nothing to do: a 2xx answer means the server took the message."""
-
-    def write(self, conn: Connection, results: list[Result]) -> list[Result]:
-        return results  # nothing of its own to store
-
-    async def close(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
-            await asyncio.sleep(0)  # let the connector close its sockets
