@@ -14,16 +14,12 @@ from engine.domain.care.load import RULES_DIR
 from engine.pipeline.care_events import CareEvents
 from engine.pipeline.care_loop import CareLoop
 from engine.store import care_tasks, dbapi
-from tests.care.test_task_store import HIS, PHS, Store, bp, diagnosis, his, phs
+from tests.care.test_task_store import Store, hypertensive
 
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[Store]:
-    s = Store(store_url)
-    s.record(his(diagnosis("D-1", "I10", "原发性高血压", "2019-05-10")), HIS)
-    s.record(phs(bp("BP-1", "2026-02-10T09:00:00+08:00", 128, 82)), PHS)
-    yield s
-    s.engine.dispose()
+    yield from hypertensive(store_url)
 
 
 def loop() -> CareLoop:

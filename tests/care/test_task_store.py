@@ -91,6 +91,11 @@ class Store:
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[Store]:
+    """张建华, hypertensive since 2019, with a normal blood pressure from public health in February 2026."""
+    yield from hypertensive(store_url)
+
+
+def hypertensive(store_url: str) -> Iterator[Store]:
     s = Store(store_url)
     s.record(his(diagnosis("D-1", "I10", "原发性高血压", "2019-05-10")), HIS)
     s.record(phs(bp("BP-1", "2026-02-10T09:00:00+08:00", 128, 82)), PHS)
