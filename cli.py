@@ -113,7 +113,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         where = _source_where(source)
         state = "" if spec.enabled else " (disabled)"
         dests = ", ".join(f"{d.name}:{d.type}" for d in spec.destinations) or "journal only"
-        print(f"  channel   {name}{state}: {source.type} {where} -> {dests}")
+        print(f"  channel   {name}{state}: {' '.join(filter(None, (source.type, where)))} -> {dests}")
     return 0
 
 
