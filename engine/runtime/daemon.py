@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Connection, Engine
@@ -80,8 +80,14 @@ class Daemon:
         self.scheduler = AsyncIOScheduler()
         self.scheduler.start()
         self.scheduler.add_job(self._sweep, "interval", seconds=2, id="sweep", next_run_time=datetime.now())
-        self.scheduler.add_job(
-            self._care_calendar, "interval", seconds=CARE_CALENDAR, id="care-calendar", max_instances=1, coalesce=True
+        self.scheduler.add_job(  # first a minute after start: windows may have moved while the daemon was down
+            self._care_calendar,
+            "interval",
+            seconds=CARE_CALENDAR,
+            id="care-calendar",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now() + timedelta(minutes=1),
         )
         try:
             for spec in wanted.values():
