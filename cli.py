@@ -567,6 +567,32 @@ def _date_arg(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text}") from None
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """History through the channel's pipeline, resumable; see docs/backfill.md."""
+    from engine.runtime import backfill
+
+    config = _load(args)
+    if args.channel not in config.channels:
+        names = ", ".join(sorted(config.channels)) or "(none)"
+        print(f"no channel named {args.channel!r}; channels: {names}", file=sys.stderr)
+        return 1
+    _logging(config, daemon=False)  # progress lines go to standard error, the summary to standard output
+    try:
+        return backfill.run(
+            config,
+            None if args.dry_run else _store(args, config),
+            args.channel,
+            path=args.path,
+            resume=args.resume,
+            restart=args.restart,
+            batch=args.batch,
+            out=sys.stdout,
+        )
+    except backfill.Refused as exc:
+        print(f"backfill refused: {exc}", file=sys.stderr)
+        return 1
+
+
 def cmd_mpi(args: argparse.Namespace) -> int:
     from engine.runtime.mpi_commands import run
 
@@ -831,6 +857,16 @@ def parser() -> argparse.ArgumentParser:
     p = tasks.add_parser("refresh", parents=[common], help="recompute every person's tasks; count what changed")
     p.add_argument("--on", type=_date_arg, metavar="DATE", help="as of this date (default today)")
     p.set_defaults(func=cmd_tasks_refresh)
+
+    p = sub.add_parser("backfill", parents=[common], help="read a channel's history in bulk; resumable")
+    p.add_argument("channel")
+    p.add_argument("--path", type=Path, metavar="DIR", help="directory tree to read (default the source's path)")
+    start = p.add_mutually_exclusive_group()
+    start.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    start.add_argument("--restart", action="store_true", help="drop an unfinished backfill's checkpoint; start over")
+    p.add_argument("--dry-run", action="store_true", help="read and map, write nothing, report what would happen")
+    p.add_argument("--batch", type=int, default=200, metavar="N", help="messages per transaction (default 200)")
+    p.set_defaults(func=cmd_backfill)
 
     _mpi_parsers(sub, common)
 

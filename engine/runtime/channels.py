@@ -389,25 +389,30 @@ class RunningChannel:
                 )
 
     def _receive_file(self, source: FileSource, path: Path, data: bytes) -> list[Received]:
-        """The file's journal entries, read as the source's format says."""
-        where, now = str(path), time.time()
-        if source.format == "hl7v2":
-            return receive(
-                data,
-                channel=self.name,
-                source=where,
-                received_at=now,
-                default_charset=source.encoding,
-                validation=source.validation,
-                profile=self.profile,
-            )
-        if source.format == "ndjson":
-            entries = receive_ndjson(data, channel=self.name, source=where, received_at=now)
-        elif source.format == "fhir-json":
-            entries = [receive_fhir(data, channel=self.name, source=where, received_at=now)]
-        else:
-            entries = receive_xml(data, channel=self.name, source=where, received_at=now)
-        return [Received(entry, None) for entry in entries]
+        return receive_file(source, self.name, str(path), data, self.profile, time.time())
+
+
+def receive_file(
+    source: FileSource, channel: str, where: str, data: bytes, profile: Rules | None, now: float
+) -> list[Received]:
+    """A file's journal entries, read as the source's format says (the live poller and `huitong backfill`)."""
+    if source.format == "hl7v2":
+        return receive(
+            data,
+            channel=channel,
+            source=where,
+            received_at=now,
+            default_charset=source.encoding,
+            validation=source.validation,
+            profile=profile,
+        )
+    if source.format == "ndjson":
+        entries = receive_ndjson(data, channel=channel, source=where, received_at=now)
+    elif source.format == "fhir-json":
+        entries = [receive_fhir(data, channel=channel, source=where, received_at=now)]
+    else:
+        entries = receive_xml(data, channel=channel, source=where, received_at=now)
+    return [Received(entry, None) for entry in entries]
 
 
 def _chunks(items: list[Path], size: int) -> Iterator[list[Path]]:

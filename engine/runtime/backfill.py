@@ -1,0 +1,502 @@
+"""`huitong backfill CHANNEL`: history read in bulk through the same pipeline as live traffic, resumable.
+
+A reader turns what the channel's source can read in bulk into journal entries, each with the position after it
+(today: a file source over a directory tree; a database or FHIR range later, as further readers). The entries go
+through the store writer in small transactions — routing and outbox rows as for live traffic — and each commit
+also stores the position (source_state, key ``backfill``), so a backfill killed at any moment resumes after its last
+commit: nothing lost, nothing journaled twice. Delivery workers of the channel's destinations run in this process
+(record destinations included), under a node name of their own, and reading waits while more than a couple of
+batches are queued for them: the outbox and memory stay flat. See docs/backfill.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import orjson
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import Connection, Engine, func, select
+
+from engine.config import ChannelSpec, EngineConfig, FhirDestination, FileSource, RecordDestination
+from engine.connectors.sources import archive
+from engine.domain.masking import mask_text
+from engine.domain.outcome import PENDING_DELIVERY, MessageStatus
+from engine.domain.routing import type_matches
+from engine.pipeline.care_loop import CareLoop
+from engine.pipeline.mapping import map_message
+from engine.runtime.channels import receive_file, resolver_of, routes_of, rules_of, source_format, worker_of
+from engine.runtime.delivery import DeliveryWorker
+from engine.runtime.logging import get_logger
+from engine.runtime.progress import Progress
+from engine.runtime.writer import StoreWriter
+from engine.store import outbox, source_state
+from engine.store.journal import JournalEntry
+from engine.store.schema import messages
+from engine.store.schema import outbox as outbox_table
+
+log = get_logger("huitong.backfill")
+
+BATCH = 200  # messages per transaction: a running daemon's intake waits at most one such commit
+PAUSE = 0.02  # seconds between batches, so the daemon's own transactions get the store in between
+AHEAD = 2  # batches of due deliveries that may queue before reading waits for the workers
+DOWN_AFTER = 10.0  # at the end, deliveries whose next try is further away than this are left to the daemon
+LOOK = 0.1  # seconds between looks at the queue while waiting for deliveries
+STATE_KEY = "backfill"
+LISTED = 20  # error reasons and files kept in the checkpoint and shown in the summary
+
+Position = dict[str, Any]  # a reader's own position, stored as JSON: where the next message is
+
+
+class Refused(Exception):
+    """The backfill cannot start as asked (another one is unfinished, nothing to resume); says what to do."""
+
+
+@dataclass(slots=True)
+class Item:
+    entry: JournalEntry
+    origin: str  # where it came from, for the report (a file's relative path)
+    position: Position  # the position after this message
+
+
+@dataclass(slots=True)
+class Unreadable:
+    origin: str
+    reason: str
+
+
+@dataclass(slots=True)
+class OriginDone:
+    """Every message of an origin (a file) has been read: one step of the progress bar."""
+
+    origin: str
+
+
+Read = Item | Unreadable | OriginDone
+
+
+class Reader(Protocol):
+    """What a source can read in bulk, from a position on."""
+
+    what: str  # identifies the backfill: another `what` while one is unfinished is refused
+    channel: str
+
+    def remaining(self, after: Position) -> int:
+        """Origins (files) still to read, for the progress bar."""
+
+    def read(self, after: Position) -> Iterator[Read]: ...
+
+
+class FileReader:
+    """A file source's format over a directory tree; files are read in place, never moved."""
+
+    def __init__(self, spec: ChannelSpec, root: Path, config: EngineConfig) -> None:
+        source = spec.source
+        assert isinstance(source, FileSource)
+        self.source, self.root, self.channel = source, root.resolve(), spec.channel
+        self.what = str(self.root)
+        profile = config.profiles.get(source.profile) if source.profile else None
+        self.rules = rules_of(profile)
+        self.files = archive.archive_files(self.root, source.glob, skip=(source.done_dir, source.error_dir))
+
+    def remaining(self, after: Position) -> int:
+        start = after.get("file", "")
+        return sum(f >= start for f in self.files)
+
+    def read(self, after: Position) -> Iterator[Read]:
+        start, skip = after.get("file", ""), int(after.get("message", 0))
+        for relative, data in archive.read_from(self.root, self.files, start):
+            if isinstance(data, OSError):
+                yield Unreadable(relative, f"cannot read the file: {data.strerror or data}")
+                yield OriginDone(relative)
+                continue
+            where = str(self.root / relative)
+            items = receive_file(self.source, self.channel, where, data, self.rules, time.time())
+            first = skip if relative == start else 0
+            for index in range(first, len(items)):
+                yield Item(items[index].entry, relative, {"file": relative, "message": index + 1})
+            yield OriginDone(relative)
+
+
+@dataclass
+class Counts:
+    """What a backfill did, since it began (kept with its checkpoint, so a resumed run reports the whole)."""
+
+    files: int = 0
+    read: int = 0
+    journaled: int = 0  # PROCESSED: routed to the destinations
+    filtered: int = 0
+    duplicates: int = 0
+    errors: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    error_files: list[str] = field(default_factory=list)
+
+    def error(self, origin: str, reason: str) -> None:
+        self.errors += 1
+        reason = reason[:160]
+        if reason in self.reasons or len(self.reasons) < LISTED:
+            self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        else:
+            self.reasons["(other reasons)"] = self.reasons.get("(other reasons)", 0) + 1
+        if origin not in self.error_files and len(self.error_files) < LISTED:
+            self.error_files.append(origin)
+
+    def add(self, items: list[Item]) -> None:
+        for item in items:
+            self.read += 1
+            status = item.entry.status
+            if status == MessageStatus.PROCESSED:
+                self.journaled += 1
+            elif status == MessageStatus.FILTERED:
+                self.filtered += 1
+            elif status == MessageStatus.DUPLICATE:
+                self.duplicates += 1
+            elif status == MessageStatus.ERROR:
+                self.error(item.origin, item.entry.error or "rejected")
+
+    def copy(self) -> Counts:
+        return Counts(**{**asdict(self), "reasons": dict(self.reasons), "error_files": list(self.error_files)})
+
+
+@dataclass
+class State:
+    what: str
+    position: Position = field(default_factory=dict)
+    done: bool = False
+    first_id: int | None = None  # the backfill's first message: its deliveries are those of ids from here on
+    counts: Counts = field(default_factory=Counts)
+
+    def dumps(self) -> str:
+        return orjson.dumps(asdict(self)).decode()
+
+    @classmethod
+    def loads(cls, text: str) -> State:
+        data = orjson.loads(text)
+        return cls(data["what"], data["position"], data["done"], data["first_id"], Counts(**data["counts"]))
+
+
+@dataclass
+class Outcome:
+    state: State
+    already_done: bool
+    seconds: float
+    delivered: dict[str, int]  # outbox status -> rows, for the backfill's messages
+    left_queued: bool  # deliveries remain for the daemon (a destination is down)
+
+
+def load_state(conn: Connection, channel: str) -> State | None:
+    text = source_state.read(conn, channel).get(STATE_KEY)
+    return State.loads(text) if text else None
+
+
+def plan(state: State | None, what: str, *, resume: bool, restart: bool) -> State:
+    """The state to start from: the checkpoint to resume, or a new backfill. Refused when that would leave an
+    unfinished backfill behind (or resume one over another path)."""
+    if state is None or restart:
+        return State(what)
+    if state.what == what and (state.done or resume):
+        return state
+    if state.done:
+        return State(what)
+    if resume:
+        raise Refused(f"the unfinished backfill of this channel reads {state.what}, not {what}; resume it with "
+                      f"--resume alone, or start over with --restart")
+    raise Refused(f"a backfill of this channel over {state.what} is unfinished; continue it with --resume, or "
+                  f"start over with --restart (the journal's duplicate detection skips what it already has)")
+
+
+class Backfill:
+    def __init__(self, config: EngineConfig, spec: ChannelSpec, reader: Reader, engine: Engine, *, batch: int) -> None:
+        self.config, self.spec, self.reader, self.engine, self.batch = config, spec, reader, engine, batch
+        self.node = f"{config.node}/backfill"
+        self.workers: list[DeliveryWorker] = []
+
+    async def run(self, state: State) -> Outcome:
+        started = time.monotonic()
+        writer = StoreWriter(
+            self.engine,
+            {self.spec.channel: routes_of(self.spec)},
+            node=self.node,
+            on_woken=lambda _: self._wake(),
+            sweep_age=None,
+            clock=time.time,
+            senders=lambda: 0,  # no sender waits on these commits: commit inline
+        )
+        writer.run_now(lambda conn: outbox.release_leases(conn, self.node))  # what a killed backfill held
+        writer.recover()
+        writer.start()
+        scheduler = AsyncIOScheduler()
+        scheduler.start()
+        care = CareLoop.of(self.config)
+        resolver = resolver_of(self.config)
+        self.workers = [
+            worker_of(self.spec, dest, self.config.mappings, resolver, care, writer, scheduler)
+            for dest in self.spec.destinations
+        ]
+        already_done = state.done
+        try:
+            if not already_done:
+                await self._read(writer, state)
+            left_queued = await self._drain(state)
+        finally:
+            await asyncio.gather(*(w.stop() for w in self.workers))
+            scheduler.shutdown(wait=False)
+            await writer.close()
+        with self.engine.connect() as conn:
+            delivered = self._statuses(conn, state)
+        return Outcome(state, already_done, time.monotonic() - started, delivered, left_queued)
+
+    def _wake(self) -> None:
+        for worker in self.workers:
+            worker.wake()
+
+    async def _read(self, writer: StoreWriter, state: State) -> None:
+        progress = Progress(f"backfill {self.spec.channel}", self.reader.remaining(state.position), unit="file")
+        batch: list[Item] = []
+        try:
+            for read in self.reader.read(state.position):
+                if isinstance(read, Item):
+                    batch.append(read)
+                    if len(batch) >= self.batch:
+                        await self._commit(writer, state, batch)
+                        batch = []
+                elif isinstance(read, Unreadable):
+                    state.counts.error(read.origin, read.reason)
+                else:
+                    state.counts.files += 1
+                    progress.update(1)
+            state.done = True
+            await self._commit(writer, state, batch)
+        finally:
+            progress.close()
+
+    async def _commit(self, writer: StoreWriter, state: State, batch: list[Item]) -> None:
+        """The batch and the position after it, in one transaction; then a pause, and a wait for the workers
+        while too much is queued for them."""
+        position = batch[-1].position if batch else state.position
+        after = State(state.what, position, state.done, state.first_id, state.counts.copy())
+
+        def also(conn: Connection) -> None:  # after routing: the entries have their ids and statuses
+            after.counts.add(batch)
+            if after.first_id is None and batch:
+                after.first_id = batch[0].entry.id
+            source_state.write(conn, self.spec.channel, {STATE_KEY: after.dumps()})
+
+        await writer.append_with([i.entry for i in batch], also)
+        state.position, state.first_id, state.counts = after.position, after.first_id, after.counts
+        await asyncio.sleep(PAUSE)
+        if self.workers and state.first_id is not None:
+            while await asyncio.to_thread(self._due, state, time.time()) > AHEAD * self.batch:
+                await asyncio.sleep(LOOK)
+
+    def _pending(self, conn: Connection, state: State, due_by: float | None = None) -> int:
+        o = outbox_table.c
+        query = (
+            select(func.count())
+            .select_from(outbox_table.join(messages, messages.c.id == o.message_id))
+            .where(
+                o.channel == self.spec.channel,
+                o.message_id >= state.first_id,
+                messages.c.node == self.node,
+                o.status.in_(PENDING_DELIVERY),
+            )
+        )
+        if due_by is not None:
+            query = query.where(o.next_attempt_at <= due_by)
+        return int(conn.execute(query).scalar_one())
+
+    def _due(self, state: State, now: float) -> int:
+        with self.engine.connect() as conn:
+            return self._pending(conn, state, now)
+
+    def _statuses(self, conn: Connection, state: State) -> dict[str, int]:
+        if state.first_id is None:
+            return {}
+        o = outbox_table.c
+        rows = conn.execute(
+            select(o.status, func.count())
+            .select_from(outbox_table.join(messages, messages.c.id == o.message_id))
+            .where(o.channel == self.spec.channel, o.message_id >= state.first_id, messages.c.node == self.node)
+            .group_by(o.status)
+        )
+        return {status: int(n) for status, n in rows}
+
+    async def _drain(self, state: State) -> bool:
+        """Wait until every delivery of the backfill is SENT or DEAD; True when some are left for the daemon
+        because their next try is more than DOWN_AFTER seconds away (a destination is down)."""
+        if not self.workers or state.first_id is None:
+            return False
+
+        def look() -> tuple[int, int]:
+            now = time.time()
+            with self.engine.connect() as conn:
+                return self._pending(conn, state), self._pending(conn, state, now + DOWN_AFTER)
+
+        pending, soon = await asyncio.to_thread(look)
+        if not pending:
+            return False
+        progress = Progress(f"backfill {self.spec.channel} deliveries", pending, unit="delivery")
+        try:
+            while pending:
+                if not soon:
+                    return True
+                await asyncio.sleep(LOOK)
+                now_pending, soon = await asyncio.to_thread(look)
+                if now_pending < pending:
+                    progress.update(pending - now_pending)
+                pending = now_pending
+            return False
+        finally:
+            progress.close()
+
+
+def reader_of(config: EngineConfig, spec: ChannelSpec, path: Path | None) -> Reader:
+    source = spec.source
+    if not isinstance(source, FileSource):
+        raise Refused(f"channel {spec.channel} has a {source.type} source; backfill reads file sources")
+    root = path or source.path
+    if not root.is_dir():
+        raise Refused(f"{root} is not a directory")
+    return FileReader(spec, root, config)
+
+
+def start(engine: Engine, reader: Reader, *, resume: bool, restart: bool) -> State:
+    with engine.connect() as conn:
+        stored = load_state(conn, reader.channel)
+    if resume and stored is None:
+        log.info("nothing to resume; starting the backfill", channel=reader.channel)
+    return plan(stored, reader.what, resume=resume, restart=restart)
+
+
+def recorded_path(engine: Engine, channel: str) -> Path | None:
+    """Where the channel's unfinished backfill reads, for `--resume` without `--path`."""
+    with engine.connect() as conn:
+        stored = load_state(conn, channel)
+    return Path(stored.what) if stored is not None and not stored.done else None
+
+
+# -- dry run --------------------------------------------------------------------------------------------------
+@dataclass
+class DryRun:
+    files: int = 0
+    messages: int = 0
+    types: Counter[str] = field(default_factory=Counter)
+    filtered: int = 0
+    resources: Counter[str] = field(default_factory=Counter)
+    errors: dict[str, list[str]] = field(default_factory=dict)  # file -> reasons (intake and mapping)
+
+    def error(self, origin: str, reason: str) -> None:
+        self.errors.setdefault(origin, []).append(reason)
+
+
+def dry_run(config: EngineConfig, spec: ChannelSpec, reader: Reader) -> DryRun:
+    """Read and map every message as the backfill would, writing nothing anywhere."""
+    report = DryRun()
+    accepts = routes_of(spec).accepts
+    maps = bool(spec.map) or any(isinstance(d, (RecordDestination, FhirDestination)) for d in spec.destinations)
+    kind = source_format(spec)
+    default_charset = getattr(spec.source, "encoding", None)
+    progress = Progress(f"backfill {spec.channel} (dry run)", reader.remaining({}), unit="file")
+    for read in reader.read({}):
+        if isinstance(read, OriginDone):
+            report.files += 1
+            progress.update(1)
+            continue
+        if isinstance(read, Unreadable):
+            report.error(read.origin, read.reason)
+            continue
+        entry = read.entry
+        report.messages += 1
+        report.types[entry.message_type or "(none)"] += 1
+        if entry.status == MessageStatus.ERROR:
+            report.error(read.origin, f"message {read.position.get('message', '?')}: {entry.error}")
+            continue
+        if not type_matches(accepts, entry.message_type):
+            report.filtered += 1
+            continue
+        if not maps:
+            continue
+        try:
+            mapped = map_message(
+                config.mappings,
+                spec.map,
+                entry.raw,
+                format=kind,
+                charset=entry.charset or default_charset,
+                source_system=spec.source_system,
+            )
+        except Exception as exc:  # any mapping failure is reported, the next message is mapped as usual
+            report.error(read.origin, f"message {read.position.get('message', '?')}: {mask_text(str(exc))}")
+            continue
+        report.resources.update(r.type for r in mapped.resources)
+    progress.close()
+    return report
+
+
+# -- the command ----------------------------------------------------------------------------------------------
+def print_summary(outcome: Outcome, out: IO[str]) -> None:
+    c = outcome.state.counts
+    if outcome.already_done:
+        print(f"backfill of {outcome.state.what} already finished: nothing to do", file=out)
+    print(f"files              {c.files}", file=out)
+    print(f"messages read      {c.read}", file=out)
+    print(f"journaled          {c.journaled}", file=out)
+    print(f"duplicates skipped {c.duplicates}", file=out)
+    print(f"filtered           {c.filtered}", file=out)
+    print(f"errors             {c.errors}", file=out)
+    for reason, n in sorted(c.reasons.items(), key=lambda kv: -kv[1]):
+        print(f"  {n:>6}  {reason}", file=out)
+    if c.error_files:
+        print(f"  in: {', '.join(c.error_files)}", file=out)
+    delivered = outcome.delivered
+    print(f"delivered          SENT {delivered.get('SENT', 0)}, DEAD {delivered.get('DEAD', 0)}", file=out)
+    queued = sum(n for s, n in delivered.items() if s in PENDING_DELIVERY)
+    if queued:
+        print(f"still queued       {queued} (a destination is down; the daemon delivers them)", file=out)
+    print(f"time               {outcome.seconds:.1f}s", file=out)
+
+
+def print_dry_run(report: DryRun, out: IO[str]) -> None:
+    print("dry run: nothing was written", file=out)
+    print(f"files              {report.files}", file=out)
+    print(f"messages           {report.messages}", file=out)
+    for kind, n in sorted(report.types.items()):
+        print(f"  {n:>6}  {kind}", file=out)
+    print(f"filtered           {report.filtered}", file=out)
+    if report.resources:
+        print("resources          " + ", ".join(f"{k} {n}" for k, n in sorted(report.resources.items())), file=out)
+    print(f"errors             {sum(len(v) for v in report.errors.values())}", file=out)
+    for origin, reasons in report.errors.items():
+        for reason in reasons:
+            print(f"  {origin}: {reason}", file=out)
+
+
+def run(
+    config: EngineConfig,
+    engine: Engine | None,
+    channel: str,
+    *,
+    path: Path | None,
+    resume: bool,
+    restart: bool,
+    batch: int,
+    out: IO[str],
+) -> int:
+    """0: finished (messages the intake rejected are counted, not fatal); 3: read and journaled, but deliveries
+    are left queued for the daemon; 1: refused. `engine` is None for a dry run (nothing is opened)."""
+    spec = config.channels[channel]
+    if engine is None:
+        print_dry_run(dry_run(config, spec, reader_of(config, spec, path)), out)
+        return 0
+    if resume and path is None:
+        path = recorded_path(engine, channel)
+    reader = reader_of(config, spec, path)
+    state = start(engine, reader, resume=resume, restart=restart)
+    outcome = asyncio.run(Backfill(config, spec, reader, engine, batch=batch).run(state))
+    print_summary(outcome, out)
+    return 3 if outcome.left_queued else 0
