@@ -1,0 +1,190 @@
+"""`huitong backfill CHANNEL`: an HL7 v2 archive through the whole pipeline, checkpointed, resumable, idempotent."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select
+
+from engine.runtime.backfill import STATE_KEY, State
+from engine.store import source_state
+from engine.store.database import migrate
+from engine.store.schema import messages, outbox, record_resources, record_versions
+from tests.support.archive import flat_tree, mixed_tree, resident_id
+from tests.support.daemon import HUITONG, huitong, wait_until, write_config
+
+
+def setup(tmp_path: Path, store_url: str, log_dir: Path) -> Path:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    return write_config(
+        tmp_path,
+        store_url,
+        {
+            "his": {
+                "source_system": "his.county-hospital",
+                "source": {"type": "file", "path": str(inbox), "glob": "*.hl7", "encoding": "gb18030"},
+                "map": ["hl7v2/adt"],
+                "destinations": [{"name": "record", "type": "record", "order_by": "person"}],
+            }
+        },
+        log_dir / f"backfill-{tmp_path.name}.jsonl",
+    )
+
+
+def counts(store_url: str) -> dict[str, object]:
+    """What the store holds: journal rows per control ID and status, deliveries per status, record rows."""
+    engine = create_engine(store_url)
+    try:
+        with engine.connect() as conn:
+            journal = conn.execute(select(messages.c.control_id, messages.c.status)).all()
+            deliveries = conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all()
+            encounters = conn.execute(
+                select(func.count()).select_from(record_resources).where(record_resources.c.type == "Encounter")
+            ).scalar_one()
+            versions = conn.execute(select(func.count()).select_from(record_versions)).scalar_one()
+    finally:
+        engine.dispose()
+    return {
+        "journal": sorted((c, s) for c, s in journal),
+        "deliveries": dict(deliveries),
+        "encounters": encounters,
+        "versions": versions,
+    }
+
+
+def backfill_state(store_url: str) -> State | None:
+    engine = create_engine(store_url)
+    try:
+        with engine.connect() as conn:
+            text = source_state.read(conn, "his").get(STATE_KEY)
+    except Exception:  # the schema is not there yet
+        return None
+    finally:
+        engine.dispose()
+    return State.loads(text) if text else None
+
+
+def test_a_tree_of_gb18030_utf8_and_batch_files_lands_in_the_record(
+    store_url: str, tmp_path: Path, log_dir: Path
+) -> None:
+    config = setup(tmp_path, store_url, log_dir)
+    numbers = mixed_tree(tmp_path / "archive")
+    done = huitong("backfill", "his", "--path", str(tmp_path / "archive"), config=config)
+    assert done.returncode == 0, done.stderr
+    assert "journaled          7" in done.stdout
+    assert "delivered          SENT 7, DEAD 0" in done.stdout
+    for n in (1, 2, 4, 6):  # GB 18030 with MSH-18, UTF-8, inside the batch file, without MSH-18 (the source's)
+        shown = huitong("record", "show", resident_id(n), "--json", config=config)
+        assert shown.returncode == 0, shown.stderr
+        assert "张" in json.dumps(json.loads(shown.stdout), ensure_ascii=False)
+    assert counts(store_url)["encounters"] == len(numbers)
+    assert (tmp_path / "archive" / "2024" / "01" / "a.hl7").exists()  # an archive is read in place
+
+
+def test_a_malformed_file_in_the_middle_is_reported_by_name_and_the_rest_goes_on(
+    store_url: str, tmp_path: Path, log_dir: Path
+) -> None:
+    config = setup(tmp_path, store_url, log_dir)
+    mixed_tree(tmp_path / "archive")
+    done = huitong("backfill", "his", "--path", str(tmp_path / "archive"), config=config)
+    assert done.returncode == 0, done.stderr
+    assert "errors             1" in done.stdout
+    assert "no MSH segment found" in done.stdout
+    assert "2024/02/broken.hl7" in done.stdout
+    journal = counts(store_url)["journal"]
+    assert ("BF-0006", "PROCESSED") in journal and ("BF-0007", "PROCESSED") in journal  # the files after it
+
+
+def test_killed_during_a_backfill_it_resumes_with_every_message_exactly_once(
+    store_url: str, tmp_path: Path, log_dir: Path
+) -> None:
+    config = setup(tmp_path, store_url, log_dir)
+    numbers = flat_tree(tmp_path / "archive", 40)
+    assert huitong("messages", "list", config=config).returncode == 0  # the schema, so the test can poll it
+    proc = subprocess.Popen(
+        [HUITONG, "backfill", "his", "--path", str(tmp_path / "archive"), "--batch", "1", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        first = wait_until(lambda: backfill_state(store_url), step=0.01)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(10)
+    assert isinstance(first, State) and not first.done
+    killed_at = backfill_state(store_url)
+    assert killed_at is not None and not killed_at.done
+
+    again = huitong("backfill", "his", "--resume", config=config)  # the recorded path
+    assert again.returncode == 0, again.stderr
+    assert f"messages read      {len(numbers)}" in again.stdout
+    after = counts(store_url)
+    assert after["journal"] == [(f"BF-{n:04d}", "PROCESSED") for n in numbers]
+    assert after["deliveries"] == {"SENT": len(numbers)}
+    assert after["encounters"] == len(numbers)
+
+
+def test_a_finished_backfill_run_again_changes_nothing(store_url: str, tmp_path: Path, log_dir: Path) -> None:
+    config = setup(tmp_path, store_url, log_dir)
+    mixed_tree(tmp_path / "archive")
+    archive = str(tmp_path / "archive")
+    assert huitong("backfill", "his", "--path", archive, config=config).returncode == 0
+    before = counts(store_url)
+    for extra in ((), ("--resume",)):
+        again = huitong("backfill", "his", "--path", archive, *extra, config=config)
+        assert again.returncode == 0, again.stderr
+        assert "already finished: nothing to do" in again.stdout
+    assert counts(store_url) == before
+
+
+def test_a_new_path_while_a_backfill_is_unfinished_is_refused(store_url: str, tmp_path: Path, log_dir: Path) -> None:
+    config = setup(tmp_path, store_url, log_dir)
+    mixed_tree(tmp_path / "archive")
+    engine = create_engine(store_url)
+    migrate(engine)
+    unfinished = State(str(tmp_path / "older"), {"file": "x.hl7", "message": 1})
+    with engine.begin() as conn:
+        source_state.write(conn, "his", {STATE_KEY: unfinished.dumps()})
+    engine.dispose()
+    refused = huitong("backfill", "his", "--path", str(tmp_path / "archive"), config=config)
+    assert refused.returncode == 1
+    assert "unfinished" in refused.stderr and "--restart" in refused.stderr
+    assert counts(store_url)["journal"] == []
+    restarted = huitong("backfill", "his", "--path", str(tmp_path / "archive"), "--restart", config=config)
+    assert restarted.returncode == 0, restarted.stderr
+    assert "journaled          7" in restarted.stdout
+
+
+def test_a_dry_run_writes_nothing_and_reports_types_and_mapping_errors_by_file(
+    store_url: str, tmp_path: Path, log_dir: Path
+) -> None:
+    config = setup(tmp_path, store_url, log_dir)
+    mixed_tree(tmp_path / "archive")
+    bad = (tmp_path / "archive" / "2024" / "01" / "a.hl7").read_bytes().replace(b"||19900307|", b"||19901399|")
+    (tmp_path / "archive" / "2024" / "01" / "bad_birth.hl7").write_bytes(bad.replace(b"BF-0001", b"BF-0099"))
+    done = huitong("backfill", "his", "--path", str(tmp_path / "archive"), "--dry-run", config=config)
+    assert done.returncode == 0, done.stderr
+    assert "nothing was written" in done.stdout
+    assert "messages           9" in done.stdout
+    assert "8  ADT^A04" in done.stdout
+    assert "2024/01/bad_birth.hl7: message 1:" in done.stdout and "birthDate" in done.stdout
+    assert "2024/02/broken.hl7: message 1: no MSH segment found" in done.stdout
+    assert "Encounter 7, Patient 7" in done.stdout
+    assert backfill_state(store_url) is None
+    assert json.loads(huitong("messages", "list", "--json", config=config).stdout) == []
+
+
+def test_progress_lines_are_written_when_not_on_a_terminal(store_url: str, tmp_path: Path, log_dir: Path) -> None:
+    config = setup(tmp_path, store_url, log_dir)
+    mixed_tree(tmp_path / "archive")
+    done = huitong("backfill", "his", "--path", str(tmp_path / "archive"), config=config)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    files = [line for line in lines if line.get("task") == "backfill his"]
+    assert files and files[-1]["event"] == "done"
+    assert files[-1]["done"] == files[-1]["total"] == 6
+    assert "rate_per_s" in files[-1]
