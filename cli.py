@@ -567,6 +567,12 @@ def _date_arg(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text}") from None
 
 
+def _batch_size(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of messages, 1 or more, got {text!r}")
+    return int(text)
+
+
 def cmd_backfill(args: argparse.Namespace) -> int:
     """History through the channel's pipeline, resumable; see docs/backfill.md."""
     from engine.runtime import backfill
@@ -865,7 +871,7 @@ def parser() -> argparse.ArgumentParser:
     start.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     start.add_argument("--restart", action="store_true", help="drop an unfinished backfill's checkpoint; start over")
     p.add_argument("--dry-run", action="store_true", help="read and map, write nothing, report what would happen")
-    p.add_argument("--batch", type=int, default=200, metavar="N", help="messages per transaction (default 200)")
+    p.add_argument("--batch", type=_batch_size, default=200, metavar="N", help="messages per transaction (default 200)")
     p.set_defaults(func=cmd_backfill)
 
     _mpi_parsers(sub, common)

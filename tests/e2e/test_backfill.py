@@ -7,14 +7,15 @@ import signal
 import subprocess
 from pathlib import Path
 
+import yaml
 from sqlalchemy import create_engine, func, select
 
 from engine.runtime.backfill import STATE_KEY, State
 from engine.store import source_state
 from engine.store.database import migrate
 from engine.store.schema import messages, outbox, record_resources, record_versions
-from tests.support.archive import flat_tree, mixed_tree, resident_id
-from tests.support.daemon import HUITONG, huitong, wait_until, write_config
+from tests.support.archive import flat_tree, mixed_tree, name, resident_id
+from tests.support.daemon import HUITONG, free_port, huitong, wait_until, write_config
 
 
 def setup(tmp_path: Path, store_url: str, log_dir: Path) -> Path:
@@ -56,6 +57,19 @@ def counts(store_url: str) -> dict[str, object]:
     }
 
 
+def patient_names(store_url: str) -> list[str]:
+    engine = create_engine(store_url)
+    r, v = record_resources.c, record_versions.c
+    try:
+        with engine.connect() as conn:
+            bodies = conn.execute(
+                select(v.body).join(record_resources, r.id == v.resource_id).where(r.type == "Patient")
+            ).scalars()
+            return sorted(n["family"] + "".join(n.get("given", [])) for b in bodies for n in json.loads(b)["name"])
+    finally:
+        engine.dispose()
+
+
 def backfill_state(store_url: str) -> State | None:
     engine = create_engine(store_url)
     try:
@@ -77,11 +91,12 @@ def test_a_tree_of_gb18030_utf8_and_batch_files_lands_in_the_record(
     assert done.returncode == 0, done.stderr
     assert "journaled          7" in done.stdout
     assert "delivered          SENT 7, DEAD 0" in done.stdout
-    for n in (1, 2, 4, 6):  # GB 18030 with MSH-18, UTF-8, inside the batch file, without MSH-18 (the source's)
-        shown = huitong("record", "show", resident_id(n), "--json", config=config)
-        assert shown.returncode == 0, shown.stderr
-        assert "张" in json.dumps(json.loads(shown.stdout), ensure_ascii=False)
+    # GB 18030 with MSH-18, UTF-8, inside the batch file, without MSH-18 (the source's encoding): all read right
+    assert patient_names(store_url) == sorted(name(n) for n in numbers)
     assert counts(store_url)["encounters"] == len(numbers)
+    shown = huitong("record", "show", resident_id(6), "--json", config=config)
+    assert shown.returncode == 0, shown.stderr
+    assert name(6) in json.dumps(json.loads(shown.stdout), ensure_ascii=False)
     assert (tmp_path / "archive" / "2024" / "01" / "a.hl7").exists()  # an archive is read in place
 
 
@@ -188,3 +203,25 @@ def test_progress_lines_are_written_when_not_on_a_terminal(store_url: str, tmp_p
     assert files and files[-1]["event"] == "done"
     assert files[-1]["done"] == files[-1]["total"] == 6
     assert "rate_per_s" in files[-1]
+
+
+def test_with_a_destination_down_it_stops_and_leaves_the_queue_to_the_daemon(
+    store_url: str, tmp_path: Path, log_dir: Path
+) -> None:
+    config = setup(tmp_path, store_url, log_dir)
+    channel = tmp_path / "channels" / "his.yaml"
+    spec = yaml.safe_load(channel.read_text())
+    closed = f"http://127.0.0.1:{free_port()}/in"  # nothing listens there
+    spec["destinations"].append({"name": "gateway", "type": "http", "url": closed, "retry": {"initial_interval": "5m"}})
+    channel.write_text(yaml.safe_dump(spec, allow_unicode=True))
+    mixed_tree(tmp_path / "archive")
+    done = huitong("backfill", "his", "--path", str(tmp_path / "archive"), config=config)
+    assert done.returncode == 3, done.stderr
+    assert "delivered          SENT 7, DEAD 0" in done.stdout  # the record
+    assert "still queued       7 (a destination is down; the daemon delivers them)" in done.stdout
+    deliveries = counts(store_url)["deliveries"]
+    assert deliveries["SENT"] == 7 and deliveries.get("ERROR", 0) + deliveries.get("QUEUED", 0) == 7
+    engine = create_engine(store_url)
+    with engine.connect() as conn:  # not held by the stopped backfill: the daemon can take them at once
+        assert conn.execute(select(func.count()).where(outbox.c.lease_until.is_not(None))).scalar_one() == 0
+    engine.dispose()

@@ -15,13 +15,17 @@ def resident_id(n: int) -> str:
     return body + check
 
 
+def name(n: int) -> str:
+    return f"张{GIVEN[n % len(GIVEN)]}"
+
+
 def adt(n: int, charset: str) -> str:
     """ADT^A04 number `n` (control ID BF-<n>, visit V<n>) of an invented resident; MSH-18 is `charset`."""
     return "\r".join(
         [
             f"MSH|^~\\&|HIS|县人民医院|HUITONG|医共体平台|20250312093000||ADT^A04^ADT_A01|BF-{n:04d}|P|2.4||||||{charset}",
             "EVN|A04|20250312093000",
-            f"PID|1||M{n:05d}^^^HIS^PI~{resident_id(n)}^^^CHN^NNCHN||张{GIVEN[n % len(GIVEN)]}^^^^^^L||19900307|M"
+            f"PID|1||M{n:05d}^^^HIS^PI~{resident_id(n)}^^^CHN^NNCHN||{name(n)}^^^^^^L||19900307|M"
             f"|||幸福路{n}号^^抚州市^江西省^344000^CHN^H||1380000{n:04d}^PRN^CP",
             "PV1|1|O|内科门诊^^^县人民医院||||D001^李医生^^^^^^^^^^^^^^^^^^^^^^^^^医师|||MED|||||||||"
             f"V{n:05d}^^^HIS^VN|||||||||||||||||||||||||20250312093000",
