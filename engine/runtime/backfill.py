@@ -374,10 +374,10 @@ def start(engine: Engine, reader: Reader, *, resume: bool, restart: bool) -> Sta
 
 
 def recorded_path(engine: Engine, channel: str) -> Path | None:
-    """Where the channel's unfinished backfill reads, for `--resume` without `--path`."""
+    """Where the channel's last backfill read, for `--resume` without `--path` (finished: nothing to do)."""
     with engine.connect() as conn:
         stored = load_state(conn, channel)
-    return Path(stored.what) if stored is not None and not stored.done else None
+    return Path(stored.what) if stored is not None else None
 
 
 # -- dry run --------------------------------------------------------------------------------------------------

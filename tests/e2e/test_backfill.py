@@ -149,8 +149,8 @@ def test_a_finished_backfill_run_again_changes_nothing(store_url: str, tmp_path:
     archive = str(tmp_path / "archive")
     assert huitong("backfill", "his", "--path", archive, config=config).returncode == 0
     before = counts(store_url)
-    for extra in ((), ("--resume",)):
-        again = huitong("backfill", "his", "--path", archive, *extra, config=config)
+    for extra in (("--path", archive), ("--path", archive, "--resume"), ("--resume",)):
+        again = huitong("backfill", "his", *extra, config=config)
         assert again.returncode == 0, again.stderr
         assert "already finished: nothing to do" in again.stdout
     assert counts(store_url) == before
