@@ -49,6 +49,7 @@ DOWN_AFTER = 10.0  # at the end, deliveries whose next try is further away than 
 LOOK = 0.1  # seconds between looks at the queue while waiting for deliveries
 STATE_KEY = "backfill"
 LISTED = 20  # error reasons and files kept in the checkpoint and shown in the summary
+PER_FILE = 5  # errors shown per file by a dry run
 
 Position = dict[str, Any]  # a reader's own position, stored as JSON: where the next message is
 
@@ -218,6 +219,12 @@ class Backfill:
 
     async def run(self, state: State) -> Outcome:
         started = time.monotonic()
+        already_done = state.done
+        if already_done:
+            with self.engine.connect() as conn:
+                delivered = self._statuses(conn, state)
+            if not any(status in PENDING_DELIVERY for status in delivered):  # nothing to do: start nothing
+                return Outcome(state, True, time.monotonic() - started, delivered, False)
         writer = StoreWriter(
             self.engine,
             {self.spec.channel: routes_of(self.spec)},
@@ -238,7 +245,6 @@ class Backfill:
             worker_of(self.spec, dest, self.config.mappings, resolver, care, writer, scheduler)
             for dest in self.spec.destinations
         ]
-        already_done = state.done
         try:
             if not already_done:
                 await self._read(writer, state)
@@ -388,10 +394,14 @@ class DryRun:
     types: Counter[str] = field(default_factory=Counter)
     filtered: int = 0
     resources: Counter[str] = field(default_factory=Counter)
-    errors: dict[str, list[str]] = field(default_factory=dict)  # file -> reasons (intake and mapping)
+    errors: dict[str, list[str]] = field(default_factory=dict)  # file -> its first reasons (intake and mapping)
+    error_counts: Counter[str] = field(default_factory=Counter)  # file -> errors
 
     def error(self, origin: str, reason: str) -> None:
-        self.errors.setdefault(origin, []).append(reason)
+        self.error_counts[origin] += 1
+        kept = self.errors.setdefault(origin, [])
+        if len(kept) < PER_FILE:
+            kept.append(reason)
 
 
 def dry_run(config: EngineConfig, spec: ChannelSpec, reader: Reader) -> DryRun:
@@ -470,10 +480,12 @@ def print_dry_run(report: DryRun, out: IO[str]) -> None:
     print(f"filtered           {report.filtered}", file=out)
     if report.resources:
         print("resources          " + ", ".join(f"{k} {n}" for k, n in sorted(report.resources.items())), file=out)
-    print(f"errors             {sum(len(v) for v in report.errors.values())}", file=out)
-    for origin, reasons in report.errors.items():
+    print(f"errors             {report.error_counts.total()}", file=out)
+    for origin, reasons in report.errors.items():  # every file; its first few reasons
         for reason in reasons:
             print(f"  {origin}: {reason}", file=out)
+        if report.error_counts[origin] > len(reasons):
+            print(f"  {origin}: ... and {report.error_counts[origin] - len(reasons)} more", file=out)
 
 
 def run(
