@@ -7,10 +7,11 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 from sqlalchemy import create_engine, func, select
 
-from engine.runtime.backfill import STATE_KEY, State
+from engine.runtime.backfill import STATE_KEY, Refused, State, plan
 from engine.store import source_state
 from engine.store.database import migrate
 from engine.store.schema import messages, outbox, record_resources, record_versions
@@ -225,3 +226,47 @@ def test_with_a_destination_down_it_stops_and_leaves_the_queue_to_the_daemon(
     with engine.connect() as conn:  # not held by the stopped backfill: the daemon can take them at once
         assert conn.execute(select(func.count()).where(outbox.c.lease_until.is_not(None))).scalar_one() == 0
     engine.dispose()
+
+
+def test_an_ndjson_export_is_read_line_by_line_and_a_bad_line_is_reported_with_its_file(
+    store_url: str, tmp_path: Path, log_dir: Path
+) -> None:
+    inbox, export = tmp_path / "inbox", tmp_path / "export" / "2024"
+    inbox.mkdir()
+    export.mkdir(parents=True)
+    patients = [{"resourceType": "Patient", "id": f"p{n}", "name": [{"text": f"王{n}"}]} for n in range(1, 5)]
+    lines = [json.dumps(p, ensure_ascii=False) for p in patients]
+    (export / "a.ndjson").write_text("\n".join(lines[:2]) + "\n")
+    (export / "b.ndjson").write_text("\n".join([lines[2], "{not json", lines[3]]) + "\n")
+    config = write_config(
+        tmp_path,
+        store_url,
+        {"emr": {"source": {"type": "file", "path": str(inbox), "glob": "*.ndjson", "format": "ndjson"}}},
+        log_dir / f"backfill-{tmp_path.name}.jsonl",
+    )
+    done = huitong("backfill", "emr", "--path", str(tmp_path / "export"), config=config)
+    assert done.returncode == 0, done.stderr
+    assert "messages read      5" in done.stdout
+    assert "errors             1" in done.stdout and "2024/b.ndjson" in done.stdout
+    journal = counts(store_url)["journal"]
+    assert [c for c, s in journal if s == "PROCESSED"] == ["p1", "p2", "p3", "p4"]
+
+
+def test_an_unfinished_backfill_of_the_same_path_asks_for_resume_or_restart() -> None:
+    unfinished = State("/archive/his", {"file": "2024/a.hl7", "message": 1})
+    with pytest.raises(Refused, match="--resume"):
+        plan(unfinished, "/archive/his", resume=False, restart=False)
+    assert plan(unfinished, "/archive/his", resume=True, restart=False) is unfinished
+    assert plan(unfinished, "/archive/his", resume=False, restart=True).position == {}
+
+
+def test_resume_over_another_path_than_the_unfinished_one_is_refused() -> None:
+    unfinished = State("/archive/his", {"file": "2024/a.hl7", "message": 1})
+    with pytest.raises(Refused, match="--resume alone"):
+        plan(unfinished, "/archive/other", resume=True, restart=False)
+
+
+def test_after_a_finished_backfill_another_path_starts_a_new_one() -> None:
+    finished = State("/archive/his", {"file": "2024/z.hl7", "message": 3}, done=True, first_id=1)
+    fresh = plan(finished, "/archive/2025", resume=False, restart=False)
+    assert fresh.what == "/archive/2025" and fresh.position == {} and not fresh.done and fresh.first_id is None
