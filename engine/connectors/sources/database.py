@@ -65,28 +65,30 @@ def source_engine(url: str, timeout: float) -> Engine:
     parsed = read_only_url(url)
     backend = parsed.get_backend_name()
     connect_args: dict[str, Any] = {}
-    begin: Callable[[Connection], None] | None = None
+    first: tuple[str, ...] = ()
     if backend == "sqlite":
         connect_args = {"timeout": timeout}
     elif backend == "postgresql":
         connect_args = {"connect_timeout": max(1, int(timeout))}
-        ms = int(timeout * 1000)
-
-        def begin(conn: Connection) -> None:
-            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
-
+        first = ("SET TRANSACTION READ ONLY", f"SET LOCAL statement_timeout = {int(timeout * 1000)}")
     elif backend in ("mysql", "mariadb"):
         connect_args = {"connect_timeout": max(1, int(timeout)), "read_timeout": max(1, int(timeout))}
         if "charset" not in parsed.query:
             connect_args["charset"] = "utf8mb4"
-
-        def begin(conn: Connection) -> None:
-            conn.exec_driver_sql("START TRANSACTION READ ONLY")
-
+        first = ("START TRANSACTION READ ONLY",)
     engine = create_engine(parsed, poolclass=NullPool, connect_args=connect_args)
-    if begin is not None:
-        event.listen(engine, "begin", begin)
+    if first:
+
+        def read_only(conn: Connection) -> None:
+            # on the driver's cursor: the statement the transaction begins for may stream (a server-side cursor)
+            cursor = conn.connection.cursor()
+            try:
+                for statement in first:
+                    cursor.execute(statement)
+            finally:
+                cursor.close()
+
+        event.listen(engine, "begin", read_only)
     return engine
 
 
