@@ -1,0 +1,108 @@
+"""A database channel in the daemon: a HIS view's rows become records, once each, across restarts and bad queries."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.daemon import Daemon, huitong, wait_until, write_config
+from tests.support.http import journal
+from tests.support.source_db import KINDS, PEOPLE, SourceDb, open_source_db
+
+
+@pytest.fixture(params=KINDS)
+def his(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SourceDb]:
+    yield from open_source_db(request.param, tmp_path)
+
+
+def visits_config(tmp_path: Path, his: SourceDb, log_dir: Path, **source: object) -> Path:
+    spec = {
+        "type": "database",
+        "url": his.url,
+        "query": his.query(),
+        "watermark": "updated_at",
+        "start": "2000-01-01 00:00:00",
+        "message_type": "his.outpatient_visit",
+        "poll_interval": "300ms",
+        "batch_size": 2,
+        **source,
+    }
+    channel = {
+        "source_system": "his.dean-county-hospital",
+        "source": spec,
+        "map": ["database/his_outpatient_visit"],
+        "destinations": [{"name": "record", "type": "record", "order_by": "person"}],
+    }
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    return write_config(tmp_path, store, {"his-visits": channel}, log_dir / f"db-{tmp_path.name}.jsonl")
+
+
+def delivered(config: Path) -> list[str]:
+    return [d["status"] for row in journal(config) for d in row["destinations"]]
+
+
+def test_rows_of_a_his_view_become_records_and_rows_added_later_are_picked_up(
+    his: SourceDb, tmp_path: Path, log_dir: Path
+) -> None:
+    his.add_visit(1, "2026-11-20 10:00:00", person=0)
+    his.add_visit(2, "2026-11-20 10:05:00", person=1, diagnosis=("I10.x00", "高血压"))
+    his.add_visit(3, "2026-11-20 10:10:00", person=0)
+    before = his.snapshot()
+    config = visits_config(tmp_path, his, log_dir)
+    with Daemon(config):
+        wait_until(lambda: len(journal(config)) == 3)
+        his.add_visit(4, "2026-11-20 11:00:00", person=1)
+        wait_until(lambda: delivered(config) == ["SENT"] * 4)
+    rows = journal(config)
+    assert {(r["message_type"], r["status"]) for r in rows} == {("his.outpatient_visit", "PROCESSED")}
+    shown = huitong("record", "show", PEOPLE[1][1], "--json", config=config)
+    assert shown.returncode == 0, shown.stderr
+    record = json.dumps(json.loads(shown.stdout), ensure_ascii=False)
+    assert "李秀英" in record
+    assert "高血压" in record
+    assert "ambulatory" in record  # Encounter class AMB
+    assert "2026-11-20T09:30:00+08:00" in record  # the view's local time, in the mapping's timezone
+    assert his.snapshot()[:3] == before  # the engine read the view and wrote nothing to the source
+
+
+def test_the_watermark_survives_a_restart_and_a_row_sharing_the_last_value_is_not_lost(
+    his: SourceDb, tmp_path: Path, log_dir: Path
+) -> None:
+    his.add_visit(1, "2026-11-20 10:00:00")
+    his.add_visit(2, "2026-11-20 10:05:00")
+    his.add_visit(3, "2026-11-20 10:05:00")  # same time as 2: batch_size 2 cuts between them
+    config = visits_config(tmp_path, his, log_dir)
+    with Daemon(config):
+        wait_until(lambda: len(journal(config)) == 3)
+    his.add_visit(5, "2026-11-20 10:05:00")  # committed late by the HIS with the last value already read
+    his.add_visit(6, "2026-11-20 10:30:00")
+    with Daemon(config):
+        wait_until(lambda: len(journal(config)) >= 5)
+        wait_until(lambda: delivered(config) == ["SENT"] * 5)
+    ids = Counter(r["control_id"] for r in journal(config))
+    assert sorted(ids.values()) == [1, 1, 3]  # 10:00, 10:30 once; the three rows at 10:05 once each
+    assert {r["status"] for r in journal(config)} == {"PROCESSED"}
+
+
+def test_a_bad_query_is_logged_and_retried_while_the_daemon_keeps_serving(
+    his: SourceDb, tmp_path: Path, log_dir: Path
+) -> None:
+    if his.kind != "sqlite":
+        pytest.skip("the retry does not depend on the database; SQLite shows it")
+    his.add_visit(1, "2026-11-20 10:00:00")
+    missing = f"{his.view}_v2"  # the vendor has not created this view yet
+    config = visits_config(tmp_path, his, log_dir, query=his.query().replace(his.view, missing))
+    with Daemon(config) as daemon:
+        log = log_dir / f"db-{tmp_path.name}.jsonl"
+        wait_until(lambda: log.exists() and log.read_text(encoding="utf-8").count("database poll failed") >= 2)
+        assert daemon.proc is not None and daemon.proc.poll() is None
+        his.execute(f"CREATE VIEW {missing} AS SELECT * FROM {his.view}")
+        wait_until(lambda: len(journal(config)) == 1)
+    his.execute(f"DROP VIEW {missing}")
+    text = log.read_text(encoding="utf-8")
+    assert "no such table" in text
+    assert his.url not in text
