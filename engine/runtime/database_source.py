@@ -88,7 +88,8 @@ class DatabasePoll:
             )
             for raw, value in page.rows
         ]
-        last = page.rows[-1][1]
+        marks = [value for _, value in page.rows if value is not None]
+        last = marks[-1] if marks else mark  # a NULL watermark never moves it (nor could it be compared)
         at_last = [e.content_hash for e, (_, value) in zip(entries, page.rows, strict=True) if value == last]
         if last == mark:
             at_last = sorted(seen | set(at_last))

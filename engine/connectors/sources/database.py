@@ -40,7 +40,7 @@ def json_value(value: Any) -> Any:
     return str(value)
 
 
-def message_of(table: str, watermark: str, row: Mapping[str, Any]) -> tuple[bytes, Any]:
+def message_of(table: str, watermark: str, row: Mapping[Any, Any]) -> tuple[bytes, Any]:
     """One row's message bytes and its watermark value (JSON form)."""
     values = {str(k): json_value(v) for k, v in row.items()}
     mark = values.get(watermark)
