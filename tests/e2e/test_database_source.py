@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from tests.support.daemon import Daemon, huitong, wait_until, write_config
-from tests.support.http import journal
 from tests.support.source_db import KINDS, PEOPLE, SourceDb, open_source_db
 
 
@@ -41,8 +41,27 @@ def visits_config(tmp_path: Path, his: SourceDb, log_dir: Path, **source: object
     return write_config(tmp_path, store, {"his-visits": channel}, log_dir / f"db-{tmp_path.name}.jsonl")
 
 
+def store_rows(config: Path, sql: str) -> list[sqlite3.Row]:
+    """Read the daemon's SQLite store directly: cheaper than a CLI process per look while the daemon works."""
+    try:
+        conn = sqlite3.connect(f"file:{config.parent / 'store.db'}?mode=ro", uri=True)
+    except sqlite3.OperationalError:  # the daemon has not made its store yet
+        return []
+    try:
+        conn.row_factory = sqlite3.Row
+        return conn.execute(sql).fetchall()
+    except sqlite3.OperationalError:  # nor its tables
+        return []
+    finally:
+        conn.close()
+
+
+def journal(config: Path) -> list[sqlite3.Row]:
+    return store_rows(config, "SELECT message_type, control_id, status FROM messages ORDER BY id")
+
+
 def delivered(config: Path) -> list[str]:
-    return [d["status"] for row in journal(config) for d in row["destinations"]]
+    return [r["status"] for r in store_rows(config, "SELECT status FROM outbox ORDER BY id")]
 
 
 def test_rows_of_a_his_view_become_records_and_rows_added_later_are_picked_up(
