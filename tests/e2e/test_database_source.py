@@ -125,3 +125,22 @@ def test_a_bad_query_is_logged_and_retried_while_the_daemon_keeps_serving(
     text = log.read_text(encoding="utf-8")
     assert "no such table" in text
     assert his.url not in text
+
+
+def test_a_database_that_cannot_be_reached_is_logged_and_never_created(tmp_path: Path, log_dir: Path) -> None:
+    absent = tmp_path / "his.db"  # the HIS server is down: its file is not there (and we must not create it)
+    spec = {
+        "type": "database",
+        "url": f"sqlite:///{absent}",
+        "query": "SELECT * FROM v_outpatient_visit WHERE updated_at >= :watermark ORDER BY updated_at",
+        "watermark": "updated_at",
+        "message_type": "his.outpatient_visit",
+        "poll_interval": "300ms",
+    }
+    log = log_dir / f"db-{tmp_path.name}.jsonl"
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", {"his-visits": {"source": spec}}, log)
+    with Daemon(config) as daemon:
+        wait_until(lambda: log.exists() and log.read_text(encoding="utf-8").count("database poll failed") >= 2)
+        assert daemon.proc is not None and daemon.proc.poll() is None
+    assert "unable to open database file" in log.read_text(encoding="utf-8")
+    assert not absent.exists() and journal(config) == []
