@@ -69,9 +69,10 @@ class DatabasePoll:
                 digest=content_hash,
             )
         except (SQLAlchemyError, LookupError, OSError) as exc:
-            hint = "" if stored or spec.start is not None else "; on PostgreSQL a time watermark needs start:"
-            log.warning("database poll failed; retrying at the next poll", channel=self.channel,
-                        error=_reason(exc) + hint)
+            reason = _reason(exc)
+            if not stored and spec.start is None and "operator does not exist" in reason:
+                reason += " (PostgreSQL: a time watermark needs start:, e.g. '2000-01-01 00:00:00')"
+            log.warning("database poll failed; retrying at the next poll", channel=self.channel, error=reason)
             return
         if not page.rows:
             return
