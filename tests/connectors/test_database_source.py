@@ -145,3 +145,37 @@ def test_an_integer_watermark_starts_below_every_id_at_zero(tmp_path: Path) -> N
         digest=content_hash,
     )
     assert [mark for _, mark in found.rows] == [1, 2]
+
+
+def channel_errors(tmp_path: Path, source: str, environ: dict[str, str]) -> tuple[list[str], object]:
+    from engine.config import load_config
+
+    (tmp_path / "channels").mkdir()
+    (tmp_path / "engine.yaml").write_text("store: sqlite:///store.db\nchannels: channels\n", encoding="utf-8")
+    (tmp_path / "channels" / "his.yaml").write_text(f"channel: his\nsource:\n{source}", encoding="utf-8")
+    result = load_config(tmp_path / "engine.yaml", environ=environ, check_environment=False)
+    channel = result.config.channels.get("his") if result.config is not None else None
+    return [str(e) for e in result.errors], channel
+
+
+def test_a_query_without_the_watermark_parameter_is_a_configuration_error_at_its_line(tmp_path: Path) -> None:
+    errors, _ = channel_errors(
+        tmp_path,
+        "  type: database\n  url: sqlite:///his.db\n  query: SELECT * FROM v_outpatient_visit\n"
+        "  watermark: updated_at\n  message_type: his.outpatient_visit\n",
+        {},
+    )
+    [error] = errors
+    assert error.startswith(f"{tmp_path / 'channels' / 'his.yaml'}:5:10: source.query: ")
+    assert ":watermark" in error
+
+
+def test_the_url_takes_the_password_from_the_environment(tmp_path: Path) -> None:
+    errors, channel = channel_errors(
+        tmp_path,
+        "  type: database\n  url: mysql+pymysql://reader:${HIS_DB_PASSWORD}@his-db:3306/his\n"
+        "  query: SELECT * FROM v WHERE id > :watermark ORDER BY id\n  watermark: id\n  message_type: his.x\n",
+        {"HIS_DB_PASSWORD": "s3cret"},
+    )
+    assert errors == []
+    assert channel.source.url == "mysql+pymysql://reader:s3cret@his-db:3306/his"  # type: ignore[attr-defined]
