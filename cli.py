@@ -93,6 +93,10 @@ def _source_where(source: Any) -> str:
     """Where a source takes messages from, for `validate`'s summary."""
     if source.type == "file":
         return f"{source.path}/{source.glob}"
+    if source.type == "database":  # its URL may hold a password (from ${ENV}): never shown
+        from sqlalchemy import make_url
+
+        return make_url(source.url).render_as_string(hide_password=True)
     return str(getattr(source, "listen", None) or getattr(source, "url", None) or getattr(source, "base_url", ""))
 
 

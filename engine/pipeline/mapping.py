@@ -15,18 +15,19 @@ from engine.domain.formats.hl7v2 import HL7Error, Message, charset_for, read_hea
 from engine.domain.formats.xml import parse_xml
 from engine.domain.mapping import Mapped, MappingError, MappingSet, Resource
 
-FORMATS = ("hl7v2", "xml", "fhir")
+FORMATS = ("hl7v2", "xml", "fhir", "json")
 
 
 def sniff(data: bytes) -> str:
-    """The format of a file from its first bytes: HL7 v2 (MSH/FHS/BHS), XML (<) or FHIR JSON ({)."""
+    """The format of a file from its first bytes: HL7 v2 (MSH/FHS/BHS), XML (<), a database row message (a JSON
+    object with table and row, docs/database-source.md) or FHIR JSON ({)."""
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:3]
     if head in (b"MSH", b"FHS", b"BHS"):
         return "hl7v2"
     if head[:1] == b"<":
         return "xml"
     if head[:1] in (b"{", b"["):
-        return "fhir"
+        return "json" if is_row_message(data) else "fhir"
     raise MappingError("cannot tell the format (expected HL7 v2, XML or FHIR JSON); give --from")
 
 
@@ -39,6 +40,14 @@ def decode_hl7v2(raw: bytes, charset: str | None) -> Message:
     except HL7Error as exc:
         raise MappingError(str(exc)) from None
     return Message(raw.decode(codec, "replace").lstrip("\ufeff"), header)
+
+
+def is_row_message(data: bytes) -> bool:
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(parsed, dict) and "resourceType" not in parsed and {"table", "row"} <= parsed.keys()
 
 
 def fhir_resources(data: Any) -> list[dict[str, Any]]:
@@ -74,6 +83,18 @@ def map_message(
             return passthrough(orjson.loads(raw))
         except orjson.JSONDecodeError as exc:
             raise MappingError(f"not valid JSON: {exc}") from None
+    if format == "json":
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise MappingError(f"not valid JSON: {exc}") from None
+        table = data.get("table") if isinstance(data, dict) else None
+        if not isinstance(table, str) or not table:
+            raise MappingError("not a row message: no table (expected {\"table\": ..., \"row\": {...}})")
+        mapping = mappings.choose(names, table, input="json")
+        if mapping is None:
+            raise MappingError(f"no mapping takes rows of table {table}")
+        return mapping.map(data, source_system=source_system, message_type=table)
     if format == "xml":
         root = parse_xml(raw)
         message_type = root.tag.rpartition("}")[2]

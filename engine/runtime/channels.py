@@ -31,6 +31,7 @@ from engine.config import (
     RecordDestination,
     XmlHttpSource,
 )
+from engine.config.models import DatabaseSource
 from engine.connectors.destinations.contract import ContractDestination as ContractConnector
 from engine.connectors.destinations.fhir import FhirDestination as FhirConnector
 from engine.connectors.destinations.file import FileDestination as FileConnector
@@ -51,6 +52,7 @@ from engine.pipeline.intake import Received, ack_bytes, receive, too_large
 from engine.pipeline.mapping import map_message
 from engine.pipeline.mpi import MpiResolver
 from engine.pipeline.payloads import receive_fhir, receive_ndjson, receive_xml
+from engine.runtime.database_source import DatabasePoll
 from engine.runtime.delivery import Connector, DeliveryWorker
 from engine.runtime.http_sources import FhirPull, Poller, XmlPoll, fhir_push_listener, xml_listener
 from engine.runtime.logging import get_logger
@@ -96,8 +98,10 @@ def policy_of(spec: DestinationSpec) -> RetryPolicy:
 
 
 def source_format(spec: ChannelSpec) -> str:
-    """What the channel's messages are: hl7v2, xml or fhir (decides how they are decoded and mapped)."""
+    """What the channel's messages are: hl7v2, xml, fhir or json (decides how they are decoded and mapped)."""
     source = spec.source
+    if isinstance(source, DatabaseSource):
+        return "json"
     if isinstance(source, (FhirPushSource, FhirPullSource)):
         return "fhir"
     if isinstance(source, XmlHttpSource):
@@ -269,6 +273,8 @@ class RunningChannel:
             self.poller = (
                 FhirPull(self.name, source, self.writer)
                 if isinstance(source, FhirPullSource)
+                else DatabasePoll(self.name, source, self.writer)
+                if isinstance(source, DatabaseSource)
                 else XmlPoll(self.name, source, self.writer)
             )
             self._every(source.poll_interval, self._poll_http)

@@ -201,7 +201,9 @@ def test_unknown_source_type_lists_the_known_types(site: Site) -> None:
         """,
     )
     line = one_starting_with(site.lines(), f"{f}:3:9: source.type: ")
-    known = "mllp, file, fhir-push, fhir-pull, xml-http, mpi-events, contract-events, service-events, task-events"
+    known = (
+        "mllp, file, fhir-push, fhir-pull, xml-http, database, mpi-events, contract-events, service-events, task-events"
+    )
     assert line.endswith(f"unknown type 'mlp' (did you mean 'mllp'?); expected one of: {known}")
 
 

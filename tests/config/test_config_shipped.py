@@ -30,7 +30,7 @@ from engine.config import (
     load_config,
 )
 from engine.config.loader import load_profile
-from engine.config.models import ChannelSpec, EngineFile
+from engine.config.models import ChannelSpec, DatabaseSource, EngineFile
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,6 +46,7 @@ def test_shipped_configuration_validates() -> None:
         "emr-patients",
         "his-adt",
         "his-contract-push",
+        "his-views",
         "lab-files",
         "phs-contract-files",
         "phs-contract-posts",
@@ -87,6 +88,7 @@ def test_reference_documents_every_key_of_every_model() -> None:
         FhirPushSource,
         FhirPullSource,
         XmlHttpSource,
+        DatabaseSource,
         MpiEventsSource,
         ContractEventsSource,
         ServiceEventsSource,

@@ -144,7 +144,7 @@ def test_load_config_or_raise_carries_every_error(site: Site) -> None:
         load_config_or_raise(site.engine, environ={})
     assert [str(e) for e in caught.value.errors] == [
         f"{f}:1:1: source: missing required key 'source' "
-        "(where messages come from; type: mllp, file, fhir-push, fhir-pull, xml-http, mpi-events, "
+        "(where messages come from; type: mllp, file, fhir-push, fhir-pull, xml-http, database, mpi-events, "
             "contract-events, service-events or task-events)"
     ]
     assert str(caught.value).startswith("configuration has 1 error\n")

@@ -18,7 +18,7 @@ from .expressions import Compiler, absent
 from .result import Event, Mapped, Resource
 from .template import Build, DataPath, TemplateCompiler
 
-INPUTS = ("hl7v2", "xml")
+INPUTS = ("hl7v2", "xml", "json")
 _FILE_KEYS = {"mapping", "version", "input", "description", "messages", "include", "timezone", "namespaces",
               "resources", "events"}
 _RULE_KEYS = {"rule", "resource", "for", "when", "key", "body", "python", "resources"}
@@ -76,13 +76,13 @@ class Mapping:
     description: str = ""
 
     def accepts(self, message_type: str) -> bool:
-        if self.input == "xml":
+        if self.input != "hl7v2":  # XML root element names and JSON tables are matched whole
             return self.messages is None or message_type in self.messages
         return type_matches(self.messages, message_type)
 
     def map(self, document: Message | Any, *, source_system: str = "", message_type: str = "",
             control_id: str = "") -> Mapped:
-        """Resources and events for one message (a decoded HL7 v2 Message, or an XML root element)."""
+        """Resources and events for one message (a decoded HL7 v2 Message, an XML root element, or parsed JSON)."""
         run = Run({"source_system": source_system, "message_type": message_type, "control_id": control_id})
         if self.input == "hl7v2":
             root = Ctx(run, None, None, view=V2View(document))
@@ -207,16 +207,25 @@ def compile_mapping(
     def getter(path: str) -> paths.Getter:
         found = getters.get(path)
         if found is None:
-            found = paths.v2_getter(path) if kind == "hl7v2" else paths.xml_getter(path, namespaces)
+            if kind == "hl7v2":
+                found = paths.v2_getter(path)
+            elif kind == "json":
+                found = paths.json_getter(path)
+            else:
+                found = paths.xml_getter(path, namespaces)
             getters[path] = found
         return found
 
     def all_getter(path: str) -> paths.Getter:
+        if kind == "json":
+            return paths.json_all_getter(path)
         return paths.v2_all_getter(path) if kind == "hl7v2" else paths.xml_all_getter(path, namespaces)
 
     def iterator(path: str) -> paths.Iterator:
         if kind == "hl7v2":
             return paths.v2_iterator(path)
+        if kind == "json":
+            return paths.json_iterator(path)
         return paths.xml_iterator(path, namespaces)
 
     names: set[str] = set()

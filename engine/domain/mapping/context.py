@@ -1,4 +1,4 @@
-"""Where an expression reads from: the message (HL7 v2 segments or an XML node) and the rule instance.
+"""Where an expression reads from: the message (HL7 v2 segments, an XML node or JSON) and the rule instance.
 
 A context is made per rule instance and per ``for`` item; it is a few slots, so making one costs
 little. ``parent`` links let an absolute path such as ``OBR-7`` find the OBR of the enclosing group.
@@ -77,7 +77,7 @@ class V2View:
 
 class Ctx:
     """A place in the input. HL7 v2: ``pos`` is the segment index (-1: the message), ``rep`` a field
-    repetition's raw text. XML: ``node`` is the element."""
+    repetition's raw text. XML: ``node`` is the element. JSON: ``node`` is the message, or a ``for:`` item."""
 
     __slots__ = ("index", "node", "parent", "pos", "rep", "run", "scope", "view")
 

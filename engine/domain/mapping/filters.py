@@ -20,6 +20,7 @@ Filter = Callable[[Value], Value]
 _TS = re.compile(r"(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\.\d{1,6})?([+-]\d{4})?")
 _ISO = re.compile(r"\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_SQL_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")  # a database's text: a space for the T
 
 
 def _valid(y: str, mo: str | None, d: str | None, h: str | None, mi: str | None, s: str | None) -> bool:
@@ -47,11 +48,15 @@ def _split_ts(text: str) -> tuple[str, ...] | None:
 _NOT_TS = "is not an HL7 date/time (expected YYYY[MM[DD[HHMM[SS]]]][+ZZZZ])"
 
 
+def _iso(text: str) -> str:
+    return text.replace(" ", "T", 1) if _SQL_DATETIME.match(text) else text
+
+
 def date_filter(field: str) -> Filter:
     def to_date(value: Value) -> Value:
         if value is None:
             return None
-        text = str(value).strip()
+        text = _iso(str(value).strip())
         if _ISO.fullmatch(text):
             return text[:10]
         parts = _split_ts(text)
@@ -67,9 +72,10 @@ def datetime_filter(timezone: str | None, field: str) -> Filter:
     def to_datetime(value: Value) -> Value:
         if value is None:
             return None
-        text = str(value).strip()
-        if _ISO.fullmatch(text):
-            return text
+        text = _iso(str(value).strip())
+        found = _ISO.fullmatch(text)
+        if found:  # ISO (a database row's time): the mapping's timezone when it has a time and no zone
+            return text + timezone if timezone and found.group(3) and not found.group(6) else text
         parts = _split_ts(text)
         if parts is None:
             raise MappingError(f"{_shape(text)} {_NOT_TS}", field=field)

@@ -224,3 +224,74 @@ def xml_iterator(expr: str, namespaces: dict[str, str]) -> Iterator:
         return [ctx.child(node=n, index=i) for i, n in enumerate(result, 1) if isinstance(n, etree._Element)]
 
     return nodes
+
+
+# -- JSON (database rows) ------------------------------------------------------------------------------------
+
+_JSON_PATH = re.compile(r"\.|\.?[^.\s|(){}'\"]+(\.[^.\s|(){}'\"]+)*")
+
+
+def _json_steps(path: str) -> tuple[bool, tuple[str, ...]]:
+    """``row.visit_no``: keys from the message; ``.code``: from the current ``for:`` item; ``.``: the item."""
+    if not _JSON_PATH.fullmatch(path):
+        raise CompileError(
+            f"not a JSON path: {path!r} (expected dotted keys, e.g. row.visit_no, or .code inside a for:)"
+        )
+    relative = path.startswith(".")
+    return relative, tuple(k for k in path.split(".") if k)
+
+
+def _json_root(ctx: Ctx) -> Any:
+    while ctx.parent is not None:
+        ctx = ctx.parent
+    return ctx.node
+
+
+def _json_walk(relative: bool, keys: tuple[str, ...]) -> Callable[[Ctx], Any]:
+    def walk(ctx: Ctx) -> Any:
+        value = ctx.node if relative else _json_root(ctx)
+        for key in keys:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return value
+
+    return walk
+
+
+def _json_scalar(value: Any) -> Any:
+    """Like XML text: strings trimmed, empty strings and false absent; numbers, lists and objects as they are."""
+    if isinstance(value, str):
+        return value.strip() or None
+    if value is False:
+        return None
+    return value
+
+
+def json_getter(path: str) -> Getter:
+    walk = _json_walk(*_json_steps(path))
+    return lambda ctx: _json_scalar(walk(ctx))
+
+
+def json_all_getter(path: str) -> Getter:
+    """``all(row.tags)``: every present value of a list (one value: a list of it; None when there is none)."""
+    walk = _json_walk(*_json_steps(path))
+
+    def get_all(ctx: Ctx) -> Any:
+        value = walk(ctx)
+        items = value if isinstance(value, list) else [value]
+        return [v for v in map(_json_scalar, items) if v is not None] or None
+
+    return get_all
+
+
+def json_iterator(path: str) -> Iterator:
+    """``for: row.diagnoses``: each item of the list (an object: itself once); paths inside start with ``.``."""
+    walk = _json_walk(*_json_steps(path))
+
+    def items(ctx: Ctx) -> list[Ctx]:
+        value = walk(ctx)
+        found = value if isinstance(value, list) else [] if value is None else [value]
+        return [ctx.child(node=v, index=i) for i, v in enumerate(found, 1) if v is not None]
+
+    return items
