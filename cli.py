@@ -597,6 +597,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             restart=args.restart,
             batch=args.batch,
             out=sys.stdout,
+            since=args.since,
+            until=args.until,
         )
     except backfill.Refused as exc:
         print(f"backfill refused: {exc}", file=sys.stderr)
@@ -870,7 +872,11 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("backfill", parents=[common], help="read a channel's history in bulk; resumable")
     p.add_argument("channel")
-    p.add_argument("--path", type=Path, metavar="DIR", help="directory tree to read (default the source's path)")
+    p.add_argument("--path", type=Path, metavar="DIR", help="file source: directory tree to read (default its path)")
+    p.add_argument(
+        "--since", metavar="VALUE", help="database source: from this watermark on, as its query reads it"
+    )
+    p.add_argument("--until", metavar="VALUE", help="database source: rows up to this watermark, inclusive")
     start = p.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     start.add_argument("--restart", action="store_true", help="drop an unfinished backfill's checkpoint; start over")

@@ -16,27 +16,31 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 import orjson
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, select, text
 
 from engine.config import ChannelSpec, EngineConfig, FhirDestination, FileSource, RecordDestination
+from engine.config.models import DatabaseSource
 from engine.connectors.sources import archive
+from engine.connectors.sources.database import read_page, source_engine
 from engine.domain.masking import mask_text
 from engine.domain.outcome import PENDING_DELIVERY, MessageStatus
 from engine.domain.routing import type_matches
 from engine.pipeline.care_loop import CareLoop
 from engine.pipeline.mapping import map_message
 from engine.runtime.channels import receive_file, resolver_of, routes_of, rules_of, source_format, worker_of
+from engine.runtime.database_source import first_mark, row_entries
 from engine.runtime.delivery import DeliveryWorker
 from engine.runtime.logging import get_logger
 from engine.runtime.progress import Progress
 from engine.runtime.writer import StoreWriter
 from engine.store import outbox, source_state
-from engine.store.journal import JournalEntry
+from engine.store.journal import JournalEntry, content_hash
 from engine.store.schema import messages
 from engine.store.schema import outbox as outbox_table
 
@@ -86,6 +90,7 @@ class Reader(Protocol):
 
     what: str  # identifies the backfill: another `what` while one is unfinished is refused
     channel: str
+    unit: str  # what an origin is, for the progress bar: file, row
 
     def remaining(self, after: Position) -> int:
         """Origins (files) still to read, for the progress bar."""
@@ -95,6 +100,8 @@ class Reader(Protocol):
 
 class FileReader:
     """A file source's format over a directory tree; files are read in place, never moved."""
+
+    unit = "file"
 
     def __init__(self, spec: ChannelSpec, root: Path, config: EngineConfig) -> None:
         source = spec.source
@@ -122,6 +129,78 @@ class FileReader:
             for index in range(first, len(items)):
                 yield Item(items[index].entry, relative, {"file": relative, "message": index + 1})
             yield OriginDone(relative)
+
+
+class DatabaseReader:
+    """A database source's query over a watermark range: rows after ``since`` (else the channel's start), up to and
+    including ``until`` (else all there is). Each row is its own origin; the position is the watermark reached and
+    the content hashes of the rows journaled at that value, as the live poller keeps them."""
+
+    unit = "row"
+
+    def __init__(self, spec: ChannelSpec, since: str | None, until: str | None) -> None:
+        source = spec.source
+        assert isinstance(source, DatabaseSource)
+        self.source, self.channel = source, spec.channel
+        self.since, self.until = since, until
+        self.what = f"{since or ''}..{until or ''}"
+        self.engine = source_engine(source.url, source.timeout)
+
+    def _start(self, after: Position) -> tuple[Any, frozenset[str]]:
+        if "watermark" in after:
+            return after["watermark"], frozenset(after.get("seen", ()))
+        return (self.since if self.since is not None else first_mark(self.source)), frozenset()
+
+    def remaining(self, after: Position) -> int:
+        mark, seen = self._start(after)
+        query = f"SELECT COUNT(*) FROM ({self.source.query}) AS q"
+        with self.engine.connect() as conn:
+            total = int(conn.execute(text(query), {"watermark": mark}).scalar_one())
+        return max(0, total - len(seen))
+
+    def _past(self, value: Any) -> bool:
+        if self.until is None or value is None:
+            return False
+        if isinstance(value, int) and self.until.lstrip("-").isdigit():
+            return value > int(self.until)
+        return bool(_comparable(str(value)) > _comparable(self.until))
+
+    def read(self, after: Position) -> Iterator[Read]:
+        mark, seen = self._start(after)
+        source = self.source
+        while True:
+            page = read_page(
+                self.engine,
+                source.query,
+                table=source.message_type,
+                watermark_column=source.watermark,
+                mark=mark,
+                seen=seen,
+                limit=source.batch_size,
+                digest=content_hash,
+            )
+            if not page.rows:
+                return
+            for entry, (_, value) in zip(
+                row_entries(self.channel, source, page.rows, time.time()), page.rows, strict=True
+            ):
+                if self._past(value):
+                    return
+                if value is not None and value != mark:
+                    mark, seen = value, frozenset()
+                seen = seen | {entry.content_hash}
+                origin = f"{source.watermark}={value}"
+                yield Item(entry, origin, {"watermark": mark, "seen": sorted(seen)})
+                yield OriginDone(origin)
+
+
+def _comparable(text: str) -> Any:
+    """A watermark as text, as a time when it is one ('2026-11-20 10:03:00' and '2026-11-20T10:03:00' compare
+    equal; a zone, if any, is dropped, as the databases' own values have none), else the text itself."""
+    try:
+        return (datetime.fromisoformat(text).replace(tzinfo=None),)
+    except ValueError:
+        return (text,)
 
 
 @dataclass
@@ -205,10 +284,14 @@ def plan(state: State | None, what: str, *, resume: bool, restart: bool) -> Stat
     if state.done:
         return State(what)
     if resume:
-        raise Refused(f"the unfinished backfill of this channel reads {state.what}, not {what}; resume it with "
-                      f"--resume alone, or start over with --restart")
-    raise Refused(f"a backfill of this channel over {state.what} is unfinished; continue it with --resume, or "
-                  f"start over with --restart (the journal's duplicate detection skips what it already has)")
+        raise Refused(
+            f"the unfinished backfill of this channel reads {state.what}, not {what}; resume it with "
+            f"--resume alone, or start over with --restart"
+        )
+    raise Refused(
+        f"a backfill of this channel over {state.what} is unfinished; continue it with --resume, or "
+        f"start over with --restart (the journal's duplicate detection skips what it already has)"
+    )
 
 
 class Backfill:
@@ -262,7 +345,8 @@ class Backfill:
             worker.wake()
 
     async def _read(self, writer: StoreWriter, state: State) -> None:
-        progress = Progress(f"backfill {self.spec.channel}", self.reader.remaining(state.position), unit="file")
+        total = self.reader.remaining(state.position)
+        progress = Progress(f"backfill {self.spec.channel}", total, unit=self.reader.unit)
         batch: list[Item] = []
         try:
             for read in self.reader.read(state.position):
@@ -361,10 +445,14 @@ class Backfill:
             progress.close()
 
 
-def reader_of(config: EngineConfig, spec: ChannelSpec, path: Path | None) -> Reader:
+def reader_of(
+    config: EngineConfig, spec: ChannelSpec, path: Path | None, since: str | None = None, until: str | None = None
+) -> Reader:
     source = spec.source
+    if isinstance(source, DatabaseSource):
+        return DatabaseReader(spec, since, until)
     if not isinstance(source, FileSource):
-        raise Refused(f"channel {spec.channel} has a {source.type} source; backfill reads file sources")
+        raise Refused(f"channel {spec.channel} has a {source.type} source; backfill reads file and database sources")
     root = path or source.path
     if not root.is_dir():
         raise Refused(f"{root} is not a directory")
@@ -379,11 +467,12 @@ def start(engine: Engine, reader: Reader, *, resume: bool, restart: bool) -> Sta
     return plan(stored, reader.what, resume=resume, restart=restart)
 
 
-def recorded_path(engine: Engine, channel: str) -> Path | None:
-    """Where the channel's last backfill read, for `--resume` without `--path` (finished: nothing to do)."""
+def recorded(engine: Engine, channel: str) -> str | None:
+    """What the channel's last backfill read (a path, or a database's since..until range), for `--resume` without
+    saying it again (finished: nothing to do)."""
     with engine.connect() as conn:
         stored = load_state(conn, channel)
-    return Path(stored.what) if stored is not None else None
+    return stored.what if stored is not None else None
 
 
 # -- dry run --------------------------------------------------------------------------------------------------
@@ -411,7 +500,7 @@ def dry_run(config: EngineConfig, spec: ChannelSpec, reader: Reader) -> DryRun:
     maps = bool(spec.map) or any(isinstance(d, (RecordDestination, FhirDestination)) for d in spec.destinations)
     kind = source_format(spec)
     default_charset = getattr(spec.source, "encoding", None)
-    progress = Progress(f"backfill {spec.channel} (dry run)", reader.remaining({}), unit="file")
+    progress = Progress(f"backfill {spec.channel} (dry run)", reader.remaining({}), unit=reader.unit)
     for read in reader.read({}):
         if isinstance(read, OriginDone):
             report.files += 1
@@ -498,16 +587,23 @@ def run(
     restart: bool,
     batch: int,
     out: IO[str],
+    since: str | None = None,
+    until: str | None = None,
 ) -> int:
     """0: finished (messages the intake rejected are counted, not fatal); 3: read and journaled, but deliveries
     are left queued for the daemon; 1: refused. `engine` is None for a dry run (nothing is opened)."""
     spec = config.channels[channel]
     if engine is None:
-        print_dry_run(dry_run(config, spec, reader_of(config, spec, path)), out)
+        print_dry_run(dry_run(config, spec, reader_of(config, spec, path, since, until)), out)
         return 0
-    if resume and path is None:
-        path = recorded_path(engine, channel)
-    reader = reader_of(config, spec, path)
+    if resume and path is None and since is None and until is None:
+        what = recorded(engine, channel)
+        if what is not None and isinstance(spec.source, DatabaseSource):
+            first, _, last = what.partition("..")
+            since, until = first or None, last or None
+        elif what is not None:
+            path = Path(what)
+    reader = reader_of(config, spec, path, since, until)
     state = start(engine, reader, resume=resume, restart=restart)
     outcome = asyncio.run(Backfill(config, spec, reader, engine, batch=batch).run(state))
     print_summary(outcome, out)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -46,13 +47,12 @@ class DatabasePoll:
         self.spec = spec
         self.writer = writer
         self._engine: Engine | None = None
-        self._source = f"database:{spec.message_type}"
 
     async def poll(self) -> None:
         spec = self.spec
         state = await self.writer.submit(lambda conn: source_state.read(conn, self.channel))
         stored = "watermark" in state
-        mark = orjson.loads(state["watermark"]) if stored else (MINIMUM if spec.start is None else spec.start)
+        mark = orjson.loads(state["watermark"]) if stored else first_mark(spec)
         seen = frozenset(orjson.loads(state.get("seen", "[]")))
         if self._engine is None:
             self._engine = source_engine(spec.url, spec.timeout)
@@ -76,19 +76,7 @@ class DatabasePoll:
             return
         if not page.rows:
             return
-        now = time.time()
-        entries = [
-            JournalEntry(
-                self.channel,
-                self._source,
-                now,
-                raw,
-                message_type=spec.message_type,
-                control_id=_text(value)[:64],
-                charset="utf-8",
-            )
-            for raw, value in page.rows
-        ]
+        entries = row_entries(self.channel, spec, page.rows, time.time())
         marks = [value for _, value in page.rows if value is not None]
         last = marks[-1] if marks else mark  # a NULL watermark never moves it (nor could it be compared)
         at_last = [e.content_hash for e, (_, value) in zip(entries, page.rows, strict=True) if value == last]
@@ -107,6 +95,24 @@ class DatabasePoll:
         engine, self._engine = self._engine, None
         if engine is not None:
             engine.dispose()
+
+
+def row_entries(
+    channel: str, spec: DatabaseSource, rows: Sequence[tuple[bytes, Any]], now: float
+) -> list[JournalEntry]:
+    """One journal entry per row; the control id is the row's watermark value (what a resend is recognised by)."""
+    source = f"database:{spec.message_type}"
+    return [
+        JournalEntry(
+            channel, source, now, raw, message_type=spec.message_type, control_id=_text(value)[:64], charset="utf-8"
+        )
+        for raw, value in rows
+    ]
+
+
+def first_mark(spec: DatabaseSource) -> Any:
+    """The watermark before the first row: the channel's ``start``, else MINIMUM."""
+    return MINIMUM if spec.start is None else spec.start
 
 
 def _text(value: Any) -> str:
