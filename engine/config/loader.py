@@ -20,10 +20,18 @@ from engine.domain.mapping import MappingSet
 from ._messages import translate
 from ._yaml import Document, Pos, read_document
 from .checks import LoadedChannel, check_channel_environment, check_engine_environment, check_topology
-from .contract import load_contract_reader
+from .contract import load_contract_reader, load_service_rules
 from .errors import WHOLE_FILE, ConfigError, ConfigInvalid
 from .mappings import load_mappings
-from .models import ChannelSpec, ContractDestination, EngineConfig, EngineFile, ObservationProfile
+from .models import (
+    ChannelSpec,
+    ContractDestination,
+    ContractEventsSource,
+    EngineConfig,
+    EngineFile,
+    ObservationProfile,
+    ServiceEventsSource,
+)
 from .mpi import default_settings, load_matcher
 from .orgs import load_organisations, registry_file
 from .values import describe
@@ -162,6 +170,19 @@ def _contract_reader(channels: list[LoadedChannel], mappings: Path) -> tuple[Any
     return reader, errors
 
 
+def _service_rules(channels: list[LoadedChannel], mappings: Path) -> tuple[Any, list[ConfigError]]:
+    """The rules matching services to contract items, when a channel passes contract or service changes on."""
+    for ch in channels:
+        if ch.spec is not None and isinstance(ch.spec.source, (ContractEventsSource, ServiceEventsSource)):
+            try:
+                return load_service_rules(mappings), []
+            except (OSError, ValueError) as exc:
+                pos = ch.doc.value_pos(("source", "type"))
+                message = f"cannot load the contract service rules from {mappings}: {exc}"
+                return None, [ConfigError(ch.doc.file, pos.line, pos.column, "source.type", message)]
+    return None, []
+
+
 def _routing_orgs(
     channels: list[LoadedChannel], engine_path: Path, env: Mapping[str, str]
 ) -> tuple[Any, list[ConfigError]]:
@@ -265,6 +286,7 @@ def load_config(
     matcher = None
     contract_reader = None
     orgs = None
+    service_rules = None
     if engine is not None:
         mpi_file = engine.mpi or default_settings(engine_path)
         matcher, mpi_errors = load_matcher(mpi_file, env)
@@ -276,6 +298,8 @@ def load_config(
         schema_errors.extend(contract_errors)
         orgs, org_errors = _routing_orgs(channels, engine_path, env)
         schema_errors.extend(org_errors)
+        service_rules, rule_errors = _service_rules(channels, engine.mappings)
+        schema_errors.extend(rule_errors)
     topology_errors = check_topology(channels)
 
     environment_errors: list[ConfigError] = []
@@ -305,6 +329,7 @@ def load_config(
     config._mpi = matcher
     config._contracts = contract_reader
     config._orgs = orgs
+    config._service_rules = service_rules
     return LoadResult(config=config, errors=[])
 
 

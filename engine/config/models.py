@@ -585,6 +585,7 @@ class EngineConfig(_Spec):
     _mpi: Any = PrivateAttr(default=None)
     _contracts: Any = PrivateAttr(default=None)
     _orgs: Any = PrivateAttr(default=None)
+    _service_rules: Any = PrivateAttr(default=None)
 
     @property
     def mpi(self) -> Any:
@@ -595,6 +596,11 @@ class EngineConfig(_Spec):
     def contracts(self) -> Any:
         """The contract document reader (engine.domain.contract.ContractReader); None without contract channels."""
         return self._contracts
+
+    @property
+    def service_rules(self) -> Any:
+        """Services to contract items (engine.domain.contract.services.ServiceRules); None without such channels."""
+        return self._service_rules
 
     @property
     def orgs(self) -> Any:

@@ -19,7 +19,6 @@ import orjson
 from sqlalchemy import Connection
 
 from engine.config import ContractEventsSource, EngineConfig, ServiceEventsSource, TaskEventsSource
-from engine.config.contract import load_service_rules
 from engine.domain.care.task_fhir import TaskChange, fhir_task, task_json
 from engine.domain.contract import Contract, EventKind, LocalId, Status
 from engine.domain.contract.push import ORDER_TAG_SYSTEM, emr_transaction, his_a31
@@ -85,7 +84,7 @@ class CareEvents:
         running = {name: spec.source for name, spec in config.channels.items() if spec.enabled}
         contract_channels = {n: s for n, s in running.items() if isinstance(s, ContractEventsSource)}
         services = [n for n, s in running.items() if isinstance(s, ServiceEventsSource)]
-        rules = load_service_rules(config.mappings_dir) if services or contract_channels else None
+        rules = config.service_rules
         routes = {
             name: frozenset().union(*(config.orgs.rollup(code) for code in codes))
             for name, source in running.items()

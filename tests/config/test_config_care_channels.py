@@ -38,6 +38,7 @@ def test_a_vendor_without_a_status_table_is_named(site: Site) -> None:
 
 
 def test_a_change_source_routed_by_institution_takes_it_and_those_below(site: Site) -> None:
+    site.engine_yaml(f"mappings: {MAPPINGS}\n")
     site.channel("push.yaml", PUSH % "'339901101'")
     config = load_config_or_raise(site.engine, environ={})
     source = config.channels["township-push"].source
@@ -52,6 +53,13 @@ def test_a_contract_destination_without_the_contract_schema_says_where_it_looked
 
 
 def test_an_institution_missing_from_the_registry_is_named(site: Site) -> None:
+    site.engine_yaml(f"mappings: {MAPPINGS}\n")
     f = site.channel("push.yaml", PUSH % "'339901999'")
     line = one_starting_with(site.lines(), f"{f}:5:19: source.organisations[0]: ")
     assert line.endswith("no institution '339901999' in " + str(SHIPPED))
+
+
+def test_a_change_channel_without_the_service_rules_says_where_it_looked(site: Site) -> None:
+    f = site.channel("push.yaml", PUSH.replace("  organisations: [%s]\n", ""))
+    line = one_starting_with(site.lines(), f"{f}:3:9: source.type: ")
+    assert "cannot load the contract service rules from " in line and "service-items.yaml" in line
