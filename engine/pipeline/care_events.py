@@ -10,9 +10,10 @@ destination asks, visible in ``huitong messages``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
 import orjson
@@ -108,8 +109,10 @@ class CareEvents:
     def contract_changed(
         self, conn: Connection, contract: Contract, kind: EventKind, person_id: str, now: float
     ) -> None:
+        # Counted from the resident's whole record: once per change, however many HIS channels take it.
+        services_left = cache(lambda: self._remaining(conn, contract, person_id, date.fromtimestamp(now)))
         entries = [
-            self._contract_entry(conn, channel, source, contract, kind, person_id, now)
+            self._contract_entry(conn, channel, source, contract, kind, person_id, now, services_left)
             for channel, source in self.contracts.items()
             if self._takes(channel, contract)
         ]
@@ -125,6 +128,7 @@ class CareEvents:
         kind: EventKind,
         person_id: str,
         now: float,
+        services_left: Callable[[], dict[str, int] | None],
     ) -> JournalEntry:
         key = order_key(contract.resident.resident_id)
         system = source.receiver_system
@@ -141,7 +145,7 @@ class CareEvents:
                 receiving_app=source.receiving_application,
                 receiving_facility=source.receiving_facility,
                 on=date.fromtimestamp(now),
-                remaining=self._remaining(conn, contract, person_id, date.fromtimestamp(now)),
+                remaining=services_left(),
                 charset=source.encoding,
             )
             return JournalEntry(
@@ -222,14 +226,12 @@ class CareEvents:
 
 
 def _resident_ids(conn: Connection, persons: Sequence[str]) -> dict[str, str]:
-    """Each person's resident ID (GB 11643), as the record holds it."""
-    out: dict[str, str] = {}
-    for person in persons:
-        rows = dbapi.fetchall(
-            conn,
-            "SELECT value FROM record_identifiers WHERE person_id = ? AND system = ? ORDER BY created_at",
-            (person, RESIDENT_ID_SYSTEM),
-        )
-        if rows:
-            out[person] = rows[0][0]
-    return out
+    """Each person's resident ID (GB 11643), as the record holds it (the first registered); one query."""
+    marks = ", ".join("?" * len(persons))
+    rows = dbapi.fetchall(
+        conn,
+        f"SELECT person_id, value FROM record_identifiers WHERE system = ? AND person_id IN ({marks})"
+        " ORDER BY created_at DESC",
+        (RESIDENT_ID_SYSTEM, *persons),
+    )
+    return dict(rows)  # the earliest last, so it wins

@@ -27,20 +27,20 @@ from sqlalchemy import Connection, Engine, func, select, text
 from engine.config import ChannelSpec, EngineConfig, FhirDestination, FileSource, RecordDestination
 from engine.config.models import DatabaseSource
 from engine.connectors.sources import archive
-from engine.connectors.sources.database import read_page, source_engine
+from engine.connectors.sources.database import source_engine
 from engine.domain.masking import mask_text
 from engine.domain.outcome import PENDING_DELIVERY, MessageStatus
 from engine.domain.routing import type_matches
 from engine.pipeline.care_loop import CareLoop
 from engine.pipeline.mapping import map_message
 from engine.runtime.channels import receive_file, resolver_of, routes_of, rules_of, source_format, worker_of
-from engine.runtime.database_source import first_mark, row_entries
+from engine.runtime.database_source import first_mark, next_page, row_entries
 from engine.runtime.delivery import DeliveryWorker
 from engine.runtime.logging import get_logger
 from engine.runtime.progress import Progress
 from engine.runtime.writer import StoreWriter
 from engine.store import outbox, source_state
-from engine.store.journal import JournalEntry, content_hash
+from engine.store.journal import JournalEntry
 from engine.store.schema import messages
 from engine.store.schema import outbox as outbox_table
 
@@ -169,16 +169,7 @@ class DatabaseReader:
         mark, seen = self._start(after)
         source = self.source
         while True:
-            page = read_page(
-                self.engine,
-                source.query,
-                table=source.message_type,
-                watermark_column=source.watermark,
-                mark=mark,
-                seen=seen,
-                limit=source.batch_size,
-                digest=content_hash,
-            )
+            page = next_page(self.engine, source, mark, seen)
             if not page.rows:
                 return
             for entry, (_, value) in zip(

@@ -57,17 +57,7 @@ class DatabasePoll:
         if self._engine is None:
             self._engine = source_engine(spec.url, spec.timeout)
         try:
-            page: Page = await asyncio.to_thread(
-                read_page,
-                self._engine,
-                spec.query,
-                table=spec.message_type,
-                watermark_column=spec.watermark,
-                mark=mark,
-                seen=seen,
-                limit=spec.batch_size,
-                digest=content_hash,
-            )
+            page = await asyncio.to_thread(next_page, self._engine, spec, mark, seen)
         except (SQLAlchemyError, LookupError, OSError) as exc:
             reason = _reason(exc)
             if not stored and spec.start is None and "operator does not exist" in reason:
@@ -95,6 +85,20 @@ class DatabasePoll:
         engine, self._engine = self._engine, None
         if engine is not None:
             engine.dispose()
+
+
+def next_page(engine: Engine, spec: DatabaseSource, mark: Any, seen: frozenset[str]) -> Page:
+    """The source's next ``batch_size`` rows after ``mark`` (those at ``mark`` already in ``seen`` passed over)."""
+    return read_page(
+        engine,
+        spec.query,
+        table=spec.message_type,
+        watermark_column=spec.watermark,
+        mark=mark,
+        seen=seen,
+        limit=spec.batch_size,
+        digest=content_hash,
+    )
 
 
 def row_entries(

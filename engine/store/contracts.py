@@ -58,10 +58,3 @@ def of_persons(conn: Connection, persons: Sequence[str]) -> dict[str, list[Contr
         for person, snapshot in dbapi.fetchall(conn, query, [*part, *part]):
             out.setdefault(person, []).append(from_json(orjson.loads(snapshot)))
     return out
-
-
-def counts(conn: Connection) -> dict[str, int]:
-    """Contracts held, by status."""
-    return {
-        status: n for status, n in dbapi.fetchall(conn, "SELECT status, COUNT(*) FROM contracts GROUP BY status", ())
-    }
