@@ -10,6 +10,13 @@ For each message: resolve its Patient to an enterprise person, then place each r
 
 A ``patient.merge`` event then re-points the retired person's identifiers and resources to the survivor. The
 whole batch costs a handful of statements: lookups are one ``IN`` query per kind, writes one executemany each.
+
+A batch must leave exactly what recording its messages one by one would: the same resource may come twice in one
+message or in several messages of a batch, so every stored row is one object that each placement updates in turn,
+and each version takes its number when it is placed. Resolving the batch's persons together is only the same as
+resolving them message by message while no person is merged on the way (the MPI merges a person whose updated
+record turns out to be another's): when that happens the batch is resolved and recorded again one message at a
+time, so every message's resources are on file before a later one moves them.
 """
 
 from __future__ import annotations
@@ -64,9 +71,26 @@ def apply(
     for end, (mapped, _) in enumerate(items, 1):
         # A merge changes who is who: what follows it is resolved after it.
         if end == len(items) or any(e.kind == MERGE for e in mapped.events):
-            summaries.extend(_Batch(conn, items[start:end], now, resolver).run())
+            summaries.extend(_run(conn, items[start:end], now, resolver))
             start = end
     return summaries
+
+
+def _run(
+    conn: Connection, items: Sequence[tuple[Mapped, Provenance]], now: float, resolver: PersonResolver
+) -> list[AppliedSummary]:
+    """One batch together, or message by message when resolving it together merged persons (module doc)."""
+    if len(items) == 1:
+        return _Batch(conn, items, now, resolver).run()
+    savepoint = conn.begin_nested()
+    before = record.last_merge(conn)
+    batch = _Batch(conn, items, now, resolver)
+    batch.resolve()
+    if record.last_merge(conn) == before:
+        savepoint.commit()
+        return batch.place()
+    savepoint.rollback()
+    return [summary for item in items for summary in _Batch(conn, [item], now, resolver).run()]
 
 
 def _patient(mapped: Mapped) -> Resource | None:
@@ -82,15 +106,23 @@ class _Batch:
         self.conn, self.items, self.now, self.resolver = conn, items, now, resolver
         self.owned: dict[tuple[str, str, str], Row] = {}  # (source, type, key) -> resource
         self.linked: dict[tuple[str, str, str], Row] = {}
-        self.by_fact: dict[tuple[str, str, str], Row] = {}  # (person, type, digest) -> resource
+        # (person, type, digest) -> every resource stating it, by id: the oldest (least id) is the one to share
+        self.by_fact: dict[tuple[str, str, str], dict[str, Row]] = {}
         self.patients: dict[tuple[str, str], Row] = {}  # (person, source) -> that source's Patient
         self.created: dict[str, Row] = {}
         self.changed: dict[str, Row] = {}
         self.versions: list[Version] = []
         self.links: list[Link] = []
         self.unlinked: list[tuple[str, str, str]] = []
+        self.rows: dict[str, Row] = {}  # by id: one object per stored resource, however it was found
+        self.persons: list[str | None] = []
 
     def run(self) -> list[AppliedSummary]:
+        self.resolve()
+        return self.place()
+
+    def resolve(self) -> None:
+        """Each message's person (None for a message without a Patient)."""
         patients = [_patient(mapped) for mapped, _ in self.items]
         requests = [
             Identification(prov.source_system, p.body.get("identifier") or [], p.body)
@@ -98,7 +130,11 @@ class _Batch:
             if p is not None
         ]
         resolved = iter(self.resolver.resolve(self.conn, requests, self.now))
-        persons = [next(resolved) if p is not None else None for p in patients]
+        self.persons = [next(resolved) if p is not None else None for p in patients]
+
+    def place(self) -> list[AppliedSummary]:
+        """Every message's resources placed in order, then written, then a merge the last message asks for."""
+        persons = self.persons
         digests = [[fact_digest(r.body) for r in mapped.resources] for mapped, _ in self.items]
         self._prefetch(persons, digests)
         summaries = [
@@ -119,12 +155,19 @@ class _Batch:
                 self._merge(event.data, summaries[-1], prov)
         return summaries
 
+    def _row(self, row: Row) -> Row:
+        """The batch's one object for this stored resource: a change through one lookup is seen by the others."""
+        return self.rows.setdefault(row.id, row)
+
+    def _states(self, row: Row) -> None:
+        self.by_fact.setdefault((row.person_id, row.type, row.digest), {})[row.id] = row
+
     def _prefetch(self, persons: Sequence[str | None], digests: Sequence[Sequence[str]]) -> None:
         keys = {r.key for mapped, _ in self.items for r in mapped.resources if r.key and r.type != "Patient"}
         for row in record.by_keys(self.conn, keys):
-            self.owned[(row.source_system, row.type, row.source_key)] = row
+            self.owned[(row.source_system, row.type, row.source_key)] = self._row(row)
         for source, key, row in record.linked_by_keys(self.conn, keys):
-            self.linked[(source, row.type, key)] = row
+            self.linked[(source, row.type, key)] = self._row(row)
         people = [p for p in persons if p is not None]
         pairs = {
             (person, digest)
@@ -134,9 +177,9 @@ class _Batch:
             if r.type != "Patient" and (prov.source_system, r.type, r.key) not in self.owned
         }
         for row in record.by_facts(self.conn, pairs):
-            self.by_fact[(row.person_id, row.type, row.digest)] = row
+            self._states(self._row(row))
         for row in record.patients(self.conn, people):  # least recent first: the latest per source stays
-            self.patients[(row.person_id, row.source_system)] = row
+            self.patients[(row.person_id, row.source_system)] = self._row(row)
 
     def _message(self, mapped: Mapped, prov: Provenance, person: str | None, facts: Sequence[str]) -> AppliedSummary:
         summary = AppliedSummary(prov.message_id, person)
@@ -144,20 +187,20 @@ class _Batch:
             summary.skipped = len(mapped.resources)
             return summary
         # Decide every resource's stored id first: references may point forward in the message.
-        placed: list[tuple[Resource, Row, bool]] = []
+        placed: list[tuple[Resource, Row, int | None]] = []  # the version each placement writes, if any
         for resource, digest in zip(mapped.resources, facts, strict=True):
             row, fresh = self._place(resource, digest, person, mapped, prov, summary)
             local = f"{resource.type}/{resource.body.get('id', '')}"
             # The Patient is the person: references to it name the person, whose merged Patient has that id.
             summary.ids[local] = f"Patient/{person}" if resource.type == "Patient" else f"{row.type}/{row.id}"
-            placed.append((resource, row, fresh))
-        for resource, row, fresh in placed:
-            if fresh:
+            placed.append((resource, row, row.version if fresh else None))
+        for resource, row, version in placed:
+            if version is not None:
                 body = references.rewrite(resource.body, row.id, summary.ids)
                 self.versions.append(
                     Version(
                         row.id,
-                        row.version,
+                        version,
                         body,
                         prov.source_system,
                         prov.message_id,
@@ -188,19 +231,22 @@ class _Batch:
                 return shared, False
             if shared is not None:  # this source no longer states what the shared resource says
                 self.unlinked.append((shared.id, source, key))
+                # A link made earlier in this batch is not written at all (the deletes run before the inserts).
+                gone = (shared.id, source, key)
+                self.links = [k for k in self.links if (k.resource_id, k.source_system, k.source_key) != gone]
                 del self.linked[(source, kind, key)]
         if own is not None:
             if own.digest == digest and own.person_id == person:
                 summary.unchanged += 1
                 return own, False
-            if self.by_fact.get((own.person_id, kind, own.digest)) is own:
-                del self.by_fact[(own.person_id, kind, own.digest)]
+            self.by_fact.get((own.person_id, kind, own.digest), {}).pop(own.id, None)
             own.digest, own.person_id, own.version, own.updated_at = digest, person, own.version + 1, self.now
             self.changed[own.id] = own
-            self.by_fact[(person, kind, digest)] = own
+            self._states(own)
             summary.versioned += 1
             return own, True
-        same = self.by_fact.get((person, kind, digest)) if kind != "Patient" else None
+        stating = self.by_fact.get((person, kind, digest)) if kind != "Patient" else None
+        same = stating[min(stating)] if stating else None
         if same is not None and same.source_system != source:
             link = Link(same.id, source, key, prov.message_id, prov.channel, mapped.mapping, mapped.version, self.now)
             self.links.append(link)
@@ -213,7 +259,7 @@ class _Batch:
             return same, False
         row = Row(new_id(self.now), person, kind, source, key, digest, 1, self.now)
         self.created[row.id] = row
-        self.by_fact[(person, kind, digest)] = row
+        self._states(row)
         if kind == "Patient":
             self.patients[(person, source)] = row
         elif key:

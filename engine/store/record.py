@@ -112,10 +112,15 @@ def patients(conn: Connection, persons: Iterable[str]) -> list[Row]:
     for part, marks in _chunks(sorted(set(persons))):
         query = (
             f"SELECT {_ROW} FROM record_resources r WHERE r.person_id IN ({marks}) AND r.type = 'Patient'"
-            " ORDER BY r.updated_at"
+            " ORDER BY r.updated_at, r.id"
         )
         out.extend(Row(*r) for r in dbapi.fetchall(conn, query, part))
     return out
+
+
+def last_merge(conn: Connection) -> int:
+    """The id of the newest merge (0: none yet): a batch compares it to see whether resolving merged persons."""
+    return int(dbapi.fetchall(conn, "SELECT COALESCE(MAX(id), 0) FROM record_merges", [])[0][0])
 
 
 def write(
