@@ -163,8 +163,16 @@ def _contents(conn: Connection, names: dict[str, str], summaries: Sequence[Appli
 
     return {
         "summaries": [
-            (named(s.person_id), named(s.merged), s.created, s.versioned, s.unchanged, s.shared, s.skipped,
-             sorted((k, named(v)) for k, v in s.ids.items()))
+            (
+                named(s.person_id),
+                named(s.merged),
+                s.created,
+                s.versioned,
+                s.unchanged,
+                s.shared,
+                s.skipped,
+                sorted((k, named(v)) for k, v in s.ids.items()),
+            )
             for s in summaries
         ],
         "persons": table("SELECT id, merged_into FROM record_persons"),
@@ -206,8 +214,12 @@ def test_a_message_stating_one_visit_twice_records_both_versions(stores: tuple[E
     [summary] = record(one, [(twice, Provenance(HIS, 1, "lab-files"))], [1])
     assert (summary.created, summary.versioned) == (2, 1)
     with one.connect() as conn:
-        versions = dbapi.fetchall(conn, "SELECT v.version FROM record_versions v JOIN record_resources r"
-                                  " ON r.id = v.resource_id WHERE r.type = 'Encounter' ORDER BY v.version", [])
+        versions = dbapi.fetchall(
+            conn,
+            "SELECT v.version FROM record_versions v JOIN record_resources r"
+            " ON r.id = v.resource_id WHERE r.type = 'Encounter' ORDER BY v.version",
+            [],
+        )
     assert [v for (v,) in versions] == [1, 2]
 
 
