@@ -18,6 +18,7 @@ class DeliveryStatus(StrEnum):
     SENT = "SENT"  # the destination accepted it
     ERROR = "ERROR"  # an attempt failed; another is scheduled
     DEAD = "DEAD"  # no attempts left (or the destination rejected it); reprocessable
+    SKIPPED = "SKIPPED"  # the destination does not take it (no mapping for its type); the reason is kept
 
 
 PENDING_DELIVERY = (DeliveryStatus.QUEUED, DeliveryStatus.ERROR)

@@ -1,4 +1,4 @@
-"""What an attempt's outcome does to an outbox row: SENT, ERROR with the next attempt time, or DEAD. Pure."""
+"""What an attempt's outcome does to an outbox row: SENT, ERROR with the next attempt time, DEAD or SKIPPED. Pure."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class Attempt:
     retry: bool = True  # False: the destination refused it for good (e.g. AR), retrying cannot help
     response: bytes | None = None
     destination_down: bool = False  # connection-level failure: the rest of the batch waits with this row
+    skipped: bool = False  # the destination does not take this message (``error`` says why): SKIPPED, not sent
 
 
 def postpone(delivery: Delivery, until: float) -> Result:
@@ -27,6 +28,8 @@ def postpone(delivery: Delivery, until: float) -> Result:
 
 def settle(delivery: Delivery, attempt: Attempt, policy: RetryPolicy, now: float) -> Result:
     attempts = delivery.attempts + 1
+    if attempt.skipped:
+        return Result(delivery.id, DeliveryStatus.SKIPPED, attempts, now, attempt.error)
     if attempt.ok:
         return Result(delivery.id, DeliveryStatus.SENT, attempts, now, None, attempt.response, now)
     if not attempt.retry or policy.exhausted(attempts):

@@ -13,7 +13,7 @@ import orjson
 
 from engine.domain.formats.hl7v2 import HL7Error, Message, charset_for, read_header, split_messages
 from engine.domain.formats.xml import parse_xml
-from engine.domain.mapping import Mapped, MappingError, MappingSet, Resource
+from engine.domain.mapping import Mapped, MappingError, MappingSet, NoMapping, Resource
 
 FORMATS = ("hl7v2", "xml", "fhir", "json")
 
@@ -93,20 +93,20 @@ def map_message(
             raise MappingError("not a row message: no table (expected {\"table\": ..., \"row\": {...}})")
         mapping = mappings.choose(names, table, input="json")
         if mapping is None:
-            raise MappingError(f"no mapping takes rows of table {table}")
+            raise NoMapping(f"no mapping takes rows of table {table}")
         return mapping.map(data, source_system=source_system, message_type=table)
     if format == "xml":
         root = parse_xml(raw)
         message_type = root.tag.rpartition("}")[2]
         mapping = mappings.choose(names, message_type, input="xml")
         if mapping is None:
-            raise MappingError(f"no mapping takes XML documents of type {message_type}")
+            raise NoMapping(f"no mapping takes XML documents of type {message_type}")
         return mapping.map(root, source_system=source_system, message_type=message_type)
     message = decode_hl7v2(raw, charset)
     message_type = message.header.message_type
     mapping = mappings.choose(names, message_type)
     if mapping is None:
-        raise MappingError(f"no mapping takes {message_type or 'messages without a type'}")
+        raise NoMapping(f"no mapping takes {message_type or 'messages without a type'}")
     return mapping.map(
         message, source_system=source_system, message_type=message_type, control_id=message.header.control_id
     )

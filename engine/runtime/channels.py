@@ -134,7 +134,8 @@ def connector_of(
     channel: ChannelSpec, spec: DestinationSpec, mappings: MappingSet, resolver: PersonResolver, loop: CareLoop
 ) -> Connector:
     if isinstance(spec, RecordDestination):
-        return RecordConnector(channel.channel, channel.source_system, mapper_of(channel, mappings), resolver, loop)
+        mapper = mapper_of(channel, mappings)
+        return RecordConnector(channel.channel, channel.source_system, mapper, resolver, loop, policy_of(spec))
     if isinstance(spec, ContractDestination):
         assert loop.contracts is not None  # the loader reads the contract schema when a channel has this destination
         return ContractConnector(channel.channel, loop.contracts, resolver, loop.events, spec.vendor)

@@ -123,6 +123,7 @@ DELIVERY_COUNTS: dict[str, str] = {
     "retrying": DeliveryStatus.ERROR,
     "sent": DeliveryStatus.SENT,
     "dead": DeliveryStatus.DEAD,
+    "skipped": DeliveryStatus.SKIPPED,
 }
 
 

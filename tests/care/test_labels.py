@@ -59,3 +59,11 @@ def test_a_recent_delivery_makes_a_postpartum_woman_maternal_for_42_days(label_r
               condition("d1", "w1", "O80.000", "单胎顺产", status="resolved", recorded="2026-07-01")]
     assert codes(labels_of(label_rules, record, on=date(2026, 8, 12))) == ["maternal"]
     assert codes(labels_of(label_rules, record, on=date(2026, 8, 13))) == []
+
+
+def test_a_date_that_is_no_real_day_gives_a_fact_no_date_instead_of_failing() -> None:
+    from engine.domain.care.fhir import parse_date, when
+
+    assert parse_date("2017-02-29T12:52:00-05:00") is None
+    assert when({"resourceType": "Observation", "effectiveDateTime": "2017-02-29"}) is None
+    assert parse_date("2024-02-29") is not None

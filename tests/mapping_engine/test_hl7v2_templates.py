@@ -149,19 +149,20 @@ def test_text_with_several_expressions_is_joined_and_absent_when_all_are_absent(
     assert patient["address"] == [{"text": "北京市幸福路1号"}]
 
 
-def test_a_bad_date_names_the_mapping_rule_and_field_but_not_the_value(
+def test_a_bad_date_is_left_out_with_a_note_naming_the_rule_and_field_but_not_the_value(
     hl7v2_mapping: Callable[..., MappingSet],
 ) -> None:
     mappings = hl7v2_mapping(
         """
         - rule: patient
           resource: Patient
-          body: {birthDate: "{{ PID-5.1 | date }}"}
+          body: {birthDate: "{{ PID-5.1 | date }}", gender: "{{ PID-8 }}"}
         """
     )
-    with pytest.raises(MappingError) as caught:
-        run(mappings, ADT_CN, charset="gb18030")
-    text = str(caught.value)
+    mapped = map_message(mappings, None, ADT_CN, format="hl7v2", charset="gb18030")
+    [patient] = [r.body for r in mapped.resources]
+    assert (patient.get("birthDate"), patient["gender"]) == (None, "M")
+    [text] = mapped.notes
     assert "test/m.yaml" in text
     assert "rule patient" in text
     assert "birthDate" in text
@@ -214,3 +215,13 @@ def test_all_gives_the_value_of_every_repetition(hl7v2_mapping: Callable[..., Ma
     )
     [patient] = run(mappings, ADT_CN, charset="gb18030")
     assert patient["name"] == [{"text": "x", "given": ["0001234", "110101199003071233"]}]
+
+
+@pytest.mark.parametrize("value", ["20170229", "2017-02-29T12:52:00", "20230431", "2023-13-01"])
+def test_a_date_that_is_no_real_day_is_left_out_with_a_note(value: str) -> None:
+    from engine.domain.mapping import BadValue
+    from engine.domain.mapping.filters import date_filter, datetime_filter
+
+    for to_fhir in (date_filter("birthDate"), datetime_filter("+08:00", "effectiveDateTime")):
+        with pytest.raises(BadValue):
+            to_fhir(value)

@@ -1,7 +1,9 @@
 """The record destination: each message mapped to FHIR and written into the unified health record.
 
 Mapping happens at send (pure, in the event loop); the record is written by ``write``, inside the
-transaction that marks the deliveries SENT, so a crash leaves either both or neither.
+transaction that marks the deliveries SENT, so a crash leaves either both or neither. A batch is recorded in one
+go; if that fails, each message is recorded on its own, so the one the record cannot take fails alone (retried
+by the destination's policy, then DEAD with the reason) and its neighbours are recorded.
 """
 
 from __future__ import annotations
@@ -14,21 +16,33 @@ from sqlalchemy import Connection
 from engine.domain.formats.fhir import FhirError
 from engine.domain.formats.hl7v2 import HL7Error
 from engine.domain.formats.xml import XmlError
-from engine.domain.mapping import Mapped, MappingError
+from engine.domain.mapping import Mapped, MappingError, NoMapping
+from engine.domain.masking import mask_text
+from engine.domain.outcome import DeliveryStatus
+from engine.domain.retry import RetryPolicy
 from engine.pipeline.care_loop import CareLoop
-from engine.pipeline.delivery import Attempt
+from engine.pipeline.delivery import Attempt, settle_failure
 from engine.pipeline.record import Provenance, apply
+from engine.runtime.logging import get_logger
 from engine.store.outbox import Delivery, Result
 from engine.store.persons import PersonResolver
 
 Mapper = Callable[[Delivery], Mapped]
+log = get_logger("huitong.record")
 
 
 class RecordDestination:
     def __init__(
-        self, channel: str, source_system: str, mapper: Mapper, resolver: PersonResolver, loop: CareLoop
+        self,
+        channel: str,
+        source_system: str,
+        mapper: Mapper,
+        resolver: PersonResolver,
+        loop: CareLoop,
+        policy: RetryPolicy,
     ) -> None:
         self.channel = channel
+        self.policy = policy
         self.loop = loop
         self.source_system = source_system
         self.mapper = mapper
@@ -38,23 +52,48 @@ class RecordDestination:
     async def send(self, delivery: Delivery) -> Attempt:
         try:
             mapped = self.mapper(delivery)
+        except NoMapping as exc:
+            return Attempt(False, error=str(exc), skipped=True)
         except (MappingError, XmlError, HL7Error, FhirError) as exc:
             # Retrying cannot help until the mapping or the message is fixed: DEAD, then reprocess.
             return Attempt(False, error=f"mapping failed: {exc}", retry=False)
         self._pending[delivery.id] = (mapped, Provenance(self.source_system, delivery.message_id, self.channel))
-        return Attempt(True)
+        # Values the mapping left out are said in the delivery's response (huitong messages show).
+        return Attempt(
+            True, response="\n".join(["mapped with notes:", *mapped.notes]).encode() if mapped.notes else None
+        )
 
     async def commit(self) -> None:
         return None
 
     def write(self, conn: Connection, results: list[Result]) -> list[Result]:
-        sent = [self._pending.pop(r.id) for r in results if r.id in self._pending and r.status == "SENT"]
-        self._pending.clear()
-        if sent:
-            now = time.time()
-            summaries = apply(conn, sent, now, self.resolver)
-            self.loop.after_record(conn, sent, summaries, now)
-        return results
+        mapped = {r.id: self._pending.pop(r.id) for r in results if r.id in self._pending}
+        sent = [r.id for r in results if r.id in mapped and r.status == DeliveryStatus.SENT]
+        now = time.time()
+        if not sent or self._record(conn, [mapped[i] for i in sent], now) is None:
+            return results
+        failed = {}
+        for i in sent:  # one at a time, to find the message the record cannot take
+            error = self._record(conn, [mapped[i]], now)
+            if error is not None:
+                failed[i] = error
+        log.error("record write failed", channel=self.channel, messages=len(failed), error=next(iter(failed.values())))
+        return [
+            settle_failure(r, f"cannot record: {failed[r.id]}", self.policy, now) if r.id in failed else r
+            for r in results
+        ]
+
+    def _record(self, conn: Connection, items: list[tuple[Mapped, Provenance]], now: float) -> str | None:
+        """Record the messages in a savepoint; None, or the reason it failed (masked), everything undone."""
+        savepoint = conn.begin_nested()
+        try:
+            summaries = apply(conn, items, now, self.resolver)
+            self.loop.after_record(conn, items, summaries, now)
+        except Exception as exc:
+            savepoint.rollback()
+            return mask_text(f"{type(exc).__name__}: {exc}")
+        savepoint.commit()
+        return None
 
     async def close(self) -> None:
         return None

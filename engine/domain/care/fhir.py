@@ -30,16 +30,20 @@ _GLUCOSE_MG_DL_TO_MMOL_L = 1 / 18.016
 def parse_date(text: str | None) -> date | None:
     """A FHIR date or dateTime as a calendar date; partial dates (2026, 2026-05) take the first day.
 
-    Cached: the rules read the same few dates of a person's record many times over in one task refresh."""
+    Cached: the rules read the same few dates of a person's record many times over in one task refresh. A text
+    that is no date (another system's FHIR may hold 2017-02-29) is None: the fact has no date to go by."""
     if not text:
         return None
-    if len(text) == 4:
-        return date(int(text), 1, 1)
-    if len(text) == 7:
-        return date(int(text[:4]), int(text[5:7]), 1)
-    if len(text) == 10:
-        return date.fromisoformat(text)
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+    try:
+        if len(text) == 4:
+            return date(int(text), 1, 1)
+        if len(text) == 7:
+            return date(int(text[:4]), int(text[5:7]), 1)
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+    except ValueError:
+        return None
 
 
 def when(resource: Resource) -> date | None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .compiler import INPUTS, Located, Mapping, Reader, Source, compile_mapping
-from .errors import CompileError, MappingError
+from .errors import BadValue, CompileError, MappingError, NoMapping
 from .result import MRN_TYPE, RESIDENT_ID_SYSTEM, Event, Mapped, Resource
 from .tables import Code, CodeTable, load_table, table_from_csv, table_from_data
 
@@ -22,6 +22,7 @@ __all__ = [
     "INPUTS",
     "MRN_TYPE",
     "RESIDENT_ID_SYSTEM",
+    "BadValue",
     "Code",
     "CodeTable",
     "CompileError",
@@ -31,6 +32,7 @@ __all__ = [
     "Mapping",
     "MappingError",
     "MappingSet",
+    "NoMapping",
     "Reader",
     "Resource",
     "Source",

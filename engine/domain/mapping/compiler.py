@@ -98,7 +98,8 @@ class Mapping:
                 events.append(Event(ev.kind, ev.data(root) or {}))
             except MappingError as exc:
                 raise exc.located(file=ev.file, rule=f"event {ev.kind}") from None
-        return Mapped(self.name, self.version, tuple(r for r in out if r is not None), tuple(events))
+        resources = tuple(r for r in out if r is not None)
+        return Mapped(self.name, self.version, resources, tuple(events), tuple(dict.fromkeys(map(str, run.notes))))
 
 
 def _run_rules(rules: list[Rule], ctx: Ctx, out: list[Resource | None], getter: Callable[[str], paths.Getter]) -> None:
@@ -117,7 +118,10 @@ def _run_rules(rules: list[Rule], ctx: Ctx, out: list[Resource | None], getter: 
                 out.append(None)
                 if rule.children:
                     _run_rules(rule.children, inner, out, getter)
+                noted = len(item.run.notes)
                 body = rule.body(inner) if rule.body is not None else None
+                notes = item.run.notes
+                notes[noted:] = [n.located(file=rule.file, rule=rule.name) for n in notes[noted:]]
                 resource: dict[str, Any] | None = {"resourceType": rule.resource_type, "id": local_id, **(body or {})}
                 if rule.hook is not None and resource is not None:
                     resource = rule.hook(resource, Reader(inner, getter))

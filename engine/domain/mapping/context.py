@@ -10,6 +10,8 @@ from typing import Any
 
 from engine.domain.formats.hl7v2 import Message
 
+from .errors import MappingError
+
 
 class Scope:
     """One rule instance: its reference, and references of child-rule instances made within it."""
@@ -24,14 +26,16 @@ class Scope:
 
 
 class Run:
-    """State of mapping one message: counters for local ids, the first instance of each rule, variables."""
+    """State of mapping one message: counters for local ids, the first instance of each rule, variables, and
+    notes on values left out (errors.BadValue)."""
 
-    __slots__ = ("counters", "first", "vars")
+    __slots__ = ("counters", "first", "notes", "vars")
 
     def __init__(self, variables: dict[str, Any]) -> None:
         self.counters: dict[str, int] = {}
         self.first: dict[str, str] = {}
         self.vars = variables
+        self.notes: list[MappingError] = []  # located by the rule that made each
 
     def new_ref(self, rule: str, resource_type: str) -> tuple[str, str]:
         n = self.counters.get(rule, 0) + 1

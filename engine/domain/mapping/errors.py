@@ -31,6 +31,17 @@ class MappingError(Exception):
         return ": ".join([*parts, self.reason])
 
 
+class NoMapping(MappingError):
+    """No mapping of the channel takes this kind of message: nothing is wrong with it, the record does not take it
+    (its delivery is SKIPPED, saying which type, until a mapping for it is added and the message reprocessed)."""
+
+
+class BadValue(MappingError):
+    """A message's value that cannot be what its field needs (a date that is no date): the field is left out of
+    the resource and the message is mapped with a note saying so, as a receiving system would rather have it
+    than lose the whole message to one field."""
+
+
 class CompileError(Exception):
     """A mapping, table or expression that cannot be compiled; ``path`` is the data path in its file."""
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import filters
 from .context import Ctx
-from .errors import CompileError
+from .errors import BadValue, CompileError
 from .paths import Getter
 
 _NUMBER = re.compile(r"\d+(\.\d+)?")
@@ -114,14 +114,15 @@ class Compiler:
         steps = [self._filter(p, field) for p in parts[1:]]
         if not steps:
             return term
-        if len(steps) == 1:
-            step = steps[0]
-            return lambda ctx: step(term(ctx))
 
         def chained(ctx: Ctx) -> Any:
             value = term(ctx)
-            for step in steps:
-                value = step(value)
+            try:
+                for step in steps:
+                    value = step(value)
+            except BadValue as exc:  # the field is left out; the message is mapped with a note (errors.py)
+                ctx.run.notes.append(exc)
+                return None
             return value
 
         return chained

@@ -6,11 +6,12 @@ expression at compile time (arguments bound), so mapping a message only calls cl
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable
 from typing import Any
 
-from .errors import CompileError, MappingError
+from .errors import BadValue, CompileError
 from .tables import CodeTable
 
 Value = Any
@@ -26,7 +27,7 @@ _SQL_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")  # a database's tex
 def _valid(y: str, mo: str | None, d: str | None, h: str | None, mi: str | None, s: str | None) -> bool:
     if mo and not 1 <= int(mo) <= 12:
         return False
-    if d and not 1 <= int(d) <= 31:
+    if d and not 1 <= int(d) <= (calendar.monthrange(int(y), int(mo))[1] if mo else 31):
         return False
     if h and int(h) > 23:
         return False
@@ -52,16 +53,25 @@ def _iso(text: str) -> str:
     return text.replace(" ", "T", 1) if _SQL_DATETIME.match(text) else text
 
 
+def _real_iso(text: str) -> re.Match[str] | None:
+    """An ISO date/time that is also a real one (no 29 February 2017): its match."""
+    found = _ISO.fullmatch(text)
+    if found is None:
+        return None
+    y, mo, d, h, mi, s = (text[a:b] or None for a, b in ((0, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 19)))
+    return found if _valid(y or "", mo, d, h, mi, s) else None
+
+
 def date_filter(field: str) -> Filter:
     def to_date(value: Value) -> Value:
         if value is None:
             return None
         text = _iso(str(value).strip())
-        if _ISO.fullmatch(text):
+        if _real_iso(text):
             return text[:10]
         parts = _split_ts(text)
         if parts is None:
-            raise MappingError(f"{_shape(text)} {_NOT_TS}", field=field)
+            raise BadValue(f"{_shape(text)} {_NOT_TS}", field=field)
         y, mo, d = parts[:3]
         return "-".join(p for p in (y, mo, d) if p)
 
@@ -73,12 +83,12 @@ def datetime_filter(timezone: str | None, field: str) -> Filter:
         if value is None:
             return None
         text = _iso(str(value).strip())
-        found = _ISO.fullmatch(text)
+        found = _real_iso(text)
         if found:  # ISO (a database row's time): the mapping's timezone when it has a time and no zone
             return text + timezone if timezone and found.group(3) and not found.group(6) else text
         parts = _split_ts(text)
         if parts is None:
-            raise MappingError(f"{_shape(text)} {_NOT_TS}", field=field)
+            raise BadValue(f"{_shape(text)} {_NOT_TS}", field=field)
         y, mo, d, h, mi, s, frac, tz = parts
         if not h:
             return "-".join(p for p in (y, mo, d) if p)

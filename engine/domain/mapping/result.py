@@ -51,6 +51,7 @@ class Mapped:
     version: str  # the mapping file's version and content digest, e.g. "1+3fa2c1d0"; kept in provenance
     resources: tuple[Resource, ...] = ()
     events: tuple[Event, ...] = field(default=())
+    notes: tuple[str, ...] = ()  # values of the message left out, and why (errors.BadValue); no values themselves
 
     def of_type(self, resource_type: str) -> list[Resource]:
         return [r for r in self.resources if r.type == resource_type]
