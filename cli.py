@@ -577,6 +577,15 @@ def _batch_size(text: str) -> int:
     return int(text)
 
 
+def _duration(text: str) -> float:
+    from engine.config.values import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def cmd_backfill(args: argparse.Namespace) -> int:
     """History through the channel's pipeline, resumable; see docs/backfill.md."""
     from engine.runtime import backfill
@@ -599,6 +608,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             out=sys.stdout,
             since=args.since,
             until=args.until,
+            max_wait=args.max_wait,
         )
     except backfill.Refused as exc:
         print(f"backfill refused: {exc}", file=sys.stderr)
@@ -882,6 +892,13 @@ def parser() -> argparse.ArgumentParser:
     start.add_argument("--restart", action="store_true", help="drop an unfinished backfill's checkpoint; start over")
     p.add_argument("--dry-run", action="store_true", help="read and map, write nothing, report what would happen")
     p.add_argument("--batch", type=_batch_size, default=200, metavar="N", help="messages per transaction (default 200)")
+    p.add_argument(
+        "--max-wait",
+        type=_duration,
+        default="60s",
+        metavar="DURATION",
+        help="at the end, leave deliveries to the daemon when none has settled for this long (default 60s)",
+    )
     p.set_defaults(func=cmd_backfill)
 
     _mpi_parsers(sub, common)
@@ -918,6 +935,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         print(f"cannot use the store named in {args.config}: {reason}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: the command's own work is transactional; no traceback
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into `head`, which has gone: nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush does not fail too
+        return 0
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ batches are queued for them: the outbox and memory stay flat. See docs/backfill.
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -28,8 +29,9 @@ from engine.config import ChannelSpec, EngineConfig, FhirDestination, FileSource
 from engine.config.models import DatabaseSource
 from engine.connectors.sources import archive
 from engine.connectors.sources.database import source_engine
+from engine.domain.mapping import NoMapping
 from engine.domain.masking import mask_text
-from engine.domain.outcome import PENDING_DELIVERY, MessageStatus
+from engine.domain.outcome import PENDING_DELIVERY, DeliveryStatus, MessageStatus
 from engine.domain.routing import type_matches
 from engine.pipeline.care_loop import CareLoop
 from engine.pipeline.mapping import map_message
@@ -51,6 +53,8 @@ PAUSE = 0.02  # seconds between batches, so the daemon's own transactions get th
 AHEAD = 2  # batches of due deliveries that may queue before reading waits for the workers
 DOWN_AFTER = 10.0  # at the end, deliveries whose next try is further away than this are left to the daemon
 LOOK = 0.1  # seconds between looks at the queue while waiting for deliveries
+INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C
+MAX_WAIT = 60.0  # default: seconds without any delivery settling after which the rest is left to the daemon
 STATE_KEY = "backfill"
 LISTED = 20  # error reasons and files kept in the checkpoint and shown in the summary
 PER_FILE = 5  # errors shown per file by a dry run
@@ -97,6 +101,9 @@ class Reader(Protocol):
 
     def read(self, after: Position) -> Iterator[Read]: ...
 
+    def origin_of(self, source: str) -> str:
+        """A journaled message's source as the report names its origin."""
+
 
 class FileReader:
     """A file source's format over a directory tree; files are read in place, never moved."""
@@ -111,6 +118,10 @@ class FileReader:
         profile = config.profiles.get(source.profile) if source.profile else None
         self.rules = rules_of(profile)
         self.files = archive.archive_files(self.root, source.glob, skip=(source.done_dir, source.error_dir))
+
+    def origin_of(self, source: str) -> str:
+        prefix = f"{self.root}/"
+        return source[len(prefix) :] if source.startswith(prefix) else source
 
     def remaining(self, after: Position) -> int:
         start = after.get("file", "")
@@ -145,6 +156,9 @@ class DatabaseReader:
         self.since, self.until = since, until
         self.what = f"{since or ''}..{until or ''}"
         self.engine = source_engine(source.url, source.timeout)
+
+    def origin_of(self, source: str) -> str:
+        return source
 
     def _start(self, after: Position) -> tuple[Any, frozenset[str]]:
         if "watermark" in after:
@@ -251,13 +265,26 @@ class State:
         return cls(data["what"], data["position"], data["done"], data["first_id"], Counts(**data["counts"]))
 
 
+@dataclass(frozen=True)
+class Failure:
+    """Deliveries of the backfill's messages that share a status, a destination and a reason."""
+
+    status: str
+    destination: str
+    reason: str
+    count: int
+    files: list[str]  # where the first few of them came from
+
+
 @dataclass
 class Outcome:
     state: State
     already_done: bool
     seconds: float
     delivered: dict[str, int]  # outbox status -> rows, for the backfill's messages
-    left_queued: bool  # deliveries remain for the daemon (a destination is down)
+    left_queued: bool  # deliveries remain for the daemon (a destination down, or failing for max_wait)
+    interrupted: bool = False  # stopped by SIGINT/SIGTERM at a checkpoint; --resume continues
+    failures: list[Failure] = field(default_factory=list)  # deliveries not SENT, by status and reason
 
 
 def load_state(conn: Connection, channel: str) -> State | None:
@@ -286,10 +313,27 @@ def plan(state: State | None, what: str, *, resume: bool, restart: bool) -> Stat
 
 
 class Backfill:
-    def __init__(self, config: EngineConfig, spec: ChannelSpec, reader: Reader, engine: Engine, *, batch: int) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        spec: ChannelSpec,
+        reader: Reader,
+        engine: Engine,
+        *,
+        batch: int,
+        max_wait: float = MAX_WAIT,
+    ) -> None:
         self.config, self.spec, self.reader, self.engine, self.batch = config, spec, reader, engine, batch
+        self.max_wait = max_wait
         self.node = f"{config.node}/backfill"
         self.workers: list[DeliveryWorker] = []
+        self.interrupted = False
+
+    def interrupt(self) -> None:
+        """SIGINT/SIGTERM: stop at the next checkpoint (the batch being committed is kept)."""
+        if not self.interrupted:
+            log.warning("backfill interrupted: stopping at the next checkpoint", channel=self.spec.channel)
+        self.interrupted = True
 
     async def run(self, state: State) -> Outcome:
         started = time.monotonic()
@@ -297,8 +341,9 @@ class Backfill:
         if already_done:
             with self.engine.connect() as conn:
                 delivered = self._statuses(conn, state)
+                failures = self._failures(conn, state)
             if not any(status in PENDING_DELIVERY for status in delivered):  # nothing to do: start nothing
-                return Outcome(state, True, time.monotonic() - started, delivered, False)
+                return Outcome(state, True, time.monotonic() - started, delivered, False, failures=failures)
         writer = StoreWriter(
             self.engine,
             {self.spec.channel: routes_of(self.spec)},
@@ -319,6 +364,9 @@ class Backfill:
             worker_of(self.spec, dest, self.config.mappings, resolver, care, writer, scheduler)
             for dest in self.spec.destinations
         ]
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.interrupt)
         try:
             if not already_done:
                 await self._read(writer, state)
@@ -327,9 +375,13 @@ class Backfill:
             await asyncio.gather(*(w.stop() for w in self.workers))
             scheduler.shutdown(wait=False)
             await writer.close()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
         with self.engine.connect() as conn:
             delivered = self._statuses(conn, state)
-        return Outcome(state, already_done, time.monotonic() - started, delivered, left_queued)
+            failures = self._failures(conn, state)
+        seconds = time.monotonic() - started
+        return Outcome(state, already_done, seconds, delivered, left_queued, self.interrupted, failures)
 
     def _wake(self) -> None:
         for worker in self.workers:
@@ -346,6 +398,8 @@ class Backfill:
                     if len(batch) >= self.batch:
                         await self._commit(writer, state, batch)
                         batch = []
+                        if self.interrupted:
+                            return
                 elif isinstance(read, Unreadable):
                     state.counts.error(read.origin, read.reason)
                 else:
@@ -372,7 +426,7 @@ class Backfill:
         state.position, state.first_id, state.counts = after.position, after.first_id, after.counts
         await asyncio.sleep(PAUSE)
         if self.workers and state.first_id is not None:
-            while await asyncio.to_thread(self._due, state, time.time()) > AHEAD * self.batch:
+            while not self.interrupted and await asyncio.to_thread(self._due, state, time.time()) > AHEAD * self.batch:
                 await asyncio.sleep(LOOK)
 
     def _pending(self, conn: Connection, state: State, due_by: float | None = None) -> int:
@@ -395,6 +449,31 @@ class Backfill:
         with self.engine.connect() as conn:
             return self._pending(conn, state, now)
 
+    def _failures(self, conn: Connection, state: State) -> list[Failure]:
+        """The backfill's deliveries that are not SENT, grouped by status, destination and reason."""
+        if state.first_id is None:
+            return []
+        o = outbox_table.c
+        rows = conn.execute(
+            select(o.status, o.destination, o.last_error, messages.c.source)
+            .select_from(outbox_table.join(messages, messages.c.id == o.message_id))
+            .where(
+                o.channel == self.spec.channel,
+                o.message_id >= state.first_id,
+                messages.c.node == self.node,
+                o.status != DeliveryStatus.SENT,
+            )
+            .order_by(o.id)
+        )
+        groups: dict[tuple[str, str, str], list[str]] = {}
+        for status, destination, error, source in rows:
+            reason = error or ("not tried yet" if status == DeliveryStatus.QUEUED else "")
+            groups.setdefault((status, destination, reason[:160]), []).append(self.reader.origin_of(source))
+        return [
+            Failure(status, dest, reason, len(files), list(dict.fromkeys(files))[:PER_FILE])
+            for (status, dest, reason), files in sorted(groups.items(), key=lambda kv: -len(kv[1]))
+        ]
+
     def _statuses(self, conn: Connection, state: State) -> dict[str, int]:
         if state.first_id is None:
             return {}
@@ -408,8 +487,9 @@ class Backfill:
         return {status: int(n) for status, n in rows}
 
     async def _drain(self, state: State) -> bool:
-        """Wait until every delivery of the backfill is SENT or DEAD; True when some are left for the daemon
-        because their next try is more than DOWN_AFTER seconds away (a destination is down)."""
+        """Wait until every delivery of the backfill is done (SENT, SKIPPED or DEAD); True when some are left for
+        the daemon: their next try is more than DOWN_AFTER seconds away (a destination is down), none settled for
+        max_wait seconds (they keep failing), or the backfill was interrupted."""
         if not self.workers or state.first_id is None:
             return False
 
@@ -422,14 +502,16 @@ class Backfill:
         if not pending:
             return False
         progress = Progress(f"backfill {self.spec.channel} deliveries", pending, unit="delivery")
+        settled = time.monotonic()
         try:
             while pending:
-                if not soon:
+                if not soon or self.interrupted or time.monotonic() - settled > self.max_wait:
                     return True
                 await asyncio.sleep(LOOK)
                 now_pending, soon = await asyncio.to_thread(look)
                 if now_pending < pending:
                     progress.update(pending - now_pending)
+                    settled = time.monotonic()
                 pending = now_pending
             return False
         finally:
@@ -476,12 +558,22 @@ class DryRun:
     resources: Counter[str] = field(default_factory=Counter)
     errors: dict[str, list[str]] = field(default_factory=dict)  # file -> its first reasons (intake and mapping)
     error_counts: Counter[str] = field(default_factory=Counter)  # file -> errors
+    skipped: Counter[str] = field(default_factory=Counter)  # why the record would skip them -> messages
+    notes: dict[str, list[str]] = field(default_factory=dict)  # file -> its first values the mapping leaves out
+    note_counts: Counter[str] = field(default_factory=Counter)
 
     def error(self, origin: str, reason: str) -> None:
-        self.error_counts[origin] += 1
-        kept = self.errors.setdefault(origin, [])
-        if len(kept) < PER_FILE:
-            kept.append(reason)
+        _keep(self.errors, self.error_counts, origin, reason)
+
+    def note(self, origin: str, note: str) -> None:
+        _keep(self.notes, self.note_counts, origin, note)
+
+
+def _keep(kept: dict[str, list[str]], counts: Counter[str], origin: str, text: str) -> None:
+    counts[origin] += 1
+    first = kept.setdefault(origin, [])
+    if len(first) < PER_FILE:
+        first.append(text)
 
 
 def dry_run(config: EngineConfig, spec: ChannelSpec, reader: Reader) -> DryRun:
@@ -520,10 +612,15 @@ def dry_run(config: EngineConfig, spec: ChannelSpec, reader: Reader) -> DryRun:
                 charset=entry.charset or default_charset,
                 source_system=spec.source_system,
             )
+        except NoMapping as exc:
+            report.skipped[str(exc)] += 1
+            continue
         except Exception as exc:  # any mapping failure is reported, the next message is mapped as usual
             report.error(read.origin, f"message {read.position.get('message', '?')}: {mask_text(str(exc))}")
             continue
         report.resources.update(r.type for r in mapped.resources)
+        for note in mapped.notes:
+            report.note(read.origin, f"message {read.position.get('message', '?')}: {note}")
     progress.close()
     return report
 
@@ -538,17 +635,32 @@ def print_summary(outcome: Outcome, out: IO[str]) -> None:
     print(f"journaled          {c.journaled}", file=out)
     print(f"duplicates skipped {c.duplicates}", file=out)
     print(f"filtered           {c.filtered}", file=out)
-    print(f"errors             {c.errors}", file=out)
+    delivered = outcome.delivered
+    dead = delivered.get(DeliveryStatus.DEAD, 0)
+    print(f"errors             {c.errors + dead} ({c.errors} refused at intake, {dead} failed delivery)", file=out)
     for reason, n in sorted(c.reasons.items(), key=lambda kv: -kv[1]):
         print(f"  {n:>6}  {reason}", file=out)
     if c.error_files:
         print(f"  in: {', '.join(c.error_files)}", file=out)
-    delivered = outcome.delivered
-    print(f"delivered          SENT {delivered.get('SENT', 0)}, DEAD {delivered.get('DEAD', 0)}", file=out)
+    _list_failures(outcome, DeliveryStatus.DEAD, out)
+    skipped = delivered.get(DeliveryStatus.SKIPPED, 0)
+    print(f"delivered          SENT {delivered.get('SENT', 0)}, SKIPPED {skipped}, DEAD {dead}", file=out)
+    _list_failures(outcome, DeliveryStatus.SKIPPED, out)
     queued = sum(n for s, n in delivered.items() if s in PENDING_DELIVERY)
     if queued:
-        print(f"still queued       {queued} (a destination is down; the daemon delivers them)", file=out)
+        print(f"still queued       {queued} (left to the daemon; why each is not done yet:)", file=out)
+        for status in PENDING_DELIVERY:
+            _list_failures(outcome, status, out)
+    if outcome.interrupted:
+        print("interrupted        at a checkpoint; the same command with --resume continues", file=out)
     print(f"time               {outcome.seconds:.1f}s", file=out)
+
+
+def _list_failures(outcome: Outcome, status: str, out: IO[str]) -> None:
+    for f in outcome.failures:
+        if f.status == status:
+            print(f"  {f.count:>6}  {f.destination}: {f.reason}", file=out)
+            print(f"          in: {', '.join(f.files)}{' ...' if f.count > len(f.files) else ''}", file=out)
 
 
 def print_dry_run(report: DryRun, out: IO[str]) -> None:
@@ -560,12 +672,23 @@ def print_dry_run(report: DryRun, out: IO[str]) -> None:
     print(f"filtered           {report.filtered}", file=out)
     if report.resources:
         print("resources          " + ", ".join(f"{k} {n}" for k, n in sorted(report.resources.items())), file=out)
+    if report.skipped:
+        print(f"skipped            {report.skipped.total()} (the record would not take them)", file=out)
+        for reason, n in report.skipped.most_common():
+            print(f"  {n:>6}  {reason}", file=out)
+    if report.notes:
+        print(f"left out           {report.note_counts.total()} values (recorded without them)", file=out)
+        _by_file(report.notes, report.note_counts, out)
     print(f"errors             {report.error_counts.total()}", file=out)
-    for origin, reasons in report.errors.items():  # every file; its first few reasons
-        for reason in reasons:
-            print(f"  {origin}: {reason}", file=out)
-        if report.error_counts[origin] > len(reasons):
-            print(f"  {origin}: ... and {report.error_counts[origin] - len(reasons)} more", file=out)
+    _by_file(report.errors, report.error_counts, out)
+
+
+def _by_file(kept: dict[str, list[str]], counts: Counter[str], out: IO[str]) -> None:
+    for origin, lines in kept.items():  # every file; its first few
+        for line in lines:
+            print(f"  {origin}: {line}", file=out)
+        if counts[origin] > len(lines):
+            print(f"  {origin}: ... and {counts[origin] - len(lines)} more", file=out)
 
 
 def run(
@@ -580,9 +703,11 @@ def run(
     out: IO[str],
     since: str | None = None,
     until: str | None = None,
+    max_wait: float = MAX_WAIT,
 ) -> int:
-    """0: finished (messages the intake rejected are counted, not fatal); 3: read and journaled, but deliveries
-    are left queued for the daemon; 1: refused. `engine` is None for a dry run (nothing is opened)."""
+    """0: finished (messages the intake rejected and deliveries that failed are counted, not fatal); 3: read and
+    journaled, but deliveries are left queued for the daemon; 130: interrupted at a checkpoint; 1: refused.
+    `engine` is None for a dry run (nothing is opened)."""
     spec = config.channels[channel]
     if engine is None:
         print_dry_run(dry_run(config, spec, reader_of(config, spec, path, since, until)), out)
@@ -596,6 +721,8 @@ def run(
             path = Path(what)
     reader = reader_of(config, spec, path, since, until)
     state = start(engine, reader, resume=resume, restart=restart)
-    outcome = asyncio.run(Backfill(config, spec, reader, engine, batch=batch).run(state))
+    outcome = asyncio.run(Backfill(config, spec, reader, engine, batch=batch, max_wait=max_wait).run(state))
     print_summary(outcome, out)
+    if outcome.interrupted:
+        return INTERRUPTED
     return 3 if outcome.left_queued else 0

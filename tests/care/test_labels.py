@@ -66,4 +66,5 @@ def test_a_date_that_is_no_real_day_gives_a_fact_no_date_instead_of_failing() ->
 
     assert parse_date("2017-02-29T12:52:00-05:00") is None
     assert when({"resourceType": "Observation", "effectiveDateTime": "2017-02-29"}) is None
+    assert parse_date(5) is None
     assert parse_date("2024-02-29") is not None

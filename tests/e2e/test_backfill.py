@@ -17,6 +17,7 @@ from engine.store.database import migrate
 from engine.store.schema import messages, outbox, record_resources, record_versions
 from tests.support.archive import flat_tree, mixed_tree, name, resident_id
 from tests.support.daemon import HUITONG, free_port, huitong, wait_until, write_config
+from tests.support.faults import REASON, refuse_record_versions
 
 
 def setup(tmp_path: Path, store_url: str, log_dir: Path) -> Path:
@@ -91,7 +92,7 @@ def test_a_tree_of_gb18030_utf8_and_batch_files_lands_in_the_record(
     done = huitong("backfill", "his", "--path", str(tmp_path / "archive"), config=config)
     assert done.returncode == 0, done.stderr
     assert "journaled          7" in done.stdout
-    assert "delivered          SENT 7, DEAD 0" in done.stdout
+    assert "delivered          SENT 7, SKIPPED 0, DEAD 0" in done.stdout
     # GB 18030 with MSH-18, UTF-8, inside the batch file, without MSH-18 (the source's encoding): all read right
     assert patient_names(store_url) == sorted(name(n) for n in numbers)
     assert counts(store_url)["encounters"] == len(numbers)
@@ -108,7 +109,7 @@ def test_a_malformed_file_in_the_middle_is_reported_by_name_and_the_rest_goes_on
     mixed_tree(tmp_path / "archive")
     done = huitong("backfill", "his", "--path", str(tmp_path / "archive"), config=config)
     assert done.returncode == 0, done.stderr
-    assert "errors             1" in done.stdout
+    assert "errors             1 (1 refused at intake, 0 failed delivery)" in done.stdout
     assert "no MSH segment found" in done.stdout
     assert "2024/02/broken.hl7" in done.stdout
     journal = counts(store_url)["journal"]
@@ -175,7 +176,7 @@ def test_a_new_path_while_a_backfill_is_unfinished_is_refused(store_url: str, tm
     assert "journaled          7" in restarted.stdout
 
 
-def test_a_dry_run_writes_nothing_and_reports_types_and_mapping_errors_by_file(
+def test_a_dry_run_writes_nothing_and_reports_types_values_left_out_and_errors_by_file(
     store_url: str, tmp_path: Path, log_dir: Path
 ) -> None:
     config = setup(tmp_path, store_url, log_dir)
@@ -187,9 +188,11 @@ def test_a_dry_run_writes_nothing_and_reports_types_and_mapping_errors_by_file(
     assert "nothing was written" in done.stdout
     assert "messages           9" in done.stdout
     assert "8  ADT^A04" in done.stdout
+    assert "left out           1 values (recorded without them)" in done.stdout
     assert "2024/01/bad_birth.hl7: message 1:" in done.stdout and "birthDate" in done.stdout
+    assert "19901399" not in done.stdout
     assert "2024/02/broken.hl7: message 1: no MSH segment found" in done.stdout
-    assert "Encounter 7, Patient 7" in done.stdout
+    assert "Encounter 8, Patient 8" in done.stdout
     assert backfill_state(store_url) is None
     assert json.loads(huitong("messages", "list", "--json", config=config).stdout) == []
 
@@ -218,8 +221,9 @@ def test_with_a_destination_down_it_stops_and_leaves_the_queue_to_the_daemon(
     mixed_tree(tmp_path / "archive")
     done = huitong("backfill", "his", "--path", str(tmp_path / "archive"), config=config)
     assert done.returncode == 3, done.stderr
-    assert "delivered          SENT 7, DEAD 0" in done.stdout  # the record
-    assert "still queued       7 (a destination is down; the daemon delivers them)" in done.stdout
+    assert "delivered          SENT 7, SKIPPED 0, DEAD 0" in done.stdout  # the record
+    assert "still queued       7 (left to the daemon; why each is not done yet:)" in done.stdout
+    assert "gateway: " in done.stdout  # and the reason the gateway could not be reached
     deliveries = counts(store_url)["deliveries"]
     assert deliveries["SENT"] == 7 and deliveries.get("ERROR", 0) + deliveries.get("QUEUED", 0) == 7
     engine = create_engine(store_url)
@@ -247,7 +251,8 @@ def test_an_ndjson_export_is_read_line_by_line_and_a_bad_line_is_reported_with_i
     done = huitong("backfill", "emr", "--path", str(tmp_path / "export"), config=config)
     assert done.returncode == 0, done.stderr
     assert "messages read      5" in done.stdout
-    assert "errors             1" in done.stdout and "2024/b.ndjson" in done.stdout
+    assert "errors             1 (1 refused at intake, 0 failed delivery)" in done.stdout
+    assert "2024/b.ndjson" in done.stdout
     journal = counts(store_url)["journal"]
     assert [c for c, s in journal if s == "PROCESSED"] == ["p1", "p2", "p3", "p4"]
 
@@ -270,3 +275,77 @@ def test_after_a_finished_backfill_another_path_starts_a_new_one() -> None:
     finished = State("/archive/his", {"file": "2024/z.hl7", "message": 3}, done=True, first_id=1)
     fresh = plan(finished, "/archive/2025", resume=False, restart=False)
     assert fresh.what == "/archive/2025" and fresh.position == {} and not fresh.done and fresh.first_id is None
+
+
+def with_record_retry(tmp_path: Path, **retry: object) -> None:
+    channel = tmp_path / "channels" / "his.yaml"
+    spec = yaml.safe_load(channel.read_text())
+    spec["destinations"][0]["retry"] = {"backoff": "fixed", "initial_interval": "1s", **retry}
+    channel.write_text(yaml.safe_dump(spec, allow_unicode=True))
+
+
+def first_message_refused(store_url: str) -> None:
+    """The store refuses to record the backfill's first message (2024/01/a.hl7)."""
+    engine = create_engine(store_url)
+    migrate(engine)
+    refuse_record_versions(engine, 1)
+    engine.dispose()
+
+
+def test_a_delivery_that_fails_on_the_data_is_counted_under_errors_with_its_reason_and_file(
+    store_url: str, tmp_path: Path, log_dir: Path
+) -> None:
+    config = setup(tmp_path, store_url, log_dir)
+    with_record_retry(tmp_path, max_attempts=2)
+    mixed_tree(tmp_path / "archive")
+    first_message_refused(store_url)
+    done = huitong("backfill", "his", "--path", str(tmp_path / "archive"), config=config)
+    assert done.returncode == 0, done.stderr
+    assert "errors             2 (1 refused at intake, 1 failed delivery)" in done.stdout
+    failed = done.stdout.split("in: 2024/02/broken.hl7")[1]
+    assert f"record: cannot record: IntegrityError: {REASON}" in failed or REASON in failed
+    assert "in: 2024/01/a.hl7" in failed
+    assert "delivered          SENT 6, SKIPPED 0, DEAD 1" in done.stdout
+    assert "a destination is down" not in done.stdout
+
+
+def test_deliveries_that_keep_failing_leave_the_backfill_after_max_wait_with_their_reason(
+    store_url: str, tmp_path: Path, log_dir: Path
+) -> None:
+    config = setup(tmp_path, store_url, log_dir)
+    with_record_retry(tmp_path, max_attempts=1000)
+    mixed_tree(tmp_path / "archive")
+    first_message_refused(store_url)
+    done = huitong("backfill", "his", "--path", str(tmp_path / "archive"), "--max-wait", "3s", config=config)
+    assert done.returncode == 3, done.stderr
+    assert "still queued       1 (left to the daemon; why each is not done yet:)" in done.stdout
+    assert REASON in done.stdout.split("still queued")[1]
+
+
+def test_ctrl_c_stops_at_a_checkpoint_with_the_summary_and_resume_finishes(
+    store_url: str, tmp_path: Path, log_dir: Path
+) -> None:
+    config = setup(tmp_path, store_url, log_dir)
+    with_record_retry(tmp_path, max_attempts=1000)
+    mixed_tree(tmp_path / "archive")
+    first_message_refused(store_url)
+    run = subprocess.Popen(
+        [HUITONG, "backfill", "his", "--path", str(tmp_path / "archive"), "--max-wait", "10m", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # reading is done and the refused delivery keeps failing: the backfill waits on it
+    wait_until(lambda: (s := backfill_state(store_url)) is not None and s.done, timeout=60)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 130, err
+    assert "Traceback" not in err
+    assert "interrupted        at a checkpoint; the same command with --resume continues" in out
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER refuse" + ("" if engine.dialect.name == "sqlite" else " ON record_versions"))
+    engine.dispose()
+    again = huitong("backfill", "his", "--resume", config=config)
+    assert again.returncode == 0, again.stderr
+    assert "delivered          SENT 7, SKIPPED 0, DEAD 0" in again.stdout

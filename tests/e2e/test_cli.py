@@ -101,6 +101,7 @@ def test_send_messages_show_and_stats_tell_what_happened(tmp_path: Path, log_dir
         "retrying": 0,
         "sent": 1,
         "dead": 0,
+        "skipped": 0,
     }
     rows = json.loads(huitong("messages", "list", "--json", config=config).stdout)
     assert [(r["control_id"], r["status"]) for r in rows] == [("CLI0002", "FILTERED"), ("CLI0001", "PROCESSED")]

@@ -27,12 +27,12 @@ _GLUCOSE_MG_DL_TO_MMOL_L = 1 / 18.016
 
 
 @lru_cache(maxsize=8192)
-def parse_date(text: str | None) -> date | None:
+def parse_date(text: Any) -> date | None:
     """A FHIR date or dateTime as a calendar date; partial dates (2026, 2026-05) take the first day.
 
     Cached: the rules read the same few dates of a person's record many times over in one task refresh. A text
-    that is no date (another system's FHIR may hold 2017-02-29) is None: the fact has no date to go by."""
-    if not text:
+    that is no date (another system's FHIR may hold 2017-02-29, or a number) is None: the fact has no date to go by."""
+    if not isinstance(text, str) or not text:
         return None
     try:
         if len(text) == 4:

@@ -1,0 +1,60 @@
+"""The record destination on a real store: a message the record cannot take fails alone, its neighbours are filed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, select
+
+from engine.config.mappings import load_mappings
+from engine.connectors.destinations.record import RecordDestination
+from engine.domain.outcome import DeliveryStatus
+from engine.domain.retry import RetryPolicy
+from engine.pipeline.care_loop import CareLoop
+from engine.pipeline.delivery import settle
+from engine.pipeline.mapping import map_message
+from engine.store.database import migrate, open_engine
+from engine.store.outbox import Delivery
+from engine.store.schema import record_versions
+from tests.support.corpus import SAMPLES
+from tests.support.daemon import MAPPINGS
+from tests.support.faults import REASON, refuse_record_versions
+from tests.support.mpi import shipped_resolver
+
+HIS = sorted((SAMPLES / "county" / "his").glob("*_a04_*.hl7"))[:3]
+REFUSED = 2  # the message id the store refuses to version
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Engine]:
+    """A store whose record refuses versions of message REFUSED, as a column or a constraint might."""
+    engine = open_engine(store_url)
+    migrate(engine)
+    refuse_record_versions(engine, REFUSED)
+    yield engine
+    engine.dispose()
+
+
+def test_a_message_the_record_cannot_take_fails_alone_and_its_neighbours_are_recorded(store: Engine) -> None:
+    mappings, errors = load_mappings(MAPPINGS)
+    assert not errors
+    policy = RetryPolicy(5, "fixed", 1.0, 1.0, 2.0)
+
+    def mapper(d: Delivery):  # type: ignore[no-untyped-def]
+        return map_message(mappings, ["hl7v2/adt"], d.raw, format="hl7v2", charset="gb18030")
+
+    destination = RecordDestination("his-adt", "his.county", mapper, shipped_resolver(), CareLoop(), policy)
+    rows = [
+        Delivery(n, n, "his-adt", "record", "QUEUED", 0, path.read_bytes(), "ADT^A04", f"C{n}")
+        for n, path in enumerate(HIS, 1)
+    ]
+    results = [settle(row, asyncio.run(destination.send(row)), policy, 0.0) for row in rows]
+    with store.begin() as conn:
+        written = destination.write(conn, results)
+    assert [r.status for r in written] == [DeliveryStatus.SENT, DeliveryStatus.ERROR, DeliveryStatus.SENT]
+    assert REASON in (written[1].error or "")
+    with store.connect() as conn:
+        recorded = conn.execute(select(record_versions.c.message_id).distinct()).scalars().all()
+    assert sorted(recorded) == [1, 3]
