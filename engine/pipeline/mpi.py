@@ -140,7 +140,7 @@ class MpiResolver:
             state = REVIEW if decided == "review" else NEW
             probability, rule = None, "new"
         stored = StoredRecord(record_id, key[0], key[1], person, state, AUTO, probability, rule, row, now)
-        store.insert(conn, [stored], {record_id: blocking.keys(self.settings.blocking, row)})
+        store.insert(conn, [stored], {record_id: blocking.stored_keys(self.settings.blocking, row)})
         store.count_terms(conn, self._terms(row))
         if decided == "review" and best is not None:
             store.open_review(conn, record_id, best.person_id, best.probability, now)
@@ -152,7 +152,7 @@ class MpiResolver:
     def _refresh(self, conn: Connection, stored: StoredRecord, row: dict[str, Any], now: float) -> None:
         store.count_terms(conn, self._terms(stored.features), -1)
         store.count_terms(conn, self._terms(row))
-        store.replace_features(conn, stored, row, blocking.keys(self.settings.blocking, row), now)
+        store.replace_features(conn, stored, row, blocking.stored_keys(self.settings.blocking, row), now)
         stored.features = row
 
     def _rematch(self, conn: Connection, stored: StoredRecord, now: float) -> None:

@@ -18,9 +18,9 @@ from sqlalchemy import Connection, Engine
 
 from engine.config import EngineConfig
 from engine.config.mpi import load_settings, model_path
-from engine.domain.mpi import features, training
+from engine.domain.mpi import blocking, features, training
 from engine.domain.mpi.compare import Table
-from engine.domain.mpi.matcher import Explanation, PersonScore
+from engine.domain.mpi.matcher import Candidate, Explanation, PersonScore
 from engine.domain.mpi.settings import Settings
 from engine.pipeline import mpi_batch
 from engine.pipeline.mpi import MpiError, MpiResolver
@@ -68,12 +68,17 @@ def search(args: argparse.Namespace, config: EngineConfig) -> int:
     )
     resolver = resolver_of(config)
     with _engine(config).connect() as conn:
+        if not any(row.get(c) for c in ("id_raw", "name", "phone")):
+            raise CommandError("nothing to search by: give a resident ID, a name or a phone")
+        exact = _holding(conn, row)
         candidates = resolver.candidates(conn, row)
-        if not candidates and not any(row.get(c) for c in ("id_raw", "name", "phone")):
-            needed = "a resident ID, or a name with a birth date or a phone"
-            raise CommandError(f"nothing to search by: give {needed}")
+        known = {c.record_id for c in candidates}
+        candidates += [
+            Candidate(r.id, r.person_id, r.features) for r in store.of_persons(conn, sorted(exact)) if r.id not in known
+        ]
         found = resolver.matcher.persons(row, candidates, resolver.frequencies(conn, [row]))
-        scores = [s for s in found if s.probability >= resolver.settings.thresholds.possible or s.rule][: args.limit]
+        possible = resolver.settings.thresholds.possible
+        scores = [s for s in found if s.probability >= possible or s.rule or s.person_id in exact][: args.limit]
         if args.fhir:
             _print_json(_match_bundle(conn, config, scores))
             return 0
@@ -92,6 +97,13 @@ def search(args: argparse.Namespace, config: EngineConfig) -> int:
                 f"  {body.get('birthDate', '')}" + (f"  ({s.rule})" if s.rule else "")
             )
     return 0
+
+
+def _holding(conn: Connection, row: dict[str, Any]) -> set[str]:
+    """Persons on file with the searched phone and name (as written, traditional or simplified, or in pinyin)."""
+    groups = [blocking.search_keys(row, ("phone",)), blocking.search_keys(row, ("name", "name_py"))]
+    found = [store.persons_holding(conn, keys) for keys in groups if keys]
+    return set.intersection(*found) if found else set()
 
 
 def _score_json(s: PersonScore) -> dict[str, Any]:

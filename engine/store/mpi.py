@@ -108,6 +108,19 @@ def candidates(conn: Connection, keys: Sequence[str], max_block: int) -> list[St
     return out
 
 
+def persons_holding(conn: Connection, keys: Sequence[str]) -> set[str]:
+    """The persons with a record holding any of these keys (a search, not a match)."""
+    found: set[str] = set()
+    for i in range(0, len(keys), CHUNK):
+        part = list(keys[i : i + CHUNK])
+        query = (
+            "SELECT DISTINCT r.person_id FROM mpi_blocks b JOIN mpi_records r ON r.id = b.record_id"
+            f" WHERE b.key IN ({', '.join('?' * len(part))})"
+        )
+        found.update(row[0] for row in dbapi.fetchall(conn, query, part))
+    return found
+
+
 def insert(conn: Connection, records: Sequence[StoredRecord], keys: Mapping[str, Sequence[str]]) -> None:
     dbapi.executemany(
         conn,

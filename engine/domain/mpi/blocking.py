@@ -38,6 +38,21 @@ def keys(rules: Sequence[Sequence[str]], row: Mapping[str, str | None]) -> list[
     return out
 
 
+# Columns an operator finds a person by on their own (`huitong mpi search --phone` or `--name`): kept as keys of
+# their own beside the blocking keys, "s:<column>:<value>"; matching never looks them up.
+SEARCHED = ("phone", "name", "name_py")
+KEY_LENGTH = 255  # the store's key column
+
+
+def search_keys(row: Mapping[str, str | None], columns: Sequence[str] = SEARCHED) -> list[str]:
+    return [f"s:{c}:{row[c]}" for c in columns if row.get(c)]
+
+
+def stored_keys(rules: Sequence[Sequence[str]], row: Mapping[str, str | None]) -> list[str]:
+    """What the store keeps for a record: its blocking keys and its search keys (any too long to keep dropped)."""
+    return [k for k in [*keys(rules, row), *search_keys(row)] if len(k) <= KEY_LENGTH]
+
+
 def _column_keys(rule: Sequence[str], table: Table) -> np.ndarray:
     columns = [table[c] for c in rule]
     present = np.ones(table.size, dtype=bool)

@@ -96,20 +96,16 @@ class Matcher:
             person = candidate.person_id
             if scored.grades[i] == NOT and scored.rules[i]:
                 vetoed.add(person)  # a different verified ID: no other record of this person can outweigh it
-            found = PersonScore(
-                person,
-                candidate.record_id,
-                float(scored.probabilities[i]),
-                float(scored.weights[i]),
-                int(scored.grades[i]),
-                scored.rules[i],
-            )
+            grade, rule = int(scored.grades[i]), scored.rules[i]
+            # An identity rule decides outright: its probability says so, whatever the model's weights were.
+            p = (1.0 if grade == CERTAIN else 0.0) if rule else float(scored.probabilities[i])
+            found = PersonScore(person, candidate.record_id, p, float(scored.weights[i]), grade, rule)
             if person not in best or (found.grade, found.probability) > (best[person].grade, best[person].probability):
                 best[person] = found
         out = []
         for person, found in best.items():
             if person in vetoed and found.grade > NOT:
-                found = PersonScore(person, found.record_id, found.probability, found.weight, NOT, DISTINCT_IDS)
+                found = PersonScore(person, found.record_id, 0.0, found.weight, NOT, DISTINCT_IDS)
             out.append(found)
         return sorted(out, key=lambda s: (-s.grade, -s.probability, s.person_id))
 
