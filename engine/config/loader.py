@@ -34,6 +34,7 @@ from .models import (
 )
 from .mpi import default_settings, load_matcher
 from .orgs import load_organisations, registry_file
+from .rules import check_rules
 from .values import describe
 
 
@@ -300,6 +301,7 @@ def load_config(
         schema_errors.extend(org_errors)
         service_rules, rule_errors = _service_rules(channels, engine.mappings)
         schema_errors.extend(rule_errors)
+        schema_errors.extend(check_rules(engine.mappings))
     topology_errors = check_topology(channels)
 
     environment_errors: list[ConfigError] = []

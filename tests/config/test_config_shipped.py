@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
+
+import pytest
 
 from engine.config import (
     ContractEventsSource,
@@ -108,3 +111,22 @@ def test_the_shipped_observation_profiles_load() -> None:
     for path in sorted((REPO / "mappings" / "profiles").glob("*.yaml")):
         profile, errors = load_profile(path, {})
         assert errors == [] and profile is not None and profile.observations, path
+
+
+@pytest.mark.parametrize(
+    ("file", "broken", "expected"),
+    [
+        ("care/labels.yaml", "labels:\n  - code: x\n    name: [unclosed\n", "labels.yaml:4:1: (file): YAML syntax"),
+        ("care/tasks.yaml", "tasks: 5\n", "tasks.yaml:1:8: tasks: "),
+        ("indicators/family-doctor.yaml", "indicators: []\n", "family-doctor.yaml:1:13: indicators: "),
+        ("indicators/inputs/record.yaml", "labels: {no-such-label: x}\n", "record.yaml:1:1: (file): labels: no care"),
+    ],
+)
+def test_a_broken_rule_file_beside_the_mappings_is_a_config_error_naming_file_line_and_column(
+    tmp_path: Path, file: str, broken: str, expected: str
+) -> None:
+    for name in ("config", "channels", "mappings"):
+        shutil.copytree(REPO / name, tmp_path / name)
+    (tmp_path / "mappings" / file).write_text(broken, encoding="utf-8")
+    lines = [str(e) for e in load_config(tmp_path / "config" / "engine.yaml", environ={}).errors]
+    assert any(expected in line for line in lines), lines
