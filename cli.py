@@ -43,13 +43,26 @@ def _settings(args: argparse.Namespace) -> Any:
     return settings
 
 
-def _store(args: argparse.Namespace, settings: Any = None) -> Any:
-    """The store named by engine.yaml, migrated to the newest schema."""
-    from engine.store.database import migrate, open_engine
+def _store(args: argparse.Namespace, settings: Any = None, *, create: bool = False) -> Any:
+    """The store named by engine.yaml, migrated to the newest schema; only a command that fills it (`create`)
+    makes a SQLite file that is not there."""
+    from engine.store.database import migrate, missing_file, open_engine
 
-    engine = open_engine((settings or _settings(args)).store)
+    url = (settings or _settings(args)).store
+    missing = None if create else missing_file(url)
+    if missing is not None:
+        print(no_store(missing, args.config), file=sys.stderr)
+        raise SystemExit(1)
+    engine = open_engine(url)
     migrate(engine)
     return engine
+
+
+def no_store(path: Path, config: str) -> str:
+    return (
+        f"no store at {path} (store: in {config}): nothing has been received there yet; start the daemon or"
+        " run a backfill, or point store: at the existing file"
+    )
 
 
 def _logging(config: Any, *, daemon: bool) -> None:
@@ -166,7 +179,11 @@ def cmd_send(args: argparse.Namespace) -> int:
             context.load_cert_chain(args.cert, args.key)
     payloads: list[tuple[str, bytes]] = []
     for name in args.files:
-        data = Path(name).read_bytes()
+        try:
+            data = Path(name).read_bytes()
+        except OSError as exc:  # nothing is sent when one file cannot be read: say which, before connecting
+            print(f"cannot read {name}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
         try:
             parts = [data] if args.whole else split_messages(data)
         except BatchError:
@@ -599,7 +616,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     try:
         return backfill.run(
             config,
-            None if args.dry_run else _store(args, config),
+            None if args.dry_run else _store(args, config, create=True),
             args.channel,
             path=args.path,
             resume=args.resume,
@@ -930,7 +947,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, so that a reader who has gone is handled below, not at the interpreter's exit
+        return code
     except OperationalError as exc:  # the store is unreachable or unusable: say so, not a traceback
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         print(f"cannot use the store named in {args.config}: {reason}", file=sys.stderr)

@@ -128,7 +128,7 @@ def _profiles(
 
 
 def _unknown_mappings(
-    channels: list[LoadedChannel], mapping_set: MappingSet, mapping_errors: list[ConfigError]
+    channels: list[LoadedChannel], mapping_set: MappingSet, mapping_errors: list[ConfigError], directory: Path
 ) -> list[ConfigError]:
     """A channel naming a mapping that does not exist (one that exists but failed has its own error)."""
     broken = {e.file for e in mapping_errors}
@@ -143,7 +143,9 @@ def _unknown_mappings(
                 continue
             pos = ch.doc.value_pos(("map", i) if isinstance(ch.doc.data.get("map"), list) else ("map",))
             known = ", ".join(sorted(mapping_set.mappings)) or "none"
-            message = f"no mapping {name!r} (known: {known})"
+            message = f"no mapping {name!r} in {directory} (known: {known})"
+            if not directory.is_dir():
+                message = f"no mapping {name!r}: no mappings directory {directory} (mappings: in engine.yaml)"
             errors.append(ConfigError(ch.doc.file, pos.line, pos.column, "map", message))
     return errors
 
@@ -294,7 +296,7 @@ def load_config(
         schema_errors.extend(mpi_errors)
         mapping_set, mapping_errors = load_mappings(engine.mappings)
         schema_errors.extend(mapping_errors)
-        schema_errors.extend(_unknown_mappings(channels, mapping_set, mapping_errors))
+        schema_errors.extend(_unknown_mappings(channels, mapping_set, mapping_errors, engine.mappings))
         contract_reader, contract_errors = _contract_reader(channels, engine.mappings)
         schema_errors.extend(contract_errors)
         orgs, org_errors = _routing_orgs(channels, engine_path, env)

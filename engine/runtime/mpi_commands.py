@@ -29,7 +29,7 @@ from engine.runtime.channels import resolver_of
 from engine.runtime.progress import Progress
 from engine.store import audit, dbapi
 from engine.store import mpi as store
-from engine.store.database import migrate, open_engine
+from engine.store.database import migrate, missing_file, open_engine
 
 MATCH_GRADE = "http://hl7.org/fhir/StructureDefinition/match-grade"
 
@@ -39,6 +39,9 @@ class CommandError(Exception):
 
 
 def _engine(config: EngineConfig) -> Engine:
+    missing = missing_file(config.store)
+    if missing is not None:
+        raise CommandError(f"no store at {missing} (store: in {config.path}): nothing has been recorded there yet")
     engine = open_engine(config.store)
     migrate(engine)
     return engine

@@ -55,6 +55,18 @@ def open_engine(url: str, *, fsync_each_commit: bool = True) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
+def missing_file(url: str) -> Path | None:
+    """The SQLite file a store URL names when it does not exist (None: it exists, or the store is a server's).
+
+    Commands that read the store say so instead of creating an empty one: a wrong path, or an engine.yaml
+    copied away from its var/, would otherwise show an empty engine as if nothing had happened."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path.resolve()
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (idempotent; the daemon and the CLI call it at start)."""
     cfg = Config()

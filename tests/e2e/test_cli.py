@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from sqlalchemy import select
 from engine.connectors.mllp.client import exchange
 from engine.store.database import open_engine
 from engine.store.schema import audit
-from tests.support.daemon import Daemon, free_port, huitong, write_config
+from tests.support.corpus import CORPUS
+from tests.support.daemon import HUITONG, Daemon, free_port, huitong, write_config
 from tests.support.messages import adt
 
 MISTAKES = {
@@ -217,3 +219,37 @@ def test_a_port_already_taken_stops_the_daemon_with_the_channel_named(tmp_path: 
     assert "address already in use" in done.stderr and "nothing is running" in done.stderr
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", free), timeout=1).close()
+
+
+def test_sending_a_file_that_is_not_there_names_it_without_a_traceback(tmp_path: Path) -> None:
+    done = huitong("send", str(tmp_path / "nothere.hl7"), "--to", f"127.0.0.1:{free_port()}")
+    assert done.returncode == 1
+    assert f"cannot read {tmp_path / 'nothere.hl7'}: No such file or directory" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_read_command_on_a_store_that_is_not_there_says_where_it_looked_and_creates_nothing(
+    tmp_path: Path, log_dir: Path
+) -> None:
+    store = tmp_path / "var" / "huitong.db"
+    config = write_config(tmp_path, f"sqlite:///{store}", {}, log_dir / "no-store.jsonl")
+    for command in (["messages", "list"], ["stats"], ["mpi", "search", "--name", "张三"]):
+        done = huitong(*command, config=config)
+        assert done.returncode == 1, command
+        assert f"no store at {store}" in done.stderr and "Traceback" not in done.stderr
+    assert not store.exists()
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> None:
+    lines = (CORPUS / "smart-sample-bulk-fhir" / "Patient.000.ndjson").read_text().splitlines()
+    entries = [{"resource": json.loads(line)} for line in lines] * 3  # more than a pipe holds
+    bundle = tmp_path / "patients.json"
+    bundle.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}))
+    run = subprocess.Popen(
+        [HUITONG, "convert", str(bundle), "--from", "fhir"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert run.stdout is not None and run.stdout.readline()
+    run.stdout.close()  # as `| head -1` does
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 0, err
+    assert b"Traceback" not in err and b"BrokenPipe" not in err

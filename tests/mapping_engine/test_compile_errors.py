@@ -123,4 +123,19 @@ def test_a_channel_naming_a_mapping_that_does_not_exist_is_a_config_error(tmp_pa
         "channel: adt\nsource: {type: mllp, listen: '127.0.0.1:1'}\nmap: hl7v2/adt\n"
     )
     errors = [str(e) for e in load_config(tmp_path / "engine.yaml", check_environment=False).errors]
-    assert errors == [f"{tmp_path / 'channels' / 'adt.yaml'}:3:6: map: no mapping 'hl7v2/adt' (known: none)"]
+    where = tmp_path / "mappings"
+    assert errors == [f"{tmp_path / 'channels' / 'adt.yaml'}:3:6: map: no mapping 'hl7v2/adt' in {where} (known: none)"]
+
+
+def test_a_channel_naming_a_mapping_beside_an_engine_yaml_copied_away_says_where_mappings_were_looked_for(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    from engine.config import load_config
+
+    (tmp_path / "channels").mkdir()
+    (tmp_path / "engine.yaml").write_text("store: sqlite:///x.db\nchannels: channels\n")
+    (tmp_path / "channels" / "adt.yaml").write_text(
+        "channel: adt\nsource: {type: mllp, listen: '127.0.0.1:1'}\nmap: hl7v2/adt\n"
+    )
+    [error] = [str(e) for e in load_config(tmp_path / "engine.yaml", check_environment=False).errors]
+    assert f"no mappings directory {tmp_path.parent / 'mappings'} (mappings: in engine.yaml)" in error
