@@ -10,6 +10,8 @@ import pytest
 from engine.domain.masking import mask_text
 from tests.support.corpus import SAMPLES, files
 
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
 
 def people_in(raw: bytes) -> set[str]:
     """Names (PID-5, NK1-2), ID numbers and phones of every person segment in a message file."""
@@ -24,7 +26,9 @@ def people_in(raw: bytes) -> set[str]:
     for segment in re.split(r"[\r\n]+", text):
         fields = segment.split("|")
         if fields[0] == "PID" and len(fields) > 5:
-            found.update(p for p in re.split(r"[\^~]", fields[5]) if len(p) >= 4 and not p.isdigit())
+            found.update(
+                p for p in re.split(r"[\^~]", fields[5]) if len(p) >= (2 if _HAN.match(p) else 4) and not p.isdigit()
+            )
             found.update(re.findall(r"\b\d{17}[\dX]\b|\b1[3-9]\d{9}\b", segment))
         if fields[0] == "NK1" and len(fields) > 2:
             found.update(p for p in re.split(r"[\^~]", fields[2]) if len(p) >= 4)
@@ -37,6 +41,21 @@ def test_masking_removes_ids_phones_names_and_person_segments() -> None:
     for secret in ("110101199003077777", "张三", "13800138000", "DOE^JOHN", "ZHANG SAN"):
         assert secret not in masked
     assert "ADT^A01" in masked
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["王建国", "王建國", "欧阳娜娜", "张三", "患者鲍建国未建档", "浙江省金华市兰溪市解放路18号", "城关镇下坞村12号"],
+)
+def test_chinese_names_and_addresses_are_masked(secret: str) -> None:
+    masked = mask_text(f"AE from the HIS: {secret}")
+    assert masked.startswith("AE from the HIS: ***")
+    assert not _HAN.search(masked)
+
+
+@pytest.mark.parametrize("words", ["科室代码不存在", "消息格式错误", "字段长度超出限制", "数据已存在"])
+def test_a_peers_own_words_in_chinese_stay_readable(words: str) -> None:
+    assert mask_text(f"AR from the LIS: {words} (PV1-3)") == f"AR from the LIS: {words} (PV1-3)"
 
 
 @pytest.mark.after_everything
