@@ -53,11 +53,12 @@ def receive(
         return [_rejected(channel, source, received_at, data, mask_text(str(exc)))]
     out = []
     for raw in raws:
-        found = inspect(raw, default_charset=default_charset, validation=validation)
-        if profile and found.ack_code == "AA" and found.message is not None:
-            broken = check_observations(found.message, profile)
-            if broken:
-                found = replace(found, problems=tuple(broken), ack_code="AE", reason=broken[0].text)
+        try:
+            found = _inspect(raw, default_charset, validation, profile)
+        except Exception as exc:  # a checker's own bug must cost this message an AR, never the connection
+            reason = f"the message could not be checked ({type(exc).__name__}: {mask_text(str(exc))})"
+            out.append(_rejected(channel, source, received_at, raw, reason))
+            continue
         header = found.header
         entry = JournalEntry(
             channel,
@@ -74,6 +75,15 @@ def receive(
             entry.error = mask_text(found.reason)
         out.append(Received(entry, found))
     return out
+
+
+def _inspect(raw: bytes, default_charset: str, validation: str, profile: Rules | None) -> Inspection:
+    found = inspect(raw, default_charset=default_charset, validation=validation)
+    if profile and found.ack_code == "AA" and found.message is not None:
+        broken = check_observations(found.message, profile)
+        if broken:
+            found = replace(found, problems=tuple(broken), ack_code="AE", reason=broken[0].text)
+    return found
 
 
 def too_large(head: bytes, size: int, limit: int, *, channel: str, source: str, received_at: float) -> Received:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.domain.formats.hl7v2 import read_ack
 from engine.domain.outcome import MessageStatus
 from engine.pipeline.intake import ack_bytes, receive
 from tests.support.messages import ADT
@@ -27,6 +30,9 @@ def check(data: bytes, validation: str) -> None:
         assert (item.entry.status == MessageStatus.ERROR) == bool(item.entry.error)
     answer = ack_bytes(items, None, control_id="A1", timestamp="20260101")
     assert b"MSA|" in answer
+    # Our own ACK is valid HL7 that our own reader reads, whatever the message it answers held.
+    assert read_ack(answer).code in ("AA", "AE", "AR"), answer
+    assert not re.search(rb"[\x00-\x0c\x0e-\x1f\x7f]", answer), answer
 
 
 @settings(max_examples=300, deadline=None)
@@ -42,3 +48,39 @@ def test_arbitrary_bytes_get_an_answer(data: bytes, validation: str) -> None:
 )
 def test_a_real_message_mangled_anywhere_gets_an_answer(cuts: list[tuple[int, bytes]], validation: str) -> None:
     check(mutate(ADT, cuts), validation)
+
+
+# Text a sender's system may put anywhere: Unicode digits (str.isdigit() takes them, int() does not), CJK, controls.
+ODD_TEXT = st.one_of(
+    st.text(alphabet=st.sampled_from(list("0123456789²³①٣۴१𝟘 .+-^~&\\|中文張\x00\x0b")), max_size=12),
+    st.builds(lambda n, odd: "19900307123000"[:n] + odd, st.integers(0, 14), st.sampled_from(list("²①٣۴१𝟘"))),
+)
+FIELDS = ["19610615173619", "198808181126", "200708181123", "ADT^A01^ADT_A01", "MSG00001", "D", "2.8", "M", "1"]
+CHARSETS = [b"", b"UNICODE UTF-8", b"GB 18030-2000", b"8859/1"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(FIELDS), ODD_TEXT), min_size=1, max_size=4),
+    st.sampled_from(CHARSETS),
+    st.booleans(),
+    st.sampled_from([b"\r", b"\n", b"\r\n"]),
+    st.sampled_from(["basic", "strict"]),
+)
+def test_odd_text_in_any_field_in_any_charset_batch_or_separator_gets_an_answer(
+    swaps: list[tuple[str, str]], charset: bytes, batched: bool, separator: bytes, validation: str
+) -> None:
+    text = ADT.decode("utf-8")
+    for field, odd in swaps:
+        text = text.replace(f"|{field}|", f"|{odd}|", 1)
+    data = text.encode("utf-8").replace(b"|2.8||", b"|2.8||||||" + charset, 1).replace(b"\r", separator)
+    if batched:
+        data = b"BHS|^~\\&" + separator + data + separator + b"BTS|1" + separator
+    check(data, validation)
+
+
+def test_a_unicode_digit_in_a_date_is_refused_with_a_reason_in_strict_mode() -> None:
+    utf8 = ADT.replace(b"|2.8||", b"|2.8||||||UNICODE UTF-8", 1)
+    odd = utf8.replace(b"|19610615173619|", "|1990030²|".encode())
+    [item] = receive(odd, channel="c", source="s", received_at=0.0, default_charset="gb18030", validation="strict")
+    assert item.entry.status == MessageStatus.ERROR and "PID-7" in (item.entry.error or "")

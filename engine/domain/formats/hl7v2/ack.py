@@ -22,6 +22,35 @@ _CODES = frozenset(("AA", "AE", "AR", "CA", "CE", "CR"))
 _LOCATION = re.compile(r"(?:([A-Z0-9]{3})(?:\[(\d+)\])?)?(?:#(\d+))?(?:-(\d+)(?:\((\d+)\))?(?:\.(\d+))?(?:\.(\d+))?)?")
 _DEFAULT_ENCODING = "^~\\&"
 _VERSIONS_WITH_ERR_1_ONLY = ("2.1", "2.2", "2.3", "2.3.1", "2.4")
+# What an ACK may echo of the message it answers: anything else is the sender's mistake, not to be copied.
+_TRIGGER = re.compile(r"[A-Z0-9]{3}")
+_VERSION = re.compile(r"2\.[1-9](?:\.[1-9])?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _delimiters_usable(header: Header) -> bool:
+    fs, enc = header.field_sep, header.encoding_chars
+    marks = fs + enc
+    return (
+        len(fs) == 1
+        and len(enc) in (4, 5)
+        and len(set(marks)) == len(marks)
+        and not any(c.isalnum() or c.isspace() or _CONTROL.match(c) for c in marks)
+    )
+
+
+def _charset(msh18: str) -> str:
+    """MSH-18 when it names a character set the engine knows, else nothing."""
+    try:
+        charset_for(msh18, "")
+    except HL7Error:
+        return ""
+    return msh18
+
+
+def _plain(text: str, esc: str = "\\") -> str:
+    """Control characters as HL7 hex escapes (\\X0B\\), never raw in an ACK."""
+    return _CONTROL.sub(lambda m: f"{esc}X{ord(m.group(0)):02X}{esc}", text)
 
 
 def escape(text: str, field_sep: str = "|", encoding_chars: str = _DEFAULT_ENCODING) -> str:
@@ -75,20 +104,18 @@ def build_ack(
     """
     if code not in _CODES:
         raise ValueError(f"acknowledgement code must be one of {sorted(_CODES)}, not {code!r}")
-    if header is not None:
+    if header is not None and _delimiters_usable(header):
         fs, enc = header.field_sep, header.encoding_chars
         comp = enc[0]
-        trigger = header.trigger
+        trigger = header.trigger if _TRIGGER.fullmatch(header.trigger) else ""
         msh9 = f"ACK{comp}{trigger}{comp}ACK" if trigger else "ACK"
-        processing = header.processing_id if header.processing_id[:1] in ("P", "D", "T") else "P"
-        version = header.version or "2.5"
+        processing = header.processing_id[:1] if header.processing_id[:1] in ("P", "D", "T") else "P"
+        version = header.version if _VERSION.fullmatch(header.version) else "2.5"
         msh = [
             "MSH",
             enc,
-            header.receiving_app,
-            header.receiving_facility,
-            header.sending_app,
-            header.sending_facility,
+            *(_CONTROL.sub("", f) for f in (header.receiving_app, header.receiving_facility)),
+            *(_CONTROL.sub("", f) for f in (header.sending_app, header.sending_facility)),
             timestamp,
             "",
             msh9,
@@ -96,8 +123,13 @@ def build_ack(
             processing,
             version,
         ]
-        if header.charset:
-            msh += ["", "", "", "", "", header.charset]
+        charset = _charset(header.charset)
+        if charset:
+            msh += ["", "", "", "", "", charset]
+        original_id = header.control_id
+    elif header is not None:  # delimiters no reader could use: a minimal ACK, the control ID escaped
+        fs, enc, comp, version = "|", _DEFAULT_ENCODING, "^", "2.5"
+        msh = ["MSH", enc, "", "", "", "", timestamp, "", "ACK", control_id, "P", version]
         original_id = header.control_id
     else:
         fs, enc, comp, version = "|", _DEFAULT_ENCODING, "^", "2.5"
@@ -105,7 +137,8 @@ def build_ack(
         original_id = ""
     if not text and problems:
         text = problems[0].text
-    segments = [fs.join(msh), fs.join(("MSA", code, escape(original_id, fs, enc), escape(text, fs, enc)))]
+    msa = ("MSA", code, _plain(escape(original_id, fs, enc), enc[2]), _plain(escape(text, fs, enc), enc[2]))
+    segments = [fs.join(msh), fs.join(msa)]
     if code in ("AE", "AR", "CE", "CR"):
         old_style = version in _VERSIONS_WITH_ERR_1_ONLY
         sub = enc[3]

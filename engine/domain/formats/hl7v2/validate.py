@@ -102,9 +102,14 @@ def _basic(message: Message) -> list[Problem]:
 # --------------------------------------------------------------------------------------------- strict
 
 
+def _digits(v: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes ² and ①, which int() refuses (and HL7 does not allow)."""
+    return v.isascii() and v.isdigit()
+
+
 def _is_date(v: str) -> bool:
     n = len(v)
-    if n not in (4, 6, 8) or not v.isdigit():
+    if n not in (4, 6, 8) or not _digits(v):
         return False
     if n >= 6 and not 1 <= int(v[4:6]) <= 12:
         return False
@@ -117,9 +122,9 @@ def _is_date(v: str) -> bool:
 def _is_time(v: str) -> bool:
     """HH[MM[SS[.S[S[S[S]]]]]] without offset."""
     whole, _, fraction = v.partition(".")
-    if fraction and (len(whole) != 6 or not (1 <= len(fraction) <= 4) or not fraction.isdigit()):
+    if fraction and (len(whole) != 6 or not (1 <= len(fraction) <= 4) or not _digits(fraction)):
         return False
-    if len(whole) not in (2, 4, 6) or not whole.isdigit():
+    if len(whole) not in (2, 4, 6) or not _digits(whole):
         return False
     return (
         int(whole[:2]) <= 23 and (len(whole) < 4 or int(whole[2:4]) <= 59) and (len(whole) < 6 or int(whole[4:6]) <= 59)
@@ -131,7 +136,7 @@ def _split_offset(v: str) -> tuple[str, bool]:
         i = v.find(sign)
         if i >= 0:
             offset = v[i + 1 :]
-            ok = len(offset) == 4 and offset.isdigit() and int(offset[:2]) <= 14 and int(offset[2:]) <= 59
+            ok = len(offset) == 4 and _digits(offset) and int(offset[:2]) <= 14 and int(offset[2:]) <= 59
             return v[:i], ok
     return v, True
 
@@ -154,10 +159,10 @@ def _is_tm(v: str) -> bool:
     return offset_ok and _is_time(v)
 
 
-_NM = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)")
+_NM = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)", re.ASCII)
 _FORMATS: dict[str, Callable[[str], bool]] = {
     "NM": lambda v: _NM.fullmatch(v.strip()) is not None,
-    "SI": lambda v: v.isdigit() and len(v) <= 4,
+    "SI": lambda v: _digits(v) and len(v) <= 4,
     "DT": _is_date,
     "DTM": _is_dtm,
     "TM": _is_tm,
