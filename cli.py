@@ -114,6 +114,8 @@ def _source_where(source: Any) -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from sqlalchemy import make_url
+
     from engine.config import load_config
 
     result = load_config(args.config, check_environment=not args.no_environment)
@@ -124,7 +126,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 1
     config = result.config
     print(f"ok: {config.path}")
-    print(f"  store     {config.store}")
+    print(f"  store     {make_url(config.store).render_as_string(hide_password=True)}")
     for name, spec in config.channels.items():
         source = spec.source
         where = _source_where(source)
@@ -946,6 +948,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sqlalchemy.exc import OperationalError
 
     args = parser().parse_args(argv)
+    # The store, logs and files the engine writes hold personal data: readable by the engine's own user only
+    # (docs/security.md). A system that picks up a file destination's output runs as that user, or a group
+    # share is made outside the engine.
+    os.umask(0o077)
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # here, so that a reader who has gone is handled below, not at the interpreter's exit

@@ -253,3 +253,23 @@ def test_output_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path
     _, err = run.communicate(timeout=60)
     assert run.returncode == 0, err
     assert b"Traceback" not in err and b"BrokenPipe" not in err
+
+
+def test_validate_shows_the_store_url_without_its_password(tmp_path: Path, log_dir: Path) -> None:
+    url = "postgresql+psycopg://huitong:s3cret-pw@127.0.0.1:5432/huitong"
+    config = write_config(tmp_path, url, {}, log_dir / "validate-password.jsonl")
+    done = huitong("validate", "--no-environment", config=config)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "s3cret-pw" not in done.stdout + done.stderr
+    assert "huitong:***@127.0.0.1" in done.stdout
+
+
+def test_the_store_and_the_log_file_are_readable_by_the_engines_user_only(tmp_path: Path) -> None:
+    store, log = tmp_path / "var" / "huitong.db", tmp_path / "var" / "log" / "huitong.jsonl"
+    config = write_config(tmp_path, f"sqlite:///{store}", {"his": {"source": {"type": "file", "path": "in"}}}, log)
+    (tmp_path / "archive").mkdir()
+    done = huitong("backfill", "his", "--path", str(tmp_path / "archive"), config=config)
+    assert done.returncode == 0, done.stderr
+    assert store.stat().st_mode & 0o777 == 0o600
+    assert log.stat().st_mode & 0o777 == 0o600
+    assert store.parent.stat().st_mode & 0o777 == 0o700
