@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from engine.domain.formats.hl7v2 import HL7Error, Message, charset_for, read_header, split_messages
+from engine.domain.formats.hl7v2 import HL7Error, Message, message_charset, read_header, split_messages
 from engine.domain.formats.xml import parse_xml
 from engine.domain.mapping import Mapped, MappingError, MappingSet, NoMapping, Resource
 
@@ -36,7 +36,7 @@ def decode_hl7v2(raw: bytes, charset: str | None) -> Message:
     default = charset or "utf-8"
     try:
         header = read_header(raw, default)
-        codec = charset_for(header.charset, default)
+        codec = message_charset(header.charset, default, raw)
     except HL7Error as exc:
         raise MappingError(str(exc)) from None
     return Message(raw.decode(codec, "replace").lstrip("\ufeff"), header)

@@ -43,3 +43,12 @@ def test_the_sample_resident_id_has_a_valid_gb11643_check_digit():
     number = result.message.get("PID-3(2).1")
     assert len(number) == 18 and gb11643_ok(number)
     assert result.message.get("PID-13.1") == "13800000000"
+
+
+@pytest.mark.parametrize("default", ["gb18030", "latin-1"])
+def test_utf8_without_msh18_on_a_channel_expecting_another_charset_is_read_as_utf8_not_garbled(default: str) -> None:
+    utf8_without_msh18 = UTF8.read_bytes().replace(b"|UNICODE UTF-8", b"|")
+    result = inspect(utf8_without_msh18, default_charset=default)
+    assert (result.ack_code, result.charset) == ("AA", "utf-8"), result.reason
+    assert result.message is not None
+    assert (result.message.get("PID-5.1"), result.message.get("MSH-4")) == ("张三", "县人民医院")

@@ -14,7 +14,7 @@ from .inspect import Inspection, inspect
 from .message import Message, Segment, unescape
 from .profile import ObservationRule, Rules, check_observations
 from .validate import ERROR_CODES, Problem, validate
-from .wire import canonical, charset_for, split_messages
+from .wire import canonical, charset_for, message_charset, split_messages
 
 __all__ = [
     "ERROR_CODES",
@@ -38,6 +38,7 @@ __all__ = [
     "check_observations",
     "escape",
     "inspect",
+    "message_charset",
     "read_ack",
     "read_header",
     "split_messages",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ._frozen import builder
 from .errors import HeaderError, UnknownCharset
-from .wire import BOM, charset_for
+from .wire import BOM, message_charset
 
 __all__ = ["KNOWN_VERSIONS", "Header", "read_header", "scan_header"]
 
@@ -180,7 +180,7 @@ def _decode_header(seg: bytes, default_charset: str) -> str:
     if len(enc) >= 2:
         msh18 = msh18.split(enc[1:2])[0].split(enc[0:1])[0]
     try:
-        codec = charset_for(msh18.decode("ascii", "replace"), default_charset)
+        codec = message_charset(msh18.decode("ascii", "replace"), default_charset, seg)
         return seg.decode(codec, "replace")
     except (UnknownCharset, LookupError):
         return seg.decode("latin-1")

@@ -14,7 +14,7 @@ from .errors import UnknownCharset
 from .header import Header, scan_header
 from .message import Message
 from .validate import Problem, validate
-from .wire import BOM, canonical, charset_for
+from .wire import BOM, canonical, message_charset
 
 __all__ = ["Inspection", "inspect"]
 
@@ -59,11 +59,11 @@ def inspect(raw: bytes, *, default_charset: str, validation: str = "basic") -> I
     if error is not None or header is None:
         assert error is not None
         return _refuse(header, None, Problem(error.code, error.field, error.reason))
+    body = raw[3:] if raw.startswith(BOM) else raw
     try:
-        codec = charset_for(header.charset, default_charset)
+        codec = message_charset(header.charset, default_charset, body)
     except UnknownCharset as exc:
         return _refuse(header, None, Problem(103, "MSH-18", exc.reason))
-    body = raw[3:] if raw.startswith(BOM) else raw
     try:
         # ASCII decodes the same in every ASCII-compatible codec, and much faster than gb18030's decoder
         text = body.decode("ascii") if body.isascii() and not codec.startswith("iso2022") else body.decode(codec)

@@ -11,7 +11,7 @@ import re
 
 from .errors import BatchError, UnknownCharset
 
-__all__ = ["BOM", "canonical", "charset_for", "split_messages"]
+__all__ = ["BOM", "canonical", "charset_for", "message_charset", "split_messages"]
 
 BOM = b"\xef\xbb\xbf"
 _ENVELOPE = frozenset((b"FHS", b"BHS", b"BTS", b"FTS"))
@@ -207,3 +207,18 @@ def charset_for(msh18: str, default: str) -> str:
     if key in _UNSUPPORTED:
         raise UnknownCharset(msh18, f"MSH-18 character set {msh18.strip()!r} {_UNSUPPORTED[key]}")
     raise UnknownCharset(msh18.strip())
+
+
+def message_charset(msh18: str, default: str, data: bytes) -> str:
+    """The codec of one message: its MSH-18's; when MSH-18 is empty, the channel's default, unless the bytes are
+    UTF-8 with characters beyond ASCII. A HIS configured for GB 18030 whose interface engine sends UTF-8 is common,
+    and GB 18030 would read such bytes without an error, as the wrong characters; Chinese text in GB 18030 (or
+    Latin-1) is almost never valid UTF-8, so valid UTF-8 is taken as what it is. Raises like ``charset_for``."""
+    codec = charset_for(msh18, default)
+    if msh18.strip() or data.isascii() or codec.lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig"):
+        return codec
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return codec
+    return "utf-8"
