@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -223,8 +224,6 @@ class StoreWriter:
     async def _commit(self, intake: list[tuple[list[JournalEntry], IntakeDone]]) -> None:
         entries = [e for group, _ in intake for e in group]
         before = [(e.status, e.error) for e in entries]
-        woken: Woken = set()
-        error: Exception | None = None
         try:
             woken = await self._transaction(
                 lambda c: commit_intake(c, entries, self.channels, self.node, self._clock()), batch=len(intake)
@@ -234,18 +233,27 @@ class StoreWriter:
             log.error("processing at intake failed; journaling unprocessed", error=str(exc), messages=len(entries))
             for entry, (status, reason) in zip(entries, before, strict=True):
                 entry.status, entry.error, entry.duplicate_of, entry.processed_at = status, reason, None, None
-            woken = set()
-            try:
-                await self._transaction(lambda c: journal.append(c, entries, self.node))
-            except Exception as again:
-                error = again
-                log.error("journal commit failed", error=str(again), messages=len(entries))
-            else:
-                self._sweep_wanted = True
+            failed = await self._journal_each(intake)
+            self._sweep_wanted = self._sweep_wanted or len(failed) < len(intake)
+            for index, (_, done) in enumerate(intake):
+                done(failed.get(index))
+            return
         for _, done in intake:
-            done(error)
+            done(None)
         if woken:
             self._on_woken(woken)
+
+    async def _journal_each(self, intake: list[tuple[list[JournalEntry], IntakeDone]]) -> dict[int, Exception]:
+        """Journal each sender's entries in a transaction of its own, so one that cannot be stored fails alone
+        (its sender gets AE and sends again); returns the failures by position in ``intake``."""
+        failed: dict[int, Exception] = {}
+        for index, (group, _) in enumerate(intake):
+            try:
+                await self._transaction(functools.partial(journal.append, entries=group, node=self.node))
+            except Exception as exc:
+                log.error("journal commit failed", error=str(exc), messages=len(group))
+                failed[index] = exc
+        return failed
 
     def _sweep_once(self, conn: Connection) -> tuple[int, Woken]:
         """One batch of RECEIVED messages nobody is processing: this node's, and other nodes' old ones."""

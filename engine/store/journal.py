@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -12,6 +13,15 @@ from engine.domain.formats.hl7v2 import Message
 from engine.domain.outcome import MessageStatus
 from engine.store import dbapi
 from engine.store.schema import messages
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def storable(text: str, limit: int | None = None) -> str:
+    """A value as a text column can hold it: control characters (PostgreSQL refuses NUL in text) as HL7 hex
+    escapes, then cut to the column's length. The message's raw bytes keep the original."""
+    text = _CONTROL.sub(lambda m: f"\\X{ord(m.group(0)):02X}\\", text)
+    return text if limit is None else text[:limit]
 
 
 def content_hash(raw: bytes) -> str:
@@ -40,6 +50,11 @@ class JournalEntry:
     def __post_init__(self) -> None:
         if not self.content_hash:
             self.content_hash = content_hash(self.raw)
+        # What a sender put in MSH-9/MSH-10 must not cost the message (or its batch) its place in the journal.
+        self.message_type = storable(self.message_type, 32)
+        self.control_id = storable(self.control_id, 64)
+        self.source = storable(self.source, 255)
+        self.charset = None if self.charset is None else storable(self.charset, 32)
 
 
 _INSERT = (
@@ -55,13 +70,13 @@ def append(conn: Connection, entries: Sequence[JournalEntry], node: str) -> None
             e.channel,
             e.source,
             e.received_at,
-            e.message_type[:32],
-            e.control_id[:64],
+            e.message_type,
+            e.control_id,
             e.content_hash,
             e.charset,
             e.raw,
             e.status,
-            e.error,
+            None if e.error is None else storable(e.error),
             e.duplicate_of,
             e.processed_at,
             node,

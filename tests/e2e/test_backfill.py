@@ -346,7 +346,8 @@ def test_ctrl_c_stops_at_a_checkpoint_with_the_summary_and_resume_finishes(
     assert "interrupted        at a checkpoint; the same command with --resume continues" in out
     engine = create_engine(store_url)
     with engine.begin() as conn:
-        conn.exec_driver_sql("DROP TRIGGER refuse" + ("" if engine.dialect.name == "sqlite" else " ON record_versions"))
+        on = "" if engine.dialect.name == "sqlite" else " ON record_versions"
+        conn.exec_driver_sql(f"DROP TRIGGER refuse_record_versions{on}")
     engine.dispose()
     again = huitong("backfill", "his", "--resume", config=config)
     assert again.returncode == 0, again.stderr

@@ -7,20 +7,25 @@ from sqlalchemy import Engine
 REASON = "refused by the store"
 
 
-def refuse_record_versions(engine: Engine, message_id: int) -> None:
-    """From now on, the store refuses to write any record version of this message (the schema must exist)."""
+def refuse_inserts(engine: Engine, table: str, column: str, value: int | str) -> None:
+    """From now on, the store refuses rows of `table` whose `column` is `value` (the schema must exist)."""
+    literal = str(value) if isinstance(value, int) else "'" + value.replace("'", "''") + "'"
+    name = f"refuse_{table}"
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql(
-                "CREATE TRIGGER refuse BEFORE INSERT ON record_versions"
-                f" WHEN NEW.message_id = {message_id} BEGIN SELECT RAISE(ABORT, '{REASON}'); END"
+                f"CREATE TRIGGER {name} BEFORE INSERT ON {table}"
+                f" WHEN NEW.{column} = {literal} BEGIN SELECT RAISE(ABORT, '{REASON}'); END"
             )
             return
         conn.exec_driver_sql(
-            "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN"
-            f" IF NEW.message_id = {message_id} THEN RAISE EXCEPTION '{REASON}'; END IF;"
+            f"CREATE FUNCTION {name}() RETURNS trigger AS $$ BEGIN"
+            f" IF NEW.{column} = {literal} THEN RAISE EXCEPTION '{REASON}'; END IF;"
             " RETURN NEW; END $$ LANGUAGE plpgsql"
         )
-        conn.exec_driver_sql(
-            "CREATE TRIGGER refuse BEFORE INSERT ON record_versions FOR EACH ROW EXECUTE FUNCTION refuse()"
-        )
+        conn.exec_driver_sql(f"CREATE TRIGGER {name} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()")
+
+
+def refuse_record_versions(engine: Engine, message_id: int) -> None:
+    """From now on, the store refuses to write any record version of this message."""
+    refuse_inserts(engine, "record_versions", "message_id", message_id)
