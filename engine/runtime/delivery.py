@@ -151,7 +151,8 @@ class DeliveryWorker:
         return outbox.next_due(conn, self.channel, self.name)
 
     async def _send(self, rows: list[Delivery]) -> tuple[list[Result], bool]:
-        """Send a claimed batch in order; returns the results and whether more may be due at once."""
+        """Send a claimed batch in order; returns the results and whether more may be due at once (a full batch, or
+        any ordered round: the next row of each of its persons)."""
         results: list[Result] = []
         for i, row in enumerate(rows):
             if self._stopping:
@@ -173,7 +174,8 @@ class DeliveryWorker:
                 if attempt.destination_down:  # the rest of the batch waits for the same retry time
                     results.extend(postpone(r, result.next_attempt_at) for r in rows[i + 1 :])
                     return results, False
-        return results, len(rows) == self.BATCH
+        # Ordered, a round holds one row per person: recording it may free each person's next row at once.
+        return results, len(rows) == self.BATCH or (self.ordered and bool(rows))
 
     def _schedule(self, due: float | None) -> None:
         if due is None or self._stopping:
