@@ -176,6 +176,10 @@ class MllpSource(_Spec):
     encoding: Encoding = Field(default="utf-8", description="codec used when MSH-18 is empty")
     max_frame_bytes: int = Field(default=1024 * 1024, gt=0, description="largest accepted MLLP frame")
     idle_timeout: Duration = Field(default=300.0, ge=0, description="close idle connections after this; 0 = never")
+    max_connections: int = Field(default=256, gt=0, description="connections held at once; more are closed at once")
+    frame_timeout: Duration = Field(
+        default=60.0, gt=0, description="a frame must be complete this long after its first byte, else closed"
+    )
     validation: Literal["basic", "strict"] = Field(default="basic", description="how strictly messages are checked")
     profile: ResolvedPath | None = Field(
         default=None, description="observation profile file: units and value ranges per OBX-3 code"

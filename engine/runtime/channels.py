@@ -252,6 +252,8 @@ class RunningChannel:
                     self._on_frame,
                     max_frame_bytes=source.max_frame_bytes,
                     idle_timeout=source.idle_timeout,
+                    max_connections=source.max_connections,
+                    frame_timeout=source.frame_timeout,
                     ssl_context=server_context(source.tls) if source.tls else None,
                 )
                 await self.server.start()

@@ -35,6 +35,8 @@ def port(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[in
                     "profile": str(ROOT / "mappings" / "profiles" / "nbs-orders.yaml"),
                     "max_frame_bytes": 4096,
                     "idle_timeout": "1s",
+                    "max_connections": 4,
+                    "frame_timeout": "2s",
                 },
             },
         },
@@ -68,3 +70,31 @@ def test_an_idle_connection_is_closed_after_the_idle_timeout(port: int) -> None:
         started = time.monotonic()
         assert sock.recv(1) == b""
         assert 0.5 < time.monotonic() - started < 4
+
+
+def test_a_connection_past_max_connections_is_closed_at_once_and_a_good_sender_is_answered_after(port: int) -> None:
+    held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(4)]
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as extra:
+            started = time.monotonic()
+            assert extra.recv(1) == b""  # closed by the listener, not left hanging
+            assert time.monotonic() - started < 0.9  # before the idle timeout could have done it
+    finally:
+        for sock in held:
+            sock.close()
+    [answer] = exchange("127.0.0.1", port, [adt("AFTERFLOOD")])
+    assert read_ack(answer).code == "AA"
+
+
+def test_a_frame_that_never_ends_is_closed_after_frame_timeout_though_bytes_keep_coming(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=6) as sock:
+        started = time.monotonic()
+        sock.sendall(b"\x0bMSH|^~\\&|")
+        sock.settimeout(0.3)
+        closed = False
+        while not closed and time.monotonic() - started < 6:
+            try:
+                closed = sock.recv(1) == b""
+            except TimeoutError:
+                sock.sendall(b"x")  # a byte now and then: the idle timeout never fires
+        assert closed and 1.5 < time.monotonic() - started < 5
