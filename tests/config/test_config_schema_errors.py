@@ -25,7 +25,9 @@ def test_unknown_key_points_at_the_key_and_suggests_the_closest(site: Site) -> N
     )
     line = one_starting_with(site.lines(), f"{f}:4:3: source.listn: ")
     assert "unknown key 'listn' (did you mean 'listen'?)" in line
-    assert "expected one of: encoding, idle_timeout, listen, max_frame_bytes, profile, tls, type, validation" in line
+    keys = "encoding, frame_timeout, idle_timeout, listen, max_connections, max_frame_bytes, profile, tls, type, "
+    keys += "validation"
+    assert f"expected one of: {keys}" in line
 
 
 def test_unknown_top_level_key_lists_the_channel_keys(site: Site) -> None:
