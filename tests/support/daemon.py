@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -66,6 +67,16 @@ def write_config(root: Path, store_url: str, channels: dict[str, dict], log_file
     return config
 
 
+def _migrated(path: Path) -> bool:
+    if not path.exists():
+        return False
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as conn:
+            return bool(conn.execute("SELECT version_num FROM alembic_version").fetchall())
+    except sqlite3.Error:  # being made: the table is not there yet, or the file is locked for the migration
+        return False
+
+
 class Daemon:
     def __init__(self, config: Path, *, ports: tuple[int, ...] = (), command: tuple[str, ...] = ("daemon",)) -> None:
         self.config = config
@@ -83,11 +94,24 @@ class Daemon:
         try:
             for port in self.ports:
                 wait_port(port)
+            self._wait_for_the_store()
         except TimeoutError:
             self.proc.kill()
             _, err = self.proc.communicate()
             raise RuntimeError(f"daemon did not start:\n{err.decode(errors='replace')}") from None
         return self
+
+    def _wait_for_the_store(self, timeout: float = 20.0) -> None:
+        """Until the daemon has made its SQLite store: the read commands a test polls with do not make one."""
+        store = yaml.safe_load(self.config.read_text()).get("store", "")
+        if not store.startswith("sqlite:///"):
+            return
+        path = Path(store.removeprefix("sqlite:///"))
+        deadline = time.monotonic() + timeout
+        while not _migrated(path):
+            if time.monotonic() > deadline or (self.proc is not None and self.proc.poll() is not None):
+                raise TimeoutError(f"no store at {path}")
+            time.sleep(0.02)
 
     def stop(self, timeout: float = 30.0) -> int:
         assert self.proc is not None
