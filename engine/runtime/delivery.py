@@ -62,6 +62,7 @@ class DeliveryWorker:
         self._wake.set()  # look once at start: rows may be pending from before
         self._stopping = False
         self._busy = False  # the last round had rows to send
+        self._orphaned = False  # a round failed after claiming: its rows are leased to this node, results unrecorded
         self._task: asyncio.Task[None] | None = None
         self._job_id = f"wake:{channel}:{name}"
 
@@ -95,6 +96,7 @@ class DeliveryWorker:
                 due = await self._deliver()
             except Exception as exc:  # the store is unreachable: try again shortly
                 log.error("delivery round failed", channel=self.channel, destination=self.name, error=str(exc))
+                self._orphaned = True  # the rows this round claimed: take them back as soon as the store answers
                 await asyncio.sleep(1.0)
                 self._wake.set()
                 continue
@@ -134,6 +136,10 @@ class DeliveryWorker:
         return written
 
     def _record_and_claim(self, conn: Connection, results: list[Result]) -> list[Delivery]:
+        if self._orphaned:  # alive, so its own leases need not wait out their time (only a dead node's do)
+            released = outbox.release_leases(conn, self._writer.node, self.channel, self.name)
+            self._orphaned = False
+            log.info("leases of a failed round taken back", channel=self.channel, destination=self.name, rows=released)
         outbox.record(conn, self._write(conn, results))
         return outbox.claim(
             conn,

@@ -173,11 +173,14 @@ def next_due(conn: Connection, channel: str, destination: str) -> float | None:
     ).scalar()
 
 
-def release_leases(conn: Connection, node: str) -> int:
-    """Drop the leases a node held before it stopped (crashed): it is starting again and owns them."""
-    return conn.execute(
-        update(outbox).where(outbox.c.leased_by == node).values(lease_until=None, leased_by=None)
-    ).rowcount
+def release_leases(conn: Connection, node: str, channel: str | None = None, destination: str | None = None) -> int:
+    """Drop the leases a node holds: of all its rows when it starts again after a crash, or of one destination's
+    rows when a delivery round of that node failed and their results were never recorded."""
+    o = outbox.c
+    where = [o.leased_by == node]
+    if channel is not None and destination is not None:
+        where += [o.channel == channel, o.destination == destination]
+    return conn.execute(update(outbox).where(*where).values(lease_until=None, leased_by=None)).rowcount
 
 
 def requeue(conn: Connection, message_ids: Sequence[int], now: float) -> int:

@@ -6,8 +6,11 @@ import json
 import time
 from pathlib import Path
 
+from sqlalchemy import create_engine
+
 from engine.connectors.mllp.client import exchange
 from tests.support.daemon import Daemon, free_port, huitong, wait_until, write_config
+from tests.support.faults import outage_of_delivery_results, set_outage
 from tests.support.messages import adt, field
 from tests.support.mllp_peer import MllpPeer
 
@@ -108,3 +111,21 @@ def test_an_AR_from_the_destination_is_dead_at_once_and_AE_is_retried(
     assert rows["REJECT1"]["attempts"] == 1 and rows["REJECT1"]["last_error"].startswith("AR")
     assert rows["ERROR01"]["attempts"] == 3 and rows["ERROR01"]["last_error"].startswith("AE")
     assert [field(m, b"MSH", 10) for m in peer.received].count(b"ERROR01") == 3
+
+
+def test_after_a_store_outage_in_a_round_the_live_node_takes_its_leases_back_at_once(
+    store_url: str, tmp_path: Path, log_dir: Path
+) -> None:
+    peer_port = free_port()
+    config, port = setup(tmp_path, store_url, log_dir, peer_port, order_by="person")
+    with MllpPeer(port=peer_port) as peer, Daemon(config, ports=(port,)):
+        store = create_engine(store_url)
+        outage_of_delivery_results(store)
+        set_outage(store, True)  # rounds claim and send, then cannot record what came of it
+        acks = list(exchange("127.0.0.1", port, [adt(f"OUT{i:03d}", "PERSON1") for i in range(5)]))
+        assert all(b"MSA|AA|" in a for a in acks)
+        wait_until(lambda: len(peer.received) >= 1)
+        set_outage(store, False)
+        # the rows leased in the failed round are taken back by the same node, not left for their 300 s lease
+        wait_until(lambda: statuses(config) == ["SENT"] * 5, timeout=20)
+        store.dispose()

@@ -29,3 +29,30 @@ def refuse_inserts(engine: Engine, table: str, column: str, value: int | str) ->
 def refuse_record_versions(engine: Engine, message_id: int) -> None:
     """From now on, the store refuses to write any record version of this message."""
     refuse_inserts(engine, "record_versions", "message_id", message_id)
+
+
+def outage_of_delivery_results(engine: Engine) -> None:
+    """The store will refuse to record any delivery's outcome while the table `outage` holds a row (leases can still
+    be taken): what a store that goes away between a round's claim and its results looks like to a worker."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE outage (since INTEGER)")
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                "CREATE TRIGGER outage_status BEFORE UPDATE OF status ON outbox"
+                f" WHEN EXISTS (SELECT 1 FROM outage) BEGIN SELECT RAISE(ABORT, '{REASON}'); END"
+            )
+            return
+        conn.exec_driver_sql(
+            "CREATE FUNCTION outage_status() RETURNS trigger AS $$ BEGIN"
+            f" IF EXISTS (SELECT 1 FROM outage) THEN RAISE EXCEPTION '{REASON}'; END IF;"
+            " RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER outage_status BEFORE UPDATE OF status ON outbox"
+            " FOR EACH ROW EXECUTE FUNCTION outage_status()"
+        )
+
+
+def set_outage(engine: Engine, on: bool) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO outage VALUES (1)" if on else "DELETE FROM outage")
