@@ -310,8 +310,7 @@ class DatabaseSource(_Spec):
     def _query_takes_watermark(cls, value: str) -> str:
         if not re.search(r"(?<![:\w]):watermark\b", value):
             raise ValueError(
-                "the query needs the :watermark bind parameter, e.g. WHERE updated_at >= :watermark "
-                "ORDER BY updated_at"
+                "the query needs the :watermark bind parameter, e.g. WHERE updated_at >= :watermark ORDER BY updated_at"
             )
         return value
 
@@ -524,6 +523,22 @@ class MessageFilter(_Spec):
     message_types: tuple[MessageTypePattern, ...] = Field(description="accepted message types, e.g. [ADT^A01, ADT^A04]")
 
 
+class Retention(_Spec):
+    """How long the journal keeps a channel's messages (engine/pipeline/retention.py). Nothing a delivery still
+    waits for is pruned, however old."""
+
+    content: Duration = Field(gt=0, description="keep the raw message and its stored content this long, e.g. 90d")
+    metadata: Duration = Field(
+        gt=0, description="keep the journal row (type, control ID, statuses) this long, e.g. 365d"
+    )
+
+    @model_validator(mode="after")
+    def _metadata_outlives_content(self) -> Retention:
+        if self.metadata < self.content:
+            raise ValueError("metadata must be kept at least as long as content")
+        return self
+
+
 class ChannelSpec(_Spec):
     """One channel file: a source, an optional filter, and destinations."""
 
@@ -543,6 +558,9 @@ class ChannelSpec(_Spec):
         default=None,
         description="mappings to FHIR, by name under mappings/ (e.g. hl7v2/adt); the first that takes a message "
         "maps it; absent: every mapping of the source's format is tried",
+    )
+    retention: Retention | None = Field(
+        default=None, description="how long the journal keeps messages; forever when absent"
     )
 
     @field_validator("map", mode="before")

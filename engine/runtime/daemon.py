@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine
 
 from engine.config import ChannelSpec, EngineConfig, load_config
 from engine.pipeline.care_loop import CareLoop
+from engine.runtime import retention
 from engine.runtime.channels import AckIds, ChannelStartError, RunningChannel, resolver_of, routes_of, rules_of
 from engine.runtime.logging import get_logger
 from engine.runtime.record_process import record_destinations
@@ -89,6 +90,15 @@ class Daemon:
             coalesce=True,
             next_run_time=datetime.now() + timedelta(minutes=1),
         )
+        self.scheduler.add_job(  # retention: channels' old messages pruned, hourly, first five minutes after start
+            self._prune,
+            "interval",
+            seconds=retention.EVERY,
+            id="retention",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now() + timedelta(minutes=5),
+        )
         try:
             for spec in wanted.values():
                 await self._start(spec)
@@ -112,6 +122,15 @@ class Daemon:
 
     async def _sweep(self) -> None:
         self.writer.request_sweep()
+
+    async def _prune(self) -> None:
+        specs = [s for s in self.config.channels.values() if s.retention is not None]
+        if not specs or self._engine is None:
+            return
+        try:
+            await retention.prune_in_daemon(self.writer, self._engine, specs)
+        except Exception as exc:  # the store failed: nothing of the batch in hand was committed; the next run goes on
+            log.error("pruning failed; retrying at the next run", error=str(exc))
 
     async def _care_calendar(self) -> None:
         """Tasks whose window opened or closed with the calendar alone: DUE, OVERDUE or LOST now, passed on.

@@ -21,6 +21,7 @@ def _sqlite_pragmas(dbapi_connection, _record, synchronous: str = "FULL") -> Non
     # begins transactions (see _sqlite_begin), so SAVEPOINTs work and a writer can take the lock up front.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect in a new file: lets pruning free space
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA busy_timeout=30000")
@@ -53,6 +54,13 @@ def open_engine(url: str, *, fsync_each_commit: bool = True) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def reclaim(engine: Engine) -> None:
+    """Give the pages pruning freed back to the file system (SQLite; PostgreSQL's autovacuum does its own)."""
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA incremental_vacuum")
 
 
 def missing_file(url: str) -> Path | None:

@@ -41,7 +41,8 @@ def test_unknown_top_level_key_lists_the_channel_keys(site: Site) -> None:
     )
     line = one_starting_with(site.lines(), f"{f}:2:1: destinatons: ")
     assert "did you mean 'destinations'?" in line
-    assert "expected one of: channel, description, destinations, enabled, filter, map, source, source_system" in line
+    keys = "channel, description, destinations, enabled, filter, map, retention, source, source_system"
+    assert f"expected one of: {keys}" in line
 
 
 def test_wrong_type_points_at_the_value_and_names_the_expected_type(site: Site) -> None:
