@@ -37,22 +37,22 @@ def step(conn: Connection, spec: ChannelSpec, now: float, batch: int = BATCH) ->
     if spec.retention is None:
         return Pruned(spec.channel)
     content_before, rows_before = cutoffs(spec.retention, now)
-    rows = retention.prunable(conn, spec.channel, rows_before, with_content=False, limit=batch)
+    rows = retention.prunable(conn, spec.channel, 0.0, rows_before, with_content=False, limit=batch)
     retention.drop_messages(conn, rows)
-    content = retention.prunable(conn, spec.channel, content_before, with_content=True, limit=batch)
+    # Content only of the messages whose rows stay: the older ones go whole, in a later step.
+    content = retention.prunable(conn, spec.channel, rows_before, content_before, with_content=True, limit=batch)
     retention.drop_content(conn, content)
     return Pruned(spec.channel, len(content), len(rows))
 
 
 def would_prune(conn: Connection, spec: ChannelSpec, now: float) -> Pruned:
-    """What a prune would do now (the dry run); a message counted under messages is not counted again for content."""
+    """What a prune would do now (the dry run)."""
     if spec.retention is None:
         return Pruned(spec.channel)
     content_before, rows_before = cutoffs(spec.retention, now)
-    rows = retention.count_prunable(conn, spec.channel, rows_before, with_content=False)
-    content = retention.count_prunable(conn, spec.channel, content_before, with_content=True)
-    old_with_content = retention.count_prunable(conn, spec.channel, rows_before, with_content=True)
-    return Pruned(spec.channel, content - old_with_content, rows)
+    rows = retention.count_prunable(conn, spec.channel, 0.0, rows_before, with_content=False)
+    content = retention.count_prunable(conn, spec.channel, rows_before, content_before, with_content=True)
+    return Pruned(spec.channel, content, rows)
 
 
 def audited(conn: Connection, pruned: Pruned, spec: ChannelSpec, now: float, actor: str) -> None:

@@ -59,8 +59,13 @@ def open_engine(url: str, *, fsync_each_commit: bool = True) -> Engine:
 def reclaim(engine: Engine) -> None:
     """Give the pages pruning freed back to the file system (SQLite; PostgreSQL's autovacuum does its own)."""
     if engine.dialect.name == "sqlite":
-        with engine.begin() as conn:
-            conn.exec_driver_sql("PRAGMA incremental_vacuum")
+        raw = engine.raw_connection()
+        try:  # the driver steps a pragma once, which frees one page; a script runs it to the end
+            driver = raw.driver_connection
+            assert driver is not None
+            driver.executescript("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(PASSIVE);")
+        finally:
+            raw.close()
 
 
 def missing_file(url: str) -> Path | None:

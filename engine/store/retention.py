@@ -19,25 +19,24 @@ def _marks(ids: Sequence[int]) -> str:
     return ", ".join("?" * len(ids))
 
 
-def prunable(conn: Connection, channel: str, before: float, *, with_content: bool, limit: int) -> list[int]:
-    """The channel's messages received before `before` that may be pruned (with raw content still there, when
+_DONE = (
+    "m.channel = ? AND m.received_at >= ? AND m.received_at < ? AND m.status != 'RECEIVED'"
+    " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id AND o.status IN ('QUEUED', 'ERROR'))"
+)
+
+
+def prunable(
+    conn: Connection, channel: str, since: float, before: float, *, with_content: bool, limit: int
+) -> list[int]:
+    """The channel's messages received in [since, before) that may be pruned (with raw content still there, when
     `with_content`), oldest first."""
-    query = (
-        "SELECT m.id FROM messages m WHERE m.channel = ? AND m.received_at < ? AND m.status != 'RECEIVED'"
-        " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id AND o.status IN ('QUEUED', 'ERROR'))"
-        + (" AND length(m.raw) > 0" if with_content else "")
-        + " ORDER BY m.id LIMIT ?"
-    )
-    return [row[0] for row in dbapi.fetchall(conn, query, [channel, before, limit])]
+    query = f"SELECT m.id FROM messages m WHERE {_DONE}" + (" AND length(m.raw) > 0" if with_content else "")
+    return [row[0] for row in dbapi.fetchall(conn, query + " ORDER BY m.id LIMIT ?", [channel, since, before, limit])]
 
 
-def count_prunable(conn: Connection, channel: str, before: float, *, with_content: bool) -> int:
-    query = (
-        "SELECT COUNT(*) FROM messages m WHERE m.channel = ? AND m.received_at < ? AND m.status != 'RECEIVED'"
-        " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id AND o.status IN ('QUEUED', 'ERROR'))"
-        + (" AND length(m.raw) > 0" if with_content else "")
-    )
-    return int(dbapi.fetchall(conn, query, [channel, before])[0][0])
+def count_prunable(conn: Connection, channel: str, since: float, before: float, *, with_content: bool) -> int:
+    query = f"SELECT COUNT(*) FROM messages m WHERE {_DONE}" + (" AND length(m.raw) > 0" if with_content else "")
+    return int(dbapi.fetchall(conn, query, [channel, since, before])[0][0])
 
 
 def drop_content(conn: Connection, ids: Sequence[int]) -> None:

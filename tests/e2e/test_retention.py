@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -79,6 +80,15 @@ def test_prune_drops_content_after_its_time_and_rows_after_theirs_and_audits_it(
     assert '"content":2' in str(detail) and '"messages":2' in str(detail)
     again = huitong("prune", config=config)
     assert "pruned: content of 0 messages, 0 messages" in again.stdout
+
+
+def test_prune_gives_the_freed_pages_of_a_sqlite_store_back(tmp_path: Path, log_dir: Path) -> None:
+    store = tmp_path / "store.db"
+    config = journaled(tmp_path, f"sqlite:///{store}", log_dir)
+    assert huitong("prune", config=config).returncode == 0
+    with sqlite3.connect(store) as conn:
+        assert conn.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental, from the store's first day
+        assert conn.execute("PRAGMA freelist_count").fetchone() == (0,)
 
 
 def test_a_message_a_destination_still_waits_for_is_never_pruned(store_url: str, tmp_path: Path, log_dir: Path) -> None:
