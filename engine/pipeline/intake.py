@@ -94,22 +94,23 @@ def too_large(head: bytes, size: int, limit: int, *, channel: str, source: str, 
 
 def ack_bytes(items: list[Received], store_error: Exception | None, *, control_id: str, timestamp: str) -> bytes:
     """The answer to one frame: one ACK, or a batch of ACKs when the frame held several messages."""
+    charset = items[0].inspection.charset if items[0].inspection and items[0].inspection.charset else "utf-8"
     acks = [
-        _ack(item, store_error, f"{control_id}{i}" if len(items) > 1 else control_id, timestamp)
+        _ack(item, store_error, f"{control_id}{i}" if len(items) > 1 else control_id, timestamp, charset)
         for i, item in enumerate(items)
     ]
     text = acks[0] if len(acks) == 1 else build_batch_ack(acks, timestamp=timestamp, control_id=control_id)
-    charset = items[0].inspection.charset if items[0].inspection and items[0].inspection.charset else "utf-8"
     return (text + "\r").encode(charset, "replace")  # every segment ends with CR, the last one too
 
 
-def _ack(item: Received, store_error: Exception | None, control_id: str, timestamp: str) -> str:
+def _ack(item: Received, store_error: Exception | None, control_id: str, timestamp: str, codec: str) -> str:
     found = item.inspection
     header = found.header if found else None
     if store_error is not None:
-        return build_ack(header, "AE", control_id=control_id, timestamp=timestamp, text=STORE_FAILED)
+        return build_ack(header, "AE", control_id=control_id, timestamp=timestamp, text=STORE_FAILED, codec=codec)
     if found is None:
-        return build_ack(None, "AR", control_id=control_id, timestamp=timestamp, text=item.entry.error or "")
+        text = item.entry.error or ""
+        return build_ack(None, "AR", control_id=control_id, timestamp=timestamp, text=text, codec=codec)
     return build_ack(
         header,
         found.ack_code,
@@ -117,4 +118,5 @@ def _ack(item: Received, store_error: Exception | None, control_id: str, timesta
         timestamp=timestamp,
         problems=found.problems,
         text=mask_text(found.reason) if found.reason else "",
+        codec=codec,
     )

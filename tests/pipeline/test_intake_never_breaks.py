@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -84,3 +85,18 @@ def test_a_unicode_digit_in_a_date_is_refused_with_a_reason_in_strict_mode() -> 
     odd = utf8.replace(b"|19610615173619|", "|1990030²|".encode())
     [item] = receive(odd, channel="c", source="s", received_at=0.0, default_charset="gb18030", validation="strict")
     assert item.entry.status == MessageStatus.ERROR and "PID-7" in (item.entry.error or "")
+
+
+# Found by the longer fuzz run (tests/fuzz/fuzz_intake.py), kept here so they stay fixed.
+FOUND_BY_FUZZING = {
+    # a component separator of "." would make the ACK's own "2.5" two components
+    "dot as component separator": b"MSH|.^~\\&|HIS|H|LIS|L|20260101||ADT.A01|C1|P|2.5\rPID|1\r",
+    # GB 18030 characters whose second byte is "|" in MSH-3, and no MSH-18: the ACK's reader must not split them
+    "GB 18030 second byte 0x7C": "MSH|^~\\&|瘄亅|县医院|LIS|L|20260101||ADT^A01|C2|P|2.5\rPID|1\r".encode("gb18030"),
+}
+
+
+@pytest.mark.parametrize("raw", FOUND_BY_FUZZING.values(), ids=FOUND_BY_FUZZING.keys())
+@pytest.mark.parametrize("validation", ["basic", "strict"])
+def test_inputs_fuzzing_found_get_an_ack_our_reader_reads(raw: bytes, validation: str) -> None:
+    check(raw, validation)

@@ -14,7 +14,7 @@ from .errors import HL7Error
 from .header import Header, read_header
 from .message import Message
 from .validate import ERROR_CODES, Problem
-from .wire import charset_for, split_messages
+from .wire import charset_for, charset_name, split_messages
 
 __all__ = ["AckSummary", "build_ack", "build_batch_ack", "escape", "read_ack"]
 
@@ -36,6 +36,7 @@ def _delimiters_usable(header: Header) -> bool:
         and len(enc) in (4, 5)
         and len(set(marks)) == len(marks)
         and not any(c.isalnum() or c.isspace() or _CONTROL.match(c) for c in marks)
+        and "." not in marks  # the ACK writes "2.5" (MSH-12) literally
     )
 
 
@@ -93,8 +94,12 @@ def build_ack(
     timestamp: str,
     problems: Sequence[Problem] = (),
     text: str = "",
+    codec: str = "utf-8",
 ) -> str:
     """The ACK for one message, segments joined with ``"\\r"`` (the transport adds the final one).
+
+    ``codec`` is what the ACK will be encoded with: an ACK holding more than ASCII names it in MSH-18 when the
+    message did not, so its reader splits the right bytes (a GB 18030 character may hold the byte of ``|``).
 
     ``header`` is the original message's header (``None`` when it was unreadable: a minimal MSH is used
     and MSA-2 stays empty). Sender and receiver are swapped, MSH-11/12/18 echoed, MSH-9 is
@@ -138,6 +143,8 @@ def build_ack(
     if not text and problems:
         text = problems[0].text
     msa = ("MSA", code, _plain(escape(original_id, fs, enc), enc[2]), _plain(escape(text, fs, enc), enc[2]))
+    if len(msh) == 12 and not "".join((*msh, *msa)).isascii() and charset_name(codec):
+        msh += ["", "", "", "", "", charset_name(codec)]
     segments = [fs.join(msh), fs.join(msa)]
     if code in ("AE", "AR", "CE", "CR"):
         old_style = version in _VERSIONS_WITH_ERR_1_ONLY

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ._frozen import builder
 from .errors import HeaderError, UnknownCharset
-from .wire import BOM, message_charset
+from .wire import BOM, charset_for, message_charset
 
 __all__ = ["KNOWN_VERSIONS", "Header", "read_header", "scan_header"]
 
@@ -173,17 +173,32 @@ def _check(mcode: str, trigger: str, control_id: str, processing: str, comp: str
 
 
 def _decode_header(seg: bytes, default_charset: str) -> str:
-    """Decode a non-ASCII MSH with its own MSH-18 (falling back to latin-1, which never fails)."""
+    """Decode a non-ASCII MSH with its own MSH-18 (falling back to latin-1, which never fails).
+
+    The fields are split before decoding, as bytes, and a GB 18030 or Big5 character may hold the byte of the field
+    separator (0x7C is a valid second byte): such a character in MSH-3..17 shifts MSH-18 to the right. So MSH-18 is
+    the first field from the 18th on that names a known character set."""
     fields = seg.split(seg[3:4])
-    msh18 = fields[17] if len(fields) > 17 else b""
     enc = fields[1] if len(fields) > 1 else b""
-    if len(enc) >= 2:
-        msh18 = msh18.split(enc[1:2])[0].split(enc[0:1])[0]
+
+    def first_value(field: bytes) -> bytes:
+        return field.split(enc[1:2])[0].split(enc[0:1])[0] if len(enc) >= 2 else field
+
+    values = [first_value(f) for f in fields[17:]]
+    msh18 = next((v for v in values if v and _known_charset(v)), values[0] if values else b"")
     try:
         codec = message_charset(msh18.decode("ascii", "replace"), default_charset, seg)
         return seg.decode(codec, "replace")
     except (UnknownCharset, LookupError):
         return seg.decode("latin-1")
+
+
+def _known_charset(value: bytes) -> bool:
+    try:
+        charset_for(value.decode("ascii"), "")
+    except (UnicodeDecodeError, UnknownCharset):
+        return False
+    return True
 
 
 def read_header(raw: bytes, default_charset: str = "utf-8") -> Header:

@@ -7,11 +7,12 @@ is fast: the intake must not decode or parse a message just to find where it sta
 
 from __future__ import annotations
 
+import codecs
 import re
 
 from .errors import BatchError, UnknownCharset
 
-__all__ = ["BOM", "canonical", "charset_for", "message_charset", "split_messages"]
+__all__ = ["BOM", "canonical", "charset_for", "charset_name", "message_charset", "split_messages"]
 
 BOM = b"\xef\xbb\xbf"
 _ENVELOPE = frozenset((b"FHS", b"BHS", b"BTS", b"FTS"))
@@ -222,3 +223,12 @@ def message_charset(msh18: str, default: str, data: bytes) -> str:
     except UnicodeDecodeError:
         return codec
     return "utf-8"
+
+
+def charset_name(codec: str) -> str:
+    """The MSH-18 value (HL7 table 0211) for a codec, e.g. "GB 18030-2000" for gb18030; "" when it has none."""
+    try:
+        name = codecs.lookup(codec).name
+    except LookupError:
+        return ""
+    return next((key for key, value in _CHARSETS.items() if codecs.lookup(value).name == name), "")
