@@ -121,7 +121,9 @@ def test_killed_during_a_backfill_it_resumes_with_every_message_exactly_once(
 ) -> None:
     config = setup(tmp_path, store_url, log_dir)
     numbers = flat_tree(tmp_path / "archive", 40)
-    assert huitong("messages", "list", config=config).returncode == 0  # the schema, so the test can poll it
+    engine = create_engine(store_url)
+    migrate(engine)  # the schema, so the test can poll it
+    engine.dispose()
     proc = subprocess.Popen(
         [HUITONG, "backfill", "his", "--path", str(tmp_path / "archive"), "--batch", "1", "--config", str(config)],
         stdout=subprocess.DEVNULL,
@@ -195,8 +197,7 @@ def test_a_dry_run_writes_nothing_and_reports_types_values_left_out_and_errors_b
     assert "Encounter 8, Patient 8" in done.stdout
     if store_url.startswith("sqlite:///"):  # not even an empty store is made
         assert not Path(store_url.removeprefix("sqlite:///")).exists()
-    else:
-        assert backfill_state(store_url) is None and counts(store_url)["journal"] == []
+    assert backfill_state(store_url) is None  # nor a schema or a checkpoint on PostgreSQL
 
 
 def test_progress_lines_are_written_when_not_on_a_terminal(store_url: str, tmp_path: Path, log_dir: Path) -> None:
