@@ -172,7 +172,8 @@ class StoreWriter:
                 txn.commit()
         except BaseException:
             with contextlib.suppress(Exception):
-                txn.rollback()
+                if txn.is_active:  # a failed COMMIT has ended it already
+                    txn.rollback()
             self._discard_connection()
             raise
         return result

@@ -21,7 +21,8 @@ def _sqlite_pragmas(dbapi_connection, _record, synchronous: str = "FULL") -> Non
     # begins transactions (see _sqlite_begin), so SAVEPOINTs work and a writer can take the lock up front.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect in a new file: lets pruning free space
+    if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:  # a new file: let pruning give space back
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")  # (on a file with tables it would wait for a write lock)
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA busy_timeout=30000")
