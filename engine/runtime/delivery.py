@@ -12,6 +12,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Connection
 
 from engine.domain.masking import mask_text
+from engine.domain.outcome import DeliveryStatus
 from engine.domain.retry import RetryPolicy
 from engine.pipeline.delivery import Attempt, postpone, settle, settle_failure
 from engine.runtime.logging import get_logger
@@ -160,10 +161,14 @@ class DeliveryWorker:
         """Send a claimed batch in order; returns the results and whether more may be due at once (a full batch, or
         any ordered round: the next row of each of its persons)."""
         results: list[Result] = []
+        waiting: dict[str, float] = {}  # persons whose earlier row waits for a retry: their later rows wait with it
         for i, row in enumerate(rows):
             if self._stopping:
                 results.extend(postpone(r, time.time()) for r in rows[i:])
                 return results, False
+            if row.order_key in waiting:
+                results.append(postpone(row, waiting[row.order_key]))
+                continue
             attempt = await self.connector.send(row)
             result = settle(row, attempt, self.policy, time.time())
             results.append(result)
@@ -180,7 +185,9 @@ class DeliveryWorker:
                 if attempt.destination_down:  # the rest of the batch waits for the same retry time
                     results.extend(postpone(r, result.next_attempt_at) for r in rows[i + 1 :])
                     return results, False
-        # Ordered, a round holds one row per person: recording it may free each person's next row at once.
+                if self.ordered and row.order_key is not None and result.status == DeliveryStatus.ERROR:
+                    waiting[row.order_key] = result.next_attempt_at
+        # Ordered, recording a round may free each of its persons' next rows at once.
         return results, len(rows) == self.BATCH or (self.ordered and bool(rows))
 
     def _schedule(self, due: float | None) -> None:

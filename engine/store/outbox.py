@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
 from engine.domain.outcome import PENDING_DELIVERY, DeliveryStatus
 from engine.store import dbapi
@@ -33,6 +32,7 @@ class Delivery:
     message_type: str
     control_id: str
     charset: str | None = None  # the codec the message was decoded with at intake
+    order_key: str | None = None  # the person, for a destination ordered by person
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,8 @@ def claim(
     limit: int,
     ordered: bool,
 ) -> list[Delivery]:
-    """Lease up to `limit` due rows, oldest first."""
+    """Lease up to `limit` due rows, oldest first. Ordered: of each person only the run of due rows that starts at
+    their earliest pending one (a row waiting for a retry, or leased elsewhere, ends the run)."""
     o = outbox.c
     due = and_(
         o.channel == channel,
@@ -85,25 +86,10 @@ def claim(
         o.next_attempt_at <= now,
         or_(o.lease_until.is_(None), o.lease_until < now),
     )
-    if ordered:
-        earlier = aliased(outbox)
-        due = and_(
-            due,
-            or_(
-                o.order_key.is_(None),
-                ~exists().where(
-                    earlier.c.channel == o.channel,
-                    earlier.c.destination == o.destination,
-                    earlier.c.order_key == o.order_key,
-                    earlier.c.id < o.id,
-                    earlier.c.status.in_(PENDING_DELIVERY),
-                ),
-            ),
-        )
-    ids = [
-        r.id
-        for r in conn.execute(select(o.id).where(due).order_by(o.id).limit(limit).with_for_update(skip_locked=True))
-    ]
+    found = conn.execute(
+        select(o.id, o.order_key).where(due).order_by(o.id).limit(limit).with_for_update(skip_locked=True)
+    ).all()
+    ids = [r.id for r in found] if not ordered else _runs(conn, channel, destination, found)
     if not ids:
         return []
     conn.execute(update(outbox).where(o.id.in_(ids)).values(lease_until=now + lease, leased_by=node))
@@ -119,12 +105,38 @@ def claim(
             messages.c.message_type,
             messages.c.control_id,
             messages.c.charset,
+            o.order_key,
         )
         .join(messages, messages.c.id == o.message_id)
         .where(o.id.in_(ids))
         .order_by(o.id)
     )
     return [Delivery(*tuple(row)) for row in conn.execute(query)]
+
+
+def _runs(conn: Connection, channel: str, destination: str, found: Sequence[Any]) -> list[int]:
+    """Of the due rows found, those without a person and, per person, the run from their earliest pending row."""
+    due = {r.id for r in found}
+    keys = sorted({r.order_key for r in found if r.order_key is not None})
+    ids = [r.id for r in found if r.order_key is None]
+    if keys:
+        last = max(r.id for r in found)
+        marks = ", ".join("?" * len(keys))
+        pending = dbapi.fetchall(
+            conn,
+            "SELECT order_key, id FROM outbox WHERE channel = ? AND destination = ? AND order_key IS NOT NULL"
+            f" AND status IN ('QUEUED', 'ERROR') AND order_key IN ({marks}) AND id <= ? ORDER BY order_key, id",
+            [channel, destination, *keys, last],
+        )
+        blocked: set[str] = set()
+        for key, row_id in pending:
+            if key in blocked:
+                continue
+            if row_id in due:
+                ids.append(row_id)
+            else:
+                blocked.add(key)  # not due, or leased: this person's later rows wait for it
+    return sorted(ids)
 
 
 def record(conn: Connection, results: Sequence[Result]) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -100,6 +101,18 @@ Index(
     outbox.c.id,
     sqlite_where=_ordered,
     postgresql_where=_ordered,
+)
+# Each person's pending rows in order: an ordered claim finds a person's run of due rows without walking the rows
+# already sent.
+_pending_ordered = text("order_key IS NOT NULL AND status IN ('QUEUED', 'ERROR')")
+Index(
+    "ix_outbox_pending_order",
+    outbox.c.channel,
+    outbox.c.destination,
+    outbox.c.order_key,
+    outbox.c.id,
+    sqlite_where=_pending_ordered,
+    postgresql_where=_pending_ordered,
 )
 
 audit = Table(

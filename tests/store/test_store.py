@@ -89,19 +89,29 @@ def test_claim_leases_rows_so_a_second_claim_gets_nothing(engine: Engine) -> Non
     assert second == []
 
 
+def test_ordered_claim_takes_each_persons_run_of_due_rows_in_order(engine: Engine) -> None:
+    queue(engine, ("P1-a", "p1"), ("P2-a", "p2"), ("P1-b", "p1"), ("X", None))
+    with engine.begin() as conn:
+        claimed = outbox.claim(conn, "his-adt", "out", node=NODE, now=time.time(), lease=60, limit=10, ordered=True)
+    assert [d.control_id for d in claimed] == ["P1-a", "P2-a", "P1-b", "X"]
+    assert [d.order_key for d in claimed] == ["p1", "p2", "p1", None]
+
+
 def test_ordered_claim_holds_back_a_persons_later_message_while_an_earlier_one_is_pending(engine: Engine) -> None:
     ids = queue(engine, ("P1-a", "p1"), ("P2-a", "p2"), ("P1-b", "p1"))
     now = time.time()
     with engine.begin() as conn:
-        claimed = outbox.claim(conn, "his-adt", "out", node=NODE, now=now, lease=60, limit=10, ordered=True)
-        assert [d.control_id for d in claimed] == ["P1-a", "P2-a"]
-        first = claimed[0]
-        outbox.record(conn, [Result(first.id, DeliveryStatus.ERROR, 1, now + 30, "refused")])
+        [first, _, second] = outbox.claim(conn, "his-adt", "out", node=NODE, now=now, lease=60, limit=10, ordered=True)
+        # P1-a fails and will be retried; the worker puts P1-b back untried (engine/runtime/delivery.py)
+        outbox.record(
+            conn,
+            [Result(first.id, DeliveryStatus.ERROR, 1, now + 30, "refused"), Result(second.id, "QUEUED", 0, now + 30)],
+        )
         later = outbox.claim(conn, "his-adt", "out", node=NODE, now=now + 1, lease=60, limit=10, ordered=True)
     assert later == []  # P1-b waits behind P1-a's retry; P2-a is leased
     with engine.begin() as conn:
         outbox.record(conn, [Result(first.id, DeliveryStatus.SENT, 2, now, sent_at=now)])
-        released = outbox.claim(conn, "his-adt", "out", node=NODE, now=now + 2, lease=60, limit=10, ordered=True)
+        released = outbox.claim(conn, "his-adt", "out", node=NODE, now=now + 31, lease=60, limit=10, ordered=True)
     assert [d.message_id for d in released] == [ids[2]]
 
 
