@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine
 
 TESTS = Path(__file__).parent
 CORPUS = TESTS / "corpus"
@@ -71,3 +71,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "after_everything: runs after every other test of the session")
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Engine]:
+    """A migrated store on each backend, opened as the engine opens it."""
+    from engine.store.database import migrate, open_engine
+
+    engine = open_engine(store_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()

@@ -464,15 +464,18 @@ class Backfill:
                 o.status != DeliveryStatus.SENT,
             )
             .order_by(o.id)
+            .execution_options(yield_per=1000)  # an archive may leave millions SKIPPED: counted, a few files kept
         )
-        groups: dict[tuple[str, str, str], list[str]] = {}
+        counts: Counter[tuple[str, str, str]] = Counter()
+        files: dict[tuple[str, str, str], list[str]] = {}
         for status, destination, error, source in rows:
-            reason = error or ("not tried yet" if status == DeliveryStatus.QUEUED else "")
-            groups.setdefault((status, destination, reason[:160]), []).append(self.reader.origin_of(source))
-        return [
-            Failure(status, dest, reason, len(files), list(dict.fromkeys(files))[:PER_FILE])
-            for (status, dest, reason), files in sorted(groups.items(), key=lambda kv: -len(kv[1]))
-        ]
+            key = (status, destination, (error or ("not tried yet" if status == DeliveryStatus.QUEUED else ""))[:160])
+            counts[key] += 1
+            kept = files.setdefault(key, [])
+            origin = self.reader.origin_of(source)
+            if len(kept) < PER_FILE and origin not in kept:
+                kept.append(origin)
+        return [Failure(*key, n, files[key]) for key, n in counts.most_common()]
 
     def _statuses(self, conn: Connection, state: State) -> dict[str, int]:
         if state.first_id is None:

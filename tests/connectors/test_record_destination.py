@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, select
@@ -15,7 +14,6 @@ from engine.domain.retry import RetryPolicy
 from engine.pipeline.care_loop import CareLoop
 from engine.pipeline.delivery import settle
 from engine.pipeline.mapping import map_message
-from engine.store.database import migrate, open_engine
 from engine.store.outbox import Delivery
 from engine.store.schema import record_versions
 from tests.support.corpus import SAMPLES
@@ -28,13 +26,10 @@ REFUSED = 2  # the message id the store refuses to version
 
 
 @pytest.fixture
-def store(store_url: str) -> Iterator[Engine]:
+def store(store: Engine) -> Engine:
     """A store whose record refuses versions of message REFUSED, as a column or a constraint might."""
-    engine = open_engine(store_url)
-    migrate(engine)
-    refuse_record_versions(engine, REFUSED)
-    yield engine
-    engine.dispose()
+    refuse_record_versions(store, REFUSED)
+    return store
 
 
 def test_a_message_the_record_cannot_take_fails_alone_and_its_neighbours_are_recorded(store: Engine) -> None:

@@ -280,28 +280,26 @@ def test_after_a_finished_backfill_another_path_starts_a_new_one() -> None:
     assert fresh.what == "/archive/2025" and fresh.position == {} and not fresh.done and fresh.first_id is None
 
 
-def with_record_retry(tmp_path: Path, **retry: object) -> None:
+def first_message_refused(tmp_path: Path, store_url: str, log_dir: Path, max_attempts: int) -> Path:
+    """The mixed tree to backfill, the record retried `max_attempts` times a second apart, and a store that refuses
+    to record the backfill's first message (2024/01/a.hl7); returns the configuration."""
+    config = setup(tmp_path, store_url, log_dir)
     channel = tmp_path / "channels" / "his.yaml"
     spec = yaml.safe_load(channel.read_text())
-    spec["destinations"][0]["retry"] = {"backoff": "fixed", "initial_interval": "1s", **retry}
+    spec["destinations"][0]["retry"] = {"backoff": "fixed", "initial_interval": "1s", "max_attempts": max_attempts}
     channel.write_text(yaml.safe_dump(spec, allow_unicode=True))
-
-
-def first_message_refused(store_url: str) -> None:
-    """The store refuses to record the backfill's first message (2024/01/a.hl7)."""
+    mixed_tree(tmp_path / "archive")
     engine = create_engine(store_url)
     migrate(engine)
     refuse_record_versions(engine, 1)
     engine.dispose()
+    return config
 
 
 def test_a_delivery_that_fails_on_the_data_is_counted_under_errors_with_its_reason_and_file(
     store_url: str, tmp_path: Path, log_dir: Path
 ) -> None:
-    config = setup(tmp_path, store_url, log_dir)
-    with_record_retry(tmp_path, max_attempts=2)
-    mixed_tree(tmp_path / "archive")
-    first_message_refused(store_url)
+    config = first_message_refused(tmp_path, store_url, log_dir, max_attempts=2)
     done = huitong("backfill", "his", "--path", str(tmp_path / "archive"), config=config)
     assert done.returncode == 0, done.stderr
     assert "errors             2 (1 refused at intake, 1 failed delivery)" in done.stdout
@@ -315,10 +313,7 @@ def test_a_delivery_that_fails_on_the_data_is_counted_under_errors_with_its_reas
 def test_deliveries_that_keep_failing_leave_the_backfill_after_max_wait_with_their_reason(
     store_url: str, tmp_path: Path, log_dir: Path
 ) -> None:
-    config = setup(tmp_path, store_url, log_dir)
-    with_record_retry(tmp_path, max_attempts=1000)
-    mixed_tree(tmp_path / "archive")
-    first_message_refused(store_url)
+    config = first_message_refused(tmp_path, store_url, log_dir, max_attempts=1000)
     done = huitong("backfill", "his", "--path", str(tmp_path / "archive"), "--max-wait", "3s", config=config)
     assert done.returncode == 3, done.stderr
     assert "still queued       1 (left to the daemon; why each is not done yet:)" in done.stdout
@@ -328,10 +323,7 @@ def test_deliveries_that_keep_failing_leave_the_backfill_after_max_wait_with_the
 def test_ctrl_c_stops_at_a_checkpoint_with_the_summary_and_resume_finishes(
     store_url: str, tmp_path: Path, log_dir: Path
 ) -> None:
-    config = setup(tmp_path, store_url, log_dir)
-    with_record_retry(tmp_path, max_attempts=1000)
-    mixed_tree(tmp_path / "archive")
-    first_message_refused(store_url)
+    config = first_message_refused(tmp_path, store_url, log_dir, max_attempts=1000)
     run = subprocess.Popen(
         [HUITONG, "backfill", "his", "--path", str(tmp_path / "archive"), "--max-wait", "10m", "--config", str(config)],
         stdout=subprocess.PIPE,

@@ -4,28 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import Engine, select
 
 from engine.pipeline.intake import receive
 from engine.runtime.writer import StoreWriter
-from engine.store.database import migrate, open_engine
 from engine.store.journal import JournalEntry
 from engine.store.schema import messages
 from tests.support.faults import refuse_inserts
 from tests.support.messages import ADT
 
 NEIGHBOUR = ADT.replace(b"|MSG00001|", b"|NEIGHBOUR-1|")
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Engine]:
-    engine = open_engine(store_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def entries(raw: bytes) -> list[JournalEntry]:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import HL7Error
-from .header import Header, read_header
+from .header import Header, _valid_delimiters, read_header
 from .message import Message
 from .validate import ERROR_CODES, Problem
 from .wire import charset_for, charset_name, split_messages
@@ -29,15 +29,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _delimiters_usable(header: Header) -> bool:
+    """The message's delimiters, as the header reader takes them, and none a "." (the ACK writes MSH-12 "2.5")."""
     fs, enc = header.field_sep, header.encoding_chars
-    marks = fs + enc
-    return (
-        len(fs) == 1
-        and len(enc) in (4, 5)
-        and len(set(marks)) == len(marks)
-        and not any(c.isalnum() or c.isspace() or _CONTROL.match(c) for c in marks)
-        and "." not in marks  # the ACK writes "2.5" (MSH-12) literally
-    )
+    if len(fs) != 1 or not ("!" <= fs <= "~") or fs.isalnum() or "." in fs + enc:
+        return False
+    return not _valid_delimiters(ord(fs), enc.encode())
 
 
 def _charset(msh18: str) -> str:
@@ -132,14 +128,10 @@ def build_ack(
         if charset:
             msh += ["", "", "", "", "", charset]
         original_id = header.control_id
-    elif header is not None:  # delimiters no reader could use: a minimal ACK, the control ID escaped
+    else:  # unreadable, or delimiters no reader could use: a minimal ACK, the control ID (if any) escaped
         fs, enc, comp, version = "|", _DEFAULT_ENCODING, "^", "2.5"
         msh = ["MSH", enc, "", "", "", "", timestamp, "", "ACK", control_id, "P", version]
-        original_id = header.control_id
-    else:
-        fs, enc, comp, version = "|", _DEFAULT_ENCODING, "^", "2.5"
-        msh = ["MSH", enc, "", "", "", "", timestamp, "", "ACK", control_id, "P", version]
-        original_id = ""
+        original_id = header.control_id if header is not None else ""
     if not text and problems:
         text = problems[0].text
     msa = ("MSA", code, _plain(escape(original_id, fs, enc), enc[2]), _plain(escape(text, fs, enc), enc[2]))
