@@ -32,16 +32,16 @@ from engine.config import (
     XmlHttpSource,
 )
 from engine.config.models import DatabaseSource
-from engine.connectors.destinations.contract import ContractDestination as ContractConnector
+from engine.connectors.destinations import Destination
 from engine.connectors.destinations.fhir import FhirDestination as FhirConnector
 from engine.connectors.destinations.file import FileDestination as FileConnector
 from engine.connectors.destinations.http import HttpDestination as HttpConnector
 from engine.connectors.destinations.mllp import MllpDestination as MllpConnector
-from engine.connectors.destinations.record import RecordDestination as RecordConnector
 from engine.connectors.http import HttpListener
 from engine.connectors.mllp import Oversized
 from engine.connectors.sources import file as file_source
 from engine.connectors.sources.mllp import MllpServer, Reply
+from engine.domain.delivery import Delivery
 from engine.domain.formats.hl7v2 import ObservationRule, Rules
 from engine.domain.mapping import Mapped, MappingSet
 from engine.domain.outcome import MessageStatus
@@ -52,13 +52,15 @@ from engine.pipeline.intake import Received, ack_bytes, receive, too_large
 from engine.pipeline.mapping import map_message
 from engine.pipeline.mpi import MpiResolver
 from engine.pipeline.payloads import receive_fhir, receive_ndjson, receive_xml
+from engine.pipeline.stages import Stage
+from engine.pipeline.stages.contracts import ContractStage
+from engine.pipeline.stages.record import RecordStage
 from engine.runtime.database_source import DatabasePoll
-from engine.runtime.delivery import Connector, DeliveryWorker
+from engine.runtime.delivery import DeliveryWorker
 from engine.runtime.http_sources import FhirPull, Poller, XmlPoll, fhir_push_listener, xml_listener
 from engine.runtime.logging import get_logger
 from engine.runtime.tls import client_context, server_context
 from engine.runtime.writer import StoreWriter
-from engine.store.outbox import Delivery
 from engine.store.persons import PersonResolver
 
 log = get_logger("huitong.channel")
@@ -132,13 +134,13 @@ def mapper_of(spec: ChannelSpec, mappings: MappingSet) -> Callable[[Delivery], M
 
 def connector_of(
     channel: ChannelSpec, spec: DestinationSpec, mappings: MappingSet, resolver: PersonResolver, loop: CareLoop
-) -> Connector:
+) -> Destination | Stage:
     if isinstance(spec, RecordDestination):
         mapper = mapper_of(channel, mappings)
-        return RecordConnector(channel.channel, channel.source_system, mapper, resolver, loop, policy_of(spec))
+        return RecordStage(channel.channel, channel.source_system, mapper, resolver, loop, policy_of(spec))
     if isinstance(spec, ContractDestination):
         assert loop.contracts is not None  # the loader reads the contract schema when a channel has this destination
-        return ContractConnector(channel.channel, loop.contracts, resolver, loop.events, spec.vendor)
+        return ContractStage(channel.channel, loop.contracts, resolver, loop.events, spec.vendor)
     if isinstance(spec, FhirDestination):
         return FhirConnector(
             spec.url,

@@ -1,4 +1,6 @@
-"""One delivery worker per destination: claim due outbox rows, send them in order, record each outcome."""
+"""One delivery worker per destination or stage: claim due outbox rows, send them in order, record each outcome.
+
+A stage (record, contracts) also writes what the batch produced, in the transaction that records the results."""
 
 from __future__ import annotations
 
@@ -6,34 +8,21 @@ import asyncio
 import functools
 import time
 from datetime import datetime
-from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Connection
 
+from engine.connectors.destinations import Destination
+from engine.domain.delivery import Delivery, Result, postpone, settle, settle_failure
 from engine.domain.masking import mask_text
 from engine.domain.outcome import DeliveryStatus
 from engine.domain.retry import RetryPolicy
-from engine.pipeline.delivery import Attempt, postpone, settle, settle_failure
+from engine.pipeline.stages import Stage
 from engine.runtime.logging import get_logger
 from engine.runtime.writer import StoreWriter
 from engine.store import outbox
-from engine.store.outbox import Delivery, Result
 
 log = get_logger("huitong.delivery")
-
-
-class Connector(Protocol):
-    async def send(self, delivery: Delivery) -> Attempt: ...
-
-    async def commit(self) -> None:
-        """Make what this batch sent durable at the destination; runs before the results are recorded."""
-
-    def write(self, conn: Connection, results: list[Result]) -> list[Result]:
-        """Store what the batch produced in the engine's own store, in the transaction that records the
-        results (the record destination); returns the results, changed for deliveries that failed here."""
-
-    async def close(self) -> None: ...
 
 
 class DeliveryWorker:
@@ -45,7 +34,7 @@ class DeliveryWorker:
         self,
         channel: str,
         name: str,
-        connector: Connector,
+        connector: Destination | Stage,
         policy: RetryPolicy,
         *,
         ordered: bool,
@@ -121,8 +110,8 @@ class DeliveryWorker:
         return await self._writer.submit(functools.partial(self._record_and_look_ahead, results=results))
 
     def _write(self, conn: Connection, results: list[Result]) -> list[Result]:
-        """The connector's own writes, in a savepoint: if they fail, the batch is retried, not lost or stuck."""
-        if not results:
+        """A stage's own writes, in a savepoint: if they fail, the batch is retried, not lost or stuck."""
+        if not results or not isinstance(self.connector, Stage):
             return results
         savepoint = conn.begin_nested()
         try:

@@ -8,44 +8,14 @@ same person (order key) is still pending, so a destination sees each person's me
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
+from engine.domain.delivery import Delivery, Result
 from engine.domain.outcome import PENDING_DELIVERY, DeliveryStatus
 from engine.store import dbapi
 from engine.store.schema import messages, outbox
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """A leased outbox row with what the connector needs to send it."""
-
-    id: int
-    message_id: int
-    channel: str
-    destination: str
-    status: str
-    attempts: int
-    raw: bytes
-    message_type: str
-    control_id: str
-    charset: str | None = None  # the codec the message was decoded with at intake
-    order_key: str | None = None  # the person, for a destination ordered by person
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    """What one attempt came to: status SENT, ERROR (retry at next_attempt_at) or DEAD."""
-
-    id: int
-    status: str
-    attempts: int
-    next_attempt_at: float
-    error: str | None = None
-    response: bytes | None = None
-    sent_at: float | None = None
 
 
 class Queued(NamedTuple):

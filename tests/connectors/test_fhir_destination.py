@@ -7,9 +7,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from engine.connectors.destinations.fhir import FhirDestination
+from engine.domain.delivery import Attempt, Delivery
 from engine.domain.mapping.result import Mapped, Resource
-from engine.pipeline.delivery import Attempt
-from engine.store.outbox import Delivery
 from samples.emr_simulator import EmrSimulator
 from tests.support.daemon import free_port
 from tests.support.recorder import Recorder, with_recorder

@@ -6,8 +6,7 @@ import asyncio
 from typing import Literal
 
 from engine.connectors.destinations.http import HttpDestination
-from engine.pipeline.delivery import Attempt
-from engine.store.outbox import Delivery
+from engine.domain.delivery import Attempt, Delivery
 from tests.support.daemon import free_port
 from tests.support.recorder import Recorder, with_recorder
 

@@ -16,11 +16,10 @@ import orjson
 
 from engine.connectors.destinations.http import HttpPeer, exchange, retryable
 from engine.connectors.http.client import headers
+from engine.domain.delivery import Attempt, Delivery
 from engine.domain.formats.fhir.transaction import transaction_bundle
 from engine.domain.mapping.result import Mapped
 from engine.domain.masking import mask_text
-from engine.pipeline.delivery import Attempt
-from engine.store.outbox import Delivery
 
 ToMapped = Callable[[Delivery], Mapped]
 

@@ -9,11 +9,8 @@ import os
 import re
 from pathlib import Path
 
-from sqlalchemy import Connection
-
+from engine.domain.delivery import Attempt, Delivery
 from engine.domain.formats.hl7v2 import canonical
-from engine.pipeline.delivery import Attempt
-from engine.store.outbox import Delivery, Result
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -59,9 +56,6 @@ class FileDestination:
     async def commit(self) -> None:
         """Make the renames of this batch durable: one directory fsync for the whole batch."""
         await asyncio.to_thread(_fsync_directory, self.directory)
-
-    def write(self, conn: Connection, results: list[Result]) -> list[Result]:
-        return results  # nothing of its own to store
 
     async def close(self) -> None:
         return None

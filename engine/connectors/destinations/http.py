@@ -12,11 +12,9 @@ import asyncio
 from typing import Literal
 
 import aiohttp
-from sqlalchemy import Connection
 
+from engine.domain.delivery import Attempt, Delivery
 from engine.domain.masking import mask_text
-from engine.pipeline.delivery import Attempt
-from engine.store.outbox import Delivery, Result
 
 REASON_CHARS = 200
 
@@ -67,9 +65,6 @@ class HttpPeer:
 
     async def commit(self) -> None:
         return None
-
-    def write(self, conn: Connection, results: list[Result]) -> list[Result]:
-        return results
 
     async def close(self) -> None:
         session, self._session = self._session, None

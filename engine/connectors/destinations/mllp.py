@@ -6,12 +6,9 @@ import asyncio
 import contextlib
 import ssl
 
-from sqlalchemy import Connection
-
 from engine.connectors.mllp import FrameDecoder, Oversized, frame
+from engine.domain.delivery import Attempt, Delivery
 from engine.domain.formats.hl7v2 import canonical, read_ack
-from engine.pipeline.delivery import Attempt
-from engine.store.outbox import Delivery, Result
 
 _POLICY_RETRY, _POLICY_DEAD, _POLICY_ACCEPT = "retry", "dead", "accept"
 
@@ -97,9 +94,6 @@ class MllpDestination:
 
     async def commit(self) -> None:
         """Nothing to do: the peer's ACK already said it has the message."""
-
-    def write(self, conn: Connection, results: list[Result]) -> list[Result]:
-        return results  # nothing of its own to store
 
     async def close(self) -> None:
         writer, self._writer, self._reader = self._writer, None, None

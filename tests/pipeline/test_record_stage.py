@@ -1,4 +1,4 @@
-"""The record destination on a real store: a message the record cannot take fails alone, its neighbours are filed."""
+"""The record stage on a real store: a message the record cannot take fails alone, its neighbours are filed."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ import pytest
 from sqlalchemy import Engine, select
 
 from engine.config.mappings import load_mappings
-from engine.connectors.destinations.record import RecordDestination
+from engine.domain.delivery import Delivery, settle
 from engine.domain.outcome import DeliveryStatus
 from engine.domain.retry import RetryPolicy
 from engine.pipeline.care_loop import CareLoop
-from engine.pipeline.delivery import settle
 from engine.pipeline.mapping import map_message
-from engine.store.outbox import Delivery
+from engine.pipeline.stages.record import RecordStage
 from engine.store.schema import record_versions
 from tests.support.corpus import SAMPLES
 from tests.support.daemon import MAPPINGS
@@ -40,7 +39,7 @@ def test_a_message_the_record_cannot_take_fails_alone_and_its_neighbours_are_rec
     def mapper(d: Delivery):  # type: ignore[no-untyped-def]
         return map_message(mappings, ["hl7v2/adt"], d.raw, format="hl7v2", charset="gb18030")
 
-    destination = RecordDestination("his-adt", "his.county", mapper, shipped_resolver(), CareLoop(), policy)
+    destination = RecordStage("his-adt", "his.county", mapper, shipped_resolver(), CareLoop(), policy)
     rows = [
         Delivery(n, n, "his-adt", "record", "QUEUED", 0, path.read_bytes(), "ADT^A04", f"C{n}")
         for n, path in enumerate(HIS, 1)

@@ -1,9 +1,9 @@
-"""The record destination: each message mapped to FHIR and written into the unified health record.
+"""The record stage: each message mapped to FHIR and written into the unified health record.
 
 Mapping happens at send (pure, in the event loop); the record is written by ``write``, inside the
 transaction that marks the deliveries SENT, so a crash leaves either both or neither. A batch is recorded in one
 go; if that fails, each message is recorded on its own, so the one the record cannot take fails alone (retried
-by the destination's policy, then DEAD with the reason) and its neighbours are recorded.
+by the stage's policy, then DEAD with the reason) and its neighbours are recorded.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import structlog
 from sqlalchemy import Connection
 
+from engine.domain.delivery import Attempt, Delivery, Result, settle_failure
 from engine.domain.formats.fhir import FhirError
 from engine.domain.formats.hl7v2 import HL7Error
 from engine.domain.formats.xml import XmlError
@@ -21,17 +23,14 @@ from engine.domain.masking import mask_text
 from engine.domain.outcome import DeliveryStatus
 from engine.domain.retry import RetryPolicy
 from engine.pipeline.care_loop import CareLoop
-from engine.pipeline.delivery import Attempt, settle_failure
 from engine.pipeline.record import Provenance, apply
-from engine.runtime.logging import get_logger
-from engine.store.outbox import Delivery, Result
 from engine.store.persons import PersonResolver
 
 Mapper = Callable[[Delivery], Mapped]
-log = get_logger("huitong.record")
+log = structlog.get_logger("huitong.record")
 
 
-class RecordDestination:
+class RecordStage:
     def __init__(
         self,
         channel: str,

@@ -1,4 +1,5 @@
-"""What an attempt's outcome does to an outbox row: SENT, ERROR with the next attempt time, DEAD or SKIPPED. Pure."""
+"""Deliveries as values: a row to send, what one attempt reported, and what that does to the row (SENT, ERROR with
+the next attempt time, DEAD or SKIPPED). Pure: the outbox stores these, destinations and stages take and return them."""
 
 from __future__ import annotations
 
@@ -6,12 +7,41 @@ from dataclasses import dataclass
 
 from engine.domain.outcome import DeliveryStatus
 from engine.domain.retry import RetryPolicy
-from engine.store.outbox import Delivery, Result
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A leased outbox row with what a destination needs to send it."""
+
+    id: int
+    message_id: int
+    channel: str
+    destination: str
+    status: str
+    attempts: int
+    raw: bytes
+    message_type: str
+    control_id: str
+    charset: str | None = None  # the codec the message was decoded with at intake
+    order_key: str | None = None  # the person, for a destination ordered by person
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What one attempt came to: status SENT, ERROR (retry at next_attempt_at) or DEAD."""
+
+    id: int
+    status: str
+    attempts: int
+    next_attempt_at: float
+    error: str | None = None
+    response: bytes | None = None
+    sent_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """What a destination connector reports for one send."""
+    """What a destination or stage reports for one send."""
 
     ok: bool
     error: str | None = None

@@ -1,4 +1,4 @@
-"""The contract destination: family-doctor contract XML into the contract register and the record.
+"""The contract stage: family-doctor contract XML into the contract register and the record.
 
 Reading happens at send (pure: the document is parsed and checked against the XSD); the register and the record
 are written by ``write``, inside the transaction that marks the deliveries SENT. A snapshot the register refuses
@@ -11,24 +11,23 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import structlog
 from sqlalchemy import Connection
 
 from engine.domain.contract import Contract, ContractReader, ContractXmlError, Result
+from engine.domain.delivery import Attempt, Delivery
+from engine.domain.delivery import Result as Outcome
 from engine.pipeline.care_events import CareEvents
 from engine.pipeline.contracts import apply_contracts
-from engine.pipeline.delivery import Attempt
 from engine.pipeline.record import Provenance
-from engine.runtime.logging import get_logger
-from engine.store.outbox import Delivery
-from engine.store.outbox import Result as Outcome
 from engine.store.persons import PersonResolver
 
-log = get_logger("huitong.contract")
+log = structlog.get_logger("huitong.contract")
 
 _REFUSED = (Result.CONFLICT, Result.REJECTED)
 
 
-class ContractDestination:
+class ContractStage:
     def __init__(
         self, channel: str, reader: ContractReader, resolver: PersonResolver, events: CareEvents, vendor: str | None
     ) -> None:
