@@ -137,8 +137,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_daemon(args: argparse.Namespace, only: str | None = None) -> int:
-    from engine.runtime.channels import ChannelStartError
     from engine.runtime.daemon import Daemon
+    from engine.sources import ChannelStartError
 
     config = _load(args)
     if only is not None and only not in config.channels:

@@ -1,7 +1,8 @@
 """`huitong backfill CHANNEL`: history read in bulk through the same pipeline as live traffic, resumable.
 
 A reader turns what the channel's source can read in bulk into journal entries, each with the position after it
-(today: a file source over a directory tree; a database or FHIR range later, as further readers). The entries go
+(the source component's bulk reader: a file source over a directory tree, a database source over a range of its
+watermark). The entries go
 through the store writer in small transactions — routing and outbox rows as for live traffic — and each commit
 also stores the position (source_state, key ``backfill``), so a backfill killed at any moment resumes after its last
 commit: nothing lost, nothing journaled twice. Delivery workers of the channel's destinations run in this process
@@ -15,34 +16,27 @@ import asyncio
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO
 
 import orjson
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, select
 
-from engine.config import ChannelSpec, EngineConfig, FhirDestination, FileSource, RecordDestination
-from engine.config.models import DatabaseSource
-from engine.connectors.sources import archive
-from engine.connectors.sources.database import source_engine
+from engine.config import ChannelSpec, EngineConfig, FhirDestination, RecordDestination
 from engine.domain.mapping import NoMapping
 from engine.domain.masking import mask_text
 from engine.domain.outcome import PENDING_DELIVERY, DeliveryStatus, MessageStatus
 from engine.domain.routing import type_matches
-from engine.pipeline.care_loop import CareLoop
 from engine.pipeline.mapping import map_message
-from engine.runtime.channels import receive_file, resolver_of, routes_of, rules_of, source_format, worker_of
-from engine.runtime.database_source import first_mark, next_page, row_entries
 from engine.runtime.delivery import DeliveryWorker
 from engine.runtime.logging import get_logger
 from engine.runtime.progress import Progress
+from engine.runtime.wiring import Wiring, routes_of
 from engine.runtime.writer import StoreWriter
-from engine.store import outbox, source_state
-from engine.store.journal import JournalEntry
+from engine.sources import Bulk, Reader, Refused, component_of
+from engine.sources.reading import Item, OriginDone, Position, Unreadable
+from engine.store import source_state
 from engine.store.schema import messages
 from engine.store.schema import outbox as outbox_table
 
@@ -58,155 +52,6 @@ MAX_WAIT = 60.0  # default: seconds without any delivery settling after which th
 STATE_KEY = "backfill"
 LISTED = 20  # error reasons and files kept in the checkpoint and shown in the summary
 PER_FILE = 5  # errors shown per file by a dry run
-
-Position = dict[str, Any]  # a reader's own position, stored as JSON: where the next message is
-
-
-class Refused(Exception):
-    """The backfill cannot start as asked (another one is unfinished, nothing to resume); says what to do."""
-
-
-@dataclass(slots=True)
-class Item:
-    entry: JournalEntry
-    origin: str  # where it came from, for the report (a file's relative path)
-    position: Position  # the position after this message
-
-
-@dataclass(slots=True)
-class Unreadable:
-    origin: str
-    reason: str
-
-
-@dataclass(slots=True)
-class OriginDone:
-    """Every message of an origin (a file) has been read: one step of the progress bar."""
-
-    origin: str
-
-
-Read = Item | Unreadable | OriginDone
-
-
-class Reader(Protocol):
-    """What a source can read in bulk, from a position on."""
-
-    what: str  # identifies the backfill: another `what` while one is unfinished is refused
-    channel: str
-    unit: str  # what an origin is, for the progress bar: file, row
-
-    def remaining(self, after: Position) -> int:
-        """Origins (files) still to read, for the progress bar."""
-
-    def read(self, after: Position) -> Iterator[Read]: ...
-
-    def origin_of(self, source: str) -> str:
-        """A journaled message's source as the report names its origin."""
-
-
-class FileReader:
-    """A file source's format over a directory tree; files are read in place, never moved."""
-
-    unit = "file"
-
-    def __init__(self, spec: ChannelSpec, root: Path, config: EngineConfig) -> None:
-        source = spec.source
-        assert isinstance(source, FileSource)
-        self.source, self.root, self.channel = source, root.resolve(), spec.channel
-        self.what = str(self.root)
-        profile = config.profiles.get(source.profile) if source.profile else None
-        self.rules = rules_of(profile)
-        self.files = archive.archive_files(self.root, source.glob, skip=(source.done_dir, source.error_dir))
-
-    def origin_of(self, source: str) -> str:
-        prefix = f"{self.root}/"
-        return source[len(prefix) :] if source.startswith(prefix) else source
-
-    def remaining(self, after: Position) -> int:
-        start = after.get("file", "")
-        return sum(f >= start for f in self.files)
-
-    def read(self, after: Position) -> Iterator[Read]:
-        start, skip = after.get("file", ""), int(after.get("message", 0))
-        for relative, data in archive.read_from(self.root, self.files, start):
-            if isinstance(data, OSError):
-                yield Unreadable(relative, f"cannot read the file: {data.strerror or data}")
-                yield OriginDone(relative)
-                continue
-            where = str(self.root / relative)
-            items = receive_file(self.source, self.channel, where, data, self.rules, time.time())
-            first = skip if relative == start else 0
-            for index in range(first, len(items)):
-                yield Item(items[index].entry, relative, {"file": relative, "message": index + 1})
-            yield OriginDone(relative)
-
-
-class DatabaseReader:
-    """A database source's query over a watermark range: rows after ``since`` (else the channel's start), up to and
-    including ``until`` (else all there is). Each row is its own origin; the position is the watermark reached and
-    the content hashes of the rows journaled at that value, as the live poller keeps them."""
-
-    unit = "row"
-
-    def __init__(self, spec: ChannelSpec, since: str | None, until: str | None) -> None:
-        source = spec.source
-        assert isinstance(source, DatabaseSource)
-        self.source, self.channel = source, spec.channel
-        self.since, self.until = since, until
-        self.what = f"{since or ''}..{until or ''}"
-        self.engine = source_engine(source.url, source.timeout)
-
-    def origin_of(self, source: str) -> str:
-        return source
-
-    def _start(self, after: Position) -> tuple[Any, frozenset[str]]:
-        if "watermark" in after:
-            return after["watermark"], frozenset(after.get("seen", ()))
-        return (self.since if self.since is not None else first_mark(self.source)), frozenset()
-
-    def remaining(self, after: Position) -> int:
-        mark, seen = self._start(after)
-        query = f"SELECT COUNT(*) FROM ({self.source.query}) AS q"
-        with self.engine.connect() as conn:
-            total = int(conn.execute(text(query), {"watermark": mark}).scalar_one())
-        return max(0, total - len(seen))
-
-    def _past(self, value: Any) -> bool:
-        if self.until is None or value is None:
-            return False
-        if isinstance(value, int) and self.until.lstrip("-").isdigit():
-            return value > int(self.until)
-        return bool(_comparable(str(value)) > _comparable(self.until))
-
-    def read(self, after: Position) -> Iterator[Read]:
-        mark, seen = self._start(after)
-        source = self.source
-        while True:
-            page = next_page(self.engine, source, mark, seen)
-            if not page.rows:
-                return
-            for entry, (_, value) in zip(
-                row_entries(self.channel, source, page.rows, time.time()), page.rows, strict=True
-            ):
-                if self._past(value):
-                    return
-                if value is not None and value != mark:
-                    mark, seen = value, frozenset()
-                seen = seen | {entry.content_hash}
-                origin = f"{source.watermark}={value}"
-                yield Item(entry, origin, {"watermark": mark, "seen": sorted(seen)})
-                yield OriginDone(origin)
-
-
-def _comparable(text: str) -> Any:
-    """A watermark as text, as a time when it is one ('2026-11-20 10:03:00' and '2026-11-20T10:03:00' compare
-    equal; a zone, if any, is dropped, as the databases' own values have none), else the text itself."""
-    try:
-        return (datetime.fromisoformat(text).replace(tzinfo=None),)
-    except ValueError:
-        return (text,)
-
 
 @dataclass
 class Counts:
@@ -344,26 +189,13 @@ class Backfill:
                 failures = self._failures(conn, state)
             if not any(status in PENDING_DELIVERY for status in delivered):  # nothing to do: start nothing
                 return Outcome(state, True, time.monotonic() - started, delivered, False, failures=failures)
-        writer = StoreWriter(
-            self.engine,
-            {self.spec.channel: routes_of(self.spec)},
-            node=self.node,
-            on_woken=lambda _: self._wake(),
-            sweep_age=None,
-            clock=time.time,
-            senders=lambda: 0,  # no sender waits on these commits: commit inline
+        # No sender waits on these commits: commit inline.
+        wiring = Wiring(
+            self.config, self.engine, node=self.node, channels={self.spec.channel: self.spec}, on_woken=self._woken
         )
-        writer.run_now(lambda conn: outbox.release_leases(conn, self.node))  # what a killed backfill held
-        writer.recover()
-        writer.start()
-        scheduler = AsyncIOScheduler()
-        scheduler.start()
-        care = CareLoop.of(self.config)
-        resolver = resolver_of(self.config)
-        self.workers = [
-            worker_of(self.spec, dest, self.config.mappings, resolver, care, writer, scheduler)
-            for dest in self.spec.destinations
-        ]
+        wiring.start(recover=True)  # what a killed backfill held and had journaled
+        writer = wiring.writer
+        self.workers = [wiring.worker(self.spec, dest) for dest in self.spec.destinations]
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.interrupt)
@@ -373,8 +205,7 @@ class Backfill:
             left_queued = await self._drain(state)
         finally:
             await asyncio.gather(*(w.stop() for w in self.workers))
-            scheduler.shutdown(wait=False)
-            await writer.close()
+            await wiring.close()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
         with self.engine.connect() as conn:
@@ -383,7 +214,7 @@ class Backfill:
         seconds = time.monotonic() - started
         return Outcome(state, already_done, seconds, delivered, left_queued, self.interrupted, failures)
 
-    def _wake(self) -> None:
+    def _woken(self, _: object) -> None:
         for worker in self.workers:
             worker.wake()
 
@@ -521,18 +352,12 @@ class Backfill:
             progress.close()
 
 
-def reader_of(
-    config: EngineConfig, spec: ChannelSpec, path: Path | None, since: str | None = None, until: str | None = None
-) -> Reader:
-    source = spec.source
-    if isinstance(source, DatabaseSource):
-        return DatabaseReader(spec, since, until)
-    if not isinstance(source, FileSource):
-        raise Refused(f"channel {spec.channel} has a {source.type} source; backfill reads file and database sources")
-    root = path or source.path
-    if not root.is_dir():
-        raise Refused(f"{root} is not a directory")
-    return FileReader(spec, root, config)
+def reader_of(config: EngineConfig, spec: ChannelSpec, bulk: Bulk) -> Reader:
+    read = component_of(spec.source).reader
+    if read is None:
+        kind = spec.source.type
+        raise Refused(f"channel {spec.channel} has a {kind} source; backfill reads file and database sources")
+    return read(spec, config, bulk)
 
 
 def start(engine: Engine, reader: Reader, *, resume: bool, restart: bool) -> State:
@@ -584,7 +409,7 @@ def dry_run(config: EngineConfig, spec: ChannelSpec, reader: Reader) -> DryRun:
     report = DryRun()
     accepts = routes_of(spec).accepts
     maps = bool(spec.map) or any(isinstance(d, (RecordDestination, FhirDestination)) for d in spec.destinations)
-    kind = source_format(spec)
+    kind = component_of(spec.source).format(spec.source)
     default_charset = getattr(spec.source, "encoding", None)
     progress = Progress(f"backfill {spec.channel} (dry run)", reader.remaining({}), unit=reader.unit)
     for read in reader.read({}):
@@ -712,17 +537,15 @@ def run(
     journaled, but deliveries are left queued for the daemon; 130: interrupted at a checkpoint; 1: refused.
     `engine` is None for a dry run (nothing is opened)."""
     spec = config.channels[channel]
+    bulk = Bulk(path, since, until)
     if engine is None:
-        print_dry_run(dry_run(config, spec, reader_of(config, spec, path, since, until)), out)
+        print_dry_run(dry_run(config, spec, reader_of(config, spec, bulk)), out)
         return 0
-    if resume and path is None and since is None and until is None:
+    recall = component_of(spec.source).recall
+    if resume and bulk == Bulk() and recall is not None:  # what the unfinished backfill was asked to read
         what = recorded(engine, channel)
-        if what is not None and isinstance(spec.source, DatabaseSource):
-            first, _, last = what.partition("..")
-            since, until = first or None, last or None
-        elif what is not None:
-            path = Path(what)
-    reader = reader_of(config, spec, path, since, until)
+        bulk = recall(what) if what is not None else bulk
+    reader = reader_of(config, spec, bulk)
     state = start(engine, reader, resume=resume, restart=restart)
     outcome = asyncio.run(Backfill(config, spec, reader, engine, batch=batch, max_wait=max_wait).run(state))
     print_summary(outcome, out)

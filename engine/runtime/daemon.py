@@ -13,17 +13,16 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Connection, Engine
 
 from engine.config import ChannelSpec, EngineConfig, load_config
-from engine.pipeline.care_loop import CareLoop
 from engine.runtime import retention
-from engine.runtime.channels import AckIds, ChannelStartError, RunningChannel, resolver_of, routes_of, rules_of
+from engine.runtime.channels import RunningChannel
 from engine.runtime.logging import get_logger
 from engine.runtime.record_process import record_destinations
-from engine.runtime.writer import StoreWriter
-from engine.store import care_tasks, locks, outbox
+from engine.runtime.wiring import Wiring, routes_of
+from engine.sources import ChannelStartError
+from engine.store import care_tasks, locks
 from engine.store.database import migrate, open_engine
 
 log = get_logger("huitong.daemon")
@@ -39,10 +38,8 @@ class Daemon:
     def __init__(self, config: EngineConfig, *, only: str | None = None) -> None:
         self.config = config
         self.only = only
-        self.care = CareLoop.of(config)
         self.channels: dict[str, RunningChannel] = {}
         self._stop = asyncio.Event()
-        self._ack_ids = AckIds()
         self._engine: Engine | None = None
         self._record: dict[int, asyncio.subprocess.Process] = {}
         self._record_tasks: list[asyncio.Task[None]] = []
@@ -62,24 +59,20 @@ class Daemon:
         await asyncio.to_thread(migrate, engine)
         single_node = engine.dialect.name == "sqlite"
         wanted = self._wanted(self.config)
-        self.writer = StoreWriter(
+        self.wiring = Wiring(
+            self.config,
             engine,
-            {name: routes_of(spec) for name, spec in wanted.items()},
             node=self.config.node,
+            channels=wanted,
             on_woken=self._wake,
             sweep_age=None if single_node else SHARED_STORE_SWEEP_AGE,
-            clock=time.time,
             senders=self._senders,
         )
+        self.writer, self.scheduler = self.wiring.writer, self.wiring.scheduler
         # What this node held when it last stopped (or crashed) is its own again, and comes first.
-        node = self.config.node
-        self.writer.run_now(lambda conn: outbox.release_leases(conn, node))
-        recovered = self.writer.recover()
-        self.writer.start()
+        recovered = self.wiring.start(recover=True)
         if recovered:
             log.info("recovered messages journaled before a stop", messages=recovered)
-        self.scheduler = AsyncIOScheduler()
-        self.scheduler.start()
         self.scheduler.add_job(self._sweep, "interval", seconds=2, id="sweep", next_run_time=datetime.now())
         self.scheduler.add_job(  # first a minute after start: windows may have moved while the daemon was down
             self._care_calendar,
@@ -118,7 +111,7 @@ class Daemon:
     def _senders(self) -> int:
         """MLLP connections that sent something in the last 50 ms: the senders the next commit can expect."""
         now = time.monotonic()
-        return sum(ch.server.active(now, 0.05) for ch in self.channels.values() if ch.server is not None)
+        return sum(ch.source.senders(now) for ch in self.channels.values())
 
     async def _sweep(self) -> None:
         self.writer.request_sweep()
@@ -137,7 +130,7 @@ class Daemon:
 
         One node at a time on a shared store; a few persons per transaction, so intake commits are not held up.
         """
-        care = self.care
+        care = self.wiring.care
         if care.care_rules is None or self._engine is None:
             return
         on = date.today()
@@ -160,21 +153,8 @@ class Daemon:
             self.writer.request_sweep()
 
     async def _start(self, spec: ChannelSpec) -> None:
-        source_profile = getattr(spec.source, "profile", None)  # HL7 v2 sources only
-        profile = self.config.profiles.get(source_profile) if source_profile else None
-        channel = RunningChannel(
-            spec,
-            self.writer,
-            self.scheduler,
-            self._ack_ids,
-            self.config.mappings,
-            resolver_of(self.config),
-            self.care,
-            rules_of(profile),
-            record_elsewhere=self.config.record.processes > 0,
-        )
-        await channel.start()
-        self.channels[spec.channel] = channel
+        stages_elsewhere = self.config.record.processes > 0
+        self.channels[spec.channel] = await self.wiring.channel(spec, stages_elsewhere=stages_elsewhere)
 
     def _wake(self, pairs: set[tuple[str, str]]) -> None:
         remote = False
@@ -259,7 +239,7 @@ class Daemon:
             or mappings_of(result.config, new[n]) != mappings_of(self.config, old[n])
         ]
         self.config = result.config
-        self.care = CareLoop.of(result.config)
+        self.wiring.configure(result.config)
         for name in changed:
             await self.channels.pop(name).stop()
         self.writer.channels = {name: routes_of(spec) for name, spec in new.items()}
@@ -287,8 +267,7 @@ class Daemon:
         log.info("stopping")
         await asyncio.gather(*(ch.stop() for ch in self.channels.values()))
         await self._stop_record_process()
-        self.scheduler.shutdown(wait=False)
-        await self.writer.close()
+        await self.wiring.close()
         if self._engine is not None:
             self._engine.dispose()
         log.info("stopped")

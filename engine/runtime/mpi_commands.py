@@ -25,8 +25,8 @@ from engine.domain.mpi.settings import Settings
 from engine.pipeline import mpi_batch
 from engine.pipeline.mpi import MpiError, MpiResolver
 from engine.pipeline.record_view import PersonNotFound, find_person, person_view
-from engine.runtime.channels import resolver_of
 from engine.runtime.progress import Progress
+from engine.runtime.wiring import resolver_of
 from engine.store import audit, dbapi
 from engine.store import mpi as store
 from engine.store.database import migrate, missing_file, open_engine

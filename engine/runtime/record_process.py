@@ -14,16 +14,11 @@ import os
 import signal
 import sys
 import threading
-import time
-
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from engine.config import EngineConfig
-from engine.pipeline.care_loop import CareLoop
-from engine.runtime.channels import RECORD_SIDE, resolver_of, worker_of
+from engine.pipeline import stages
 from engine.runtime.logging import get_logger
-from engine.runtime.writer import StoreWriter
-from engine.store import outbox
+from engine.runtime.wiring import Wiring
 from engine.store.database import open_engine
 
 log = get_logger("huitong.record")
@@ -32,14 +27,13 @@ IDLE_LOOK = 1.0  # seconds between looks when the daemon has said nothing
 
 
 def record_destinations(config: EngineConfig, only: str | None = None) -> list[tuple[str, str]]:
-    """(channel, destination) of every record-side destination (record, contract) of the enabled channels (or of
-    ``only``)."""
+    """(channel, destination) of every stage (record, contracts) of the enabled channels (or of ``only``)."""
     return [
         (name, dest.name)
         for name, spec in config.channels.items()
         if spec.enabled and (only is None or name == only)
         for dest in spec.destinations
-        if isinstance(dest, RECORD_SIDE)
+        if stages.is_stage(dest)
     ]
 
 
@@ -47,25 +41,10 @@ async def run(config: EngineConfig, node: str, only: str | None = None) -> int:
     loop = asyncio.get_running_loop()
     engine = open_engine(config.store, fsync_each_commit=False)  # its transactions carry their own redo
     # No sender waits on these commits (and they do not fsync): commit inline, not on the commit thread.
-    writer = StoreWriter(
-        engine, {}, node=node, on_woken=lambda _: None, sweep_age=None, clock=time.time, senders=lambda: 0
-    )
-    writer.run_now(lambda conn: outbox.release_leases(conn, node))  # what this node held before a crash
-    writer.start()
-    scheduler = AsyncIOScheduler()
-    scheduler.start()
-    resolver = resolver_of(config)
-    care = CareLoop.of(config)
+    wiring = Wiring(config, engine, node=node, channels={})
+    wiring.start(recover=False)  # takes back what this node held before a crash
     workers = [
-        worker_of(
-            config.channels[channel],
-            config.channels[channel].destination(name),
-            config.mappings,
-            resolver,
-            care,
-            writer,
-            scheduler,
-        )
+        wiring.worker(config.channels[channel], config.channels[channel].destination(name))
         for channel, name in record_destinations(config, only)
     ]
     stop = asyncio.Event()
@@ -89,8 +68,7 @@ async def run(config: EngineConfig, node: str, only: str | None = None) -> int:
         except TimeoutError:
             wake_all()
     await asyncio.gather(*(w.stop() for w in workers))
-    scheduler.shutdown(wait=False)
-    await writer.close()
+    await wiring.close()
     engine.dispose()
     log.info("record workers stopped")
     return 0

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine
 from engine.domain.routing import ChannelRoutes
 from engine.pipeline.process import Woken, commit_intake, process_received
 from engine.runtime.logging import get_logger
-from engine.store import journal
+from engine.store import journal, source_state
 from engine.store.database import WRITER
 from engine.store.journal import JournalEntry
 
@@ -95,6 +95,13 @@ class StoreWriter:
         woken = await self.submit(work)
         if woken:
             self._on_woken(woken)
+
+    async def append_with_state(self, entries: list[JournalEntry], channel: str, state: Mapping[str, str]) -> None:
+        """Entries and a source's new position (source_state) in one transaction."""
+        await self.append_with(entries, lambda conn: source_state.write(conn, channel, state) if state else None)
+
+    async def read_state(self, channel: str) -> dict[str, str]:
+        return await self.submit(lambda conn: source_state.read(conn, channel))
 
     def submit(self, job: Callable[[Connection], T]) -> asyncio.Future[T]:
         """Run job(connection) in a transaction of its own, after the pending intake."""

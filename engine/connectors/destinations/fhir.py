@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from engine.config import FhirDestination as FhirSpec
+from engine.connectors import destinations
 from engine.connectors.destinations.http import HttpPeer, exchange, retryable
 from engine.connectors.http.client import headers
 from engine.domain.delivery import Attempt, Delivery
@@ -97,3 +99,16 @@ class FhirDestination(HttpPeer):
             return Attempt(True, response=response)
         reason = mask_text(f"HTTP {status}: {diagnostics(response) or 'no OperationOutcome in the answer'}")
         return Attempt(False, error=reason, retry=retryable(status), response=response)
+
+
+def build(spec: FhirSpec, context: destinations.Context) -> FhirDestination:
+    return FhirDestination(
+        spec.url,
+        token=spec.token,
+        timeout=spec.timeout,
+        source_system=context.channel.source_system,
+        to_mapped=context.to_mapped,
+    )
+
+
+destinations.register(FhirSpec, build)

@@ -9,6 +9,8 @@ import os
 import re
 from pathlib import Path
 
+from engine.config import FileDestination as FileSpec
+from engine.connectors import destinations
 from engine.domain.delivery import Attempt, Delivery
 from engine.domain.formats.hl7v2 import canonical
 
@@ -68,3 +70,10 @@ def _fsync_directory(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def build(spec: FileSpec, context: destinations.Context) -> FileDestination:
+    return FileDestination(context.channel.channel, spec.name, spec.path, spec.filename)
+
+
+destinations.register(FileSpec, build)

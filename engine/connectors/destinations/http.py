@@ -13,6 +13,8 @@ from typing import Literal
 
 import aiohttp
 
+from engine.config import HttpDestination as HttpSpec
+from engine.connectors import destinations
 from engine.domain.delivery import Attempt, Delivery
 from engine.domain.masking import mask_text
 
@@ -100,3 +102,12 @@ class HttpDestination(HttpPeer):
         if 200 <= status < 300:
             return Attempt(True, response=body)
         return Attempt(False, error=reason(status, body), retry=retryable(status), response=body)
+
+
+def build(spec: HttpSpec, context: destinations.Context) -> HttpDestination:
+    return HttpDestination(
+        spec.url, method=spec.method, content_type=spec.content_type, token=spec.token, timeout=spec.timeout
+    )
+
+
+destinations.register(HttpSpec, build)

@@ -6,7 +6,10 @@ import asyncio
 import contextlib
 import ssl
 
+from engine.config import MllpDestination as MllpSpec
+from engine.connectors import destinations
 from engine.connectors.mllp import FrameDecoder, Oversized, frame
+from engine.connectors.tls import client_context
 from engine.domain.delivery import Attempt, Delivery
 from engine.domain.formats.hl7v2 import canonical, read_ack
 
@@ -101,3 +104,17 @@ class MllpDestination:
             writer.close()
             with contextlib.suppress(OSError, ConnectionError, ssl.SSLError):
                 await writer.wait_closed()
+
+
+def build(spec: MllpSpec, context: destinations.Context) -> MllpDestination:
+    return MllpDestination(
+        spec.target.host,
+        spec.target.port,
+        ack_timeout=spec.ack_timeout,
+        on_ae=spec.on_ae,
+        on_ar=spec.on_ar,
+        ssl_context=client_context(spec.tls) if spec.tls else None,
+    )
+
+
+destinations.register(MllpSpec, build)

@@ -17,12 +17,13 @@ import ssl
 import time
 from collections.abc import Callable
 
+import structlog
+
 from engine.connectors.mllp import FrameDecoder, Oversized, frame
-from engine.runtime.logging import get_logger
 
 Reply = Callable[[bytes], None]
 FrameHandler = Callable[[bytes | Oversized, str, Reply], None]
-log = get_logger("huitong.mllp")
+log = structlog.get_logger("huitong.mllp")
 SAY_EVERY = 60.0  # seconds between two log lines about the same condition of a listener
 
 

@@ -8,11 +8,18 @@ contract stage (family-doctor contract documents into the contract register and 
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Connection
 
+from engine.config import ChannelSpec
 from engine.domain.delivery import Attempt, Delivery, Result
+from engine.domain.mapping import Mapped
+from engine.domain.retry import RetryPolicy
+from engine.pipeline.care_loop import CareLoop
+from engine.store.persons import PersonResolver
 
 
 @runtime_checkable
@@ -26,3 +33,35 @@ class Stage(Protocol):
         changed for deliveries that failed here."""
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What building a stage needs besides its spec: the channel, its mapping, the MPI, the care loop."""
+
+    channel: ChannelSpec
+    to_mapped: Callable[[Delivery], Mapped]
+    resolver: PersonResolver
+    care: CareLoop
+    policy: RetryPolicy
+
+
+_BUILDERS: dict[type[Any], Callable[[Any, Context], Stage]] = {}
+
+
+def register(spec: type[Any], build: Callable[[Any, Context], Stage]) -> None:
+    _BUILDERS[spec] = build
+
+
+def is_stage(spec: Any) -> bool:
+    """Whether a destination spec names a stage (run where the record is written: the record process, if any)."""
+    return type(spec) in _BUILDERS
+
+
+def build(spec: Any, context: Context) -> Stage:
+    return _BUILDERS[type(spec)](spec, context)
+
+
+from engine.pipeline.stages import contracts, record  # noqa: E402  (they register themselves)
+
+__all__ = ["Context", "Stage", "build", "contracts", "is_stage", "record", "register"]

@@ -14,9 +14,11 @@ import time
 import structlog
 from sqlalchemy import Connection
 
+from engine.config import ContractDestination
 from engine.domain.contract import Contract, ContractReader, ContractXmlError, Result
 from engine.domain.delivery import Attempt, Delivery
 from engine.domain.delivery import Result as Outcome
+from engine.pipeline import stages
 from engine.pipeline.care_events import CareEvents
 from engine.pipeline.contracts import apply_contracts
 from engine.pipeline.record import Provenance
@@ -79,3 +81,12 @@ class ContractStage:
 
     async def close(self) -> None:
         return None
+
+
+def build(spec: ContractDestination, context: stages.Context) -> ContractStage:
+    care = context.care
+    assert care.contracts is not None  # the loader reads the contract schema when a channel has this destination
+    return ContractStage(context.channel.channel, care.contracts, context.resolver, care.events, spec.vendor)
+
+
+stages.register(ContractDestination, build)

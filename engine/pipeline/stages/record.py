@@ -14,6 +14,7 @@ from collections.abc import Callable
 import structlog
 from sqlalchemy import Connection
 
+from engine.config import RecordDestination
 from engine.domain.delivery import Attempt, Delivery, Result, settle_failure
 from engine.domain.formats.fhir import FhirError
 from engine.domain.formats.hl7v2 import HL7Error
@@ -22,6 +23,7 @@ from engine.domain.mapping import Mapped, MappingError, NoMapping
 from engine.domain.masking import mask_text
 from engine.domain.outcome import DeliveryStatus
 from engine.domain.retry import RetryPolicy
+from engine.pipeline import stages
 from engine.pipeline.care_loop import CareLoop
 from engine.pipeline.record import Provenance, apply
 from engine.store.persons import PersonResolver
@@ -96,3 +98,13 @@ class RecordStage:
 
     async def close(self) -> None:
         return None
+
+
+def build(spec: RecordDestination, context: stages.Context) -> RecordStage:
+    channel = context.channel
+    return RecordStage(
+        channel.channel, channel.source_system, context.to_mapped, context.resolver, context.care, context.policy
+    )
+
+
+stages.register(RecordDestination, build)
