@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine.config import ChannelSpec, EngineConfig
 from engine.config.models import DatabaseSource
-from engine.connectors.sources.database import Page, read_page, source_engine
+from engine.connectors.database import Page, read_page, source_engine
 from engine.sources.component import Bulk, Component, Context, Polling, register
 from engine.sources.journal import Journal
 from engine.sources.reading import Item, OriginDone, Position, Read

@@ -11,8 +11,7 @@ from pathlib import Path
 import structlog
 
 from engine.config import ChannelSpec, EngineConfig, FileSource
-from engine.connectors.sources import archive
-from engine.connectors.sources import file as files
+from engine.connectors.files import archive, inbox
 from engine.domain.formats.hl7v2 import Rules
 from engine.domain.outcome import MessageStatus
 from engine.pipeline.intake import Received, receive
@@ -56,7 +55,7 @@ class FilePoller:
 
     async def poll(self) -> None:
         source = self.source
-        ready = await asyncio.to_thread(files.ready_files, source.path, source.glob)
+        ready = await asyncio.to_thread(inbox.ready_files, source.path, source.glob)
         for i in range(0, len(ready), CHUNK):
             if self._stopping:
                 return
@@ -75,7 +74,7 @@ class FilePoller:
                 return
             for path, items in batch:
                 rejected = sum(i.entry.status == MessageStatus.ERROR for i in items)
-                moved = await asyncio.to_thread(files.move, path, source.error_dir if rejected else source.done_dir)
+                moved = await asyncio.to_thread(inbox.move, path, source.error_dir if rejected else source.done_dir)
                 log.info("file journaled", channel=self.name, file=str(moved), messages=len(items), rejected=rejected)
 
     async def close(self) -> None:

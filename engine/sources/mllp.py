@@ -10,7 +10,7 @@ import structlog
 
 from engine.config import MllpSource
 from engine.connectors.mllp import Oversized
-from engine.connectors.sources.mllp import MllpServer, Reply
+from engine.connectors.mllp.server import MllpServer, Reply
 from engine.connectors.tls import server_context
 from engine.domain.outcome import MessageStatus
 from engine.pipeline.intake import ack_bytes, receive, too_large

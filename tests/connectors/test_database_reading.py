@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.connectors.sources.database import json_value, message_of, read_page, source_engine
+from engine.connectors.database import json_value, message_of, read_page, source_engine
 from engine.store.journal import content_hash
 from tests.support.source_db import KINDS, SourceDb, open_source_db
 

@@ -1,4 +1,4 @@
-"""Archive source: the files of a directory tree that a file source's glob takes, in a stable order, as bytes.
+"""An archive: the files of a directory tree that a file source's glob takes, in a stable order, as bytes.
 
 A backfill reads an archive (years of HL7 v2 files, NDJSON exports) in place: unlike the live poller, it never
 moves a file. The order is the sorted relative paths, so a checkpoint ("the next message is number k of file f")

@@ -1,4 +1,4 @@
-"""File source: files dropped in a directory, picked by glob, moved to done/ or error/ once journaled."""
+"""An inbox directory: files dropped there, picked by glob, moved to done/ or error/ once journaled."""
 
 from __future__ import annotations
 
