@@ -7,7 +7,7 @@ registers itself with :func:`register`; nothing else in the engine dispatches on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -76,7 +76,7 @@ class Bulk:
 @dataclass(frozen=True, slots=True)
 class Component:
     spec: type[Any]
-    start: Callable[[Context], Any]  # async: returns a Running source (raises ChannelStartError)
+    start: Callable[[Context], Awaitable[Running]]  # the started source (raises ChannelStartError)
     format: Callable[[Any], str]  # hl7v2, xml, fhir or json: how the channel's messages are decoded and mapped
     reader: Callable[[ChannelSpec, EngineConfig, Bulk], Reader] | None = None
     recall: Callable[[str], Bulk] | None = None  # a recorded backfill's `what` as the request that made it
