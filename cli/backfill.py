@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from cli.common import configure_logging, load, no_channel, store
+
+if TYPE_CHECKING:
+    from engine.runtime.backfill import DryRun, Outcome
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -66,7 +70,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             resume=args.resume,
             restart=args.restart,
             batch=args.batch,
-            out=sys.stdout,
+            show=_show,
             since=args.since,
             until=args.until,
             max_wait=args.max_wait,
@@ -74,3 +78,79 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     except backfill.Refused as exc:
         print(f"backfill refused: {exc}", file=sys.stderr)
         return 1
+
+
+def _show(result: Outcome | DryRun) -> None:
+    from engine.runtime.backfill import DryRun
+
+    if isinstance(result, DryRun):
+        print_dry_run(result, sys.stdout)
+    else:
+        print_summary(result, sys.stdout)
+
+
+def print_summary(outcome: Outcome, out: IO[str]) -> None:
+    from engine.domain.outcome import PENDING_DELIVERY, DeliveryStatus
+
+    c = outcome.state.counts
+    if outcome.already_done:
+        print(f"backfill of {outcome.state.what} already finished: nothing to do", file=out)
+    print(f"files              {c.files}", file=out)
+    print(f"messages read      {c.read}", file=out)
+    print(f"journaled          {c.journaled}", file=out)
+    print(f"duplicates skipped {c.duplicates}", file=out)
+    print(f"filtered           {c.filtered}", file=out)
+    delivered = outcome.delivered
+    dead = delivered.get(DeliveryStatus.DEAD, 0)
+    print(f"errors             {c.errors + dead} ({c.errors} refused at intake, {dead} failed delivery)", file=out)
+    for reason, n in sorted(c.reasons.items(), key=lambda kv: -kv[1]):
+        print(f"  {n:>6}  {reason}", file=out)
+    if c.error_files:
+        print(f"  in: {', '.join(c.error_files)}", file=out)
+    _list_failures(outcome, DeliveryStatus.DEAD, out)
+    skipped = delivered.get(DeliveryStatus.SKIPPED, 0)
+    print(f"delivered          SENT {delivered.get('SENT', 0)}, SKIPPED {skipped}, DEAD {dead}", file=out)
+    _list_failures(outcome, DeliveryStatus.SKIPPED, out)
+    queued = sum(n for s, n in delivered.items() if s in PENDING_DELIVERY)
+    if queued:
+        print(f"still queued       {queued} (left to the daemon; why each is not done yet:)", file=out)
+        for status in PENDING_DELIVERY:
+            _list_failures(outcome, status, out)
+    if outcome.interrupted:
+        print("interrupted        at a checkpoint; the same command with --resume continues", file=out)
+    print(f"time               {outcome.seconds:.1f}s", file=out)
+
+
+def _list_failures(outcome: Outcome, status: str, out: IO[str]) -> None:
+    for f in outcome.failures:
+        if f.status == status:
+            print(f"  {f.count:>6}  {f.destination}: {f.reason}", file=out)
+            print(f"          in: {', '.join(f.files)}{' ...' if f.count > len(f.files) else ''}", file=out)
+
+
+def print_dry_run(report: DryRun, out: IO[str]) -> None:
+    print("dry run: nothing was written", file=out)
+    print(f"files              {report.files}", file=out)
+    print(f"messages           {report.messages}", file=out)
+    for kind, n in sorted(report.types.items()):
+        print(f"  {n:>6}  {kind}", file=out)
+    print(f"filtered           {report.filtered}", file=out)
+    if report.resources:
+        print("resources          " + ", ".join(f"{k} {n}" for k, n in sorted(report.resources.items())), file=out)
+    if report.skipped:
+        print(f"skipped            {report.skipped.total()} (the record would not take them)", file=out)
+        for reason, n in report.skipped.most_common():
+            print(f"  {n:>6}  {reason}", file=out)
+    if report.notes:
+        print(f"left out           {report.note_counts.total()} values (recorded without them)", file=out)
+        _by_file(report.notes, report.note_counts, out)
+    print(f"errors             {report.error_counts.total()}", file=out)
+    _by_file(report.errors, report.error_counts, out)
+
+
+def _by_file(kept: dict[str, list[str]], counts: Counter[str], out: IO[str]) -> None:
+    for origin, lines in kept.items():  # every file; its first few
+        for line in lines:
+            print(f"  {origin}: {line}", file=out)
+        if counts[origin] > len(lines):
+            print(f"  {origin}: ... and {counts[origin] - len(lines)} more", file=out)
