@@ -27,7 +27,7 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     from engine.config.orgs import load_organisations, registry_file
     from engine.domain.indicators import compute, parse_period, to_csv, to_json
     from engine.domain.orgs import UnknownCode
-    from engine.pipeline.indicators import load_inputs, residents_from_record
+    from engine.views.indicators import load_inputs, residents_from_record
 
     try:
         period = parse_period(args.period)

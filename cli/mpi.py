@@ -106,7 +106,7 @@ def _engine(config: EngineConfig) -> Engine:
 
 
 def _person(conn: Connection, text: str) -> str:
-    from engine.pipeline.record_view import PersonNotFound, find_person
+    from engine.views.record_view import PersonNotFound, find_person
 
     try:
         return find_person(conn, text)
@@ -126,8 +126,8 @@ def _actor(args: argparse.Namespace) -> str:
 def search(args: argparse.Namespace, config: EngineConfig) -> int:
     from engine.domain.mpi import features
     from engine.pipeline import mpi_search
-    from engine.pipeline.record_view import person_view
     from engine.runtime.channels import resolver_of
+    from engine.views.record_view import person_view
 
     row = features.from_fields(
         name=args.name, sex=args.sex, birth_date=args.birth_date, id_number=args.id, phone=args.phone, address=None
@@ -170,7 +170,7 @@ def _score_json(s: PersonScore) -> dict[str, Any]:
 
 def _match_bundle(conn: Connection, config: EngineConfig, scores: list[PersonScore]) -> dict[str, Any]:
     """Like FHIR Patient/$match: each person's merged Patient with its score and match-grade."""
-    from engine.pipeline.record_view import person_view
+    from engine.views.record_view import person_view
 
     entries = []
     for s in scores:

@@ -7,11 +7,14 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from cli.common import PERSON_HELP, date_arg, print_json, settings, store
+
+if TYPE_CHECKING:
+    from engine.views.assessment import Report
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -39,8 +42,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 def person_view(args: argparse.Namespace, build: Any = None) -> Any:
     """What `build(conn, person, settings)` makes of the person args.person names (default: the person view);
     prints why and exits 1 when there is no such person (or several)."""
-    from engine.pipeline.record_view import PersonNotFound, find_person
-    from engine.pipeline.record_view import person_view as view_of
+    from engine.views.record_view import PersonNotFound, find_person
+    from engine.views.record_view import person_view as view_of
 
     found = settings(args)
     with store(args, found).connect() as conn:
@@ -101,7 +104,7 @@ def cmd_record_show(args: argparse.Namespace) -> int:
 
 
 def cmd_record_export(args: argparse.Namespace) -> int:
-    from engine.pipeline.record_view import bundle
+    from engine.views.record_view import bundle
 
     data = orjson.dumps(bundle(person_view(args), args.base.rstrip("/")), option=orjson.OPT_INDENT_2) + b"\n"
     if args.output:
@@ -112,7 +115,7 @@ def cmd_record_export(args: argparse.Namespace) -> int:
 
 
 def cmd_record_assess(args: argparse.Namespace) -> int:
-    from engine.pipeline.assessment import as_fhir, as_json, as_text, assess_person
+    from engine.views.assessment import as_fhir, as_json, assess_person
 
     on = args.on or datetime.now().date()
     report = person_view(
@@ -125,5 +128,36 @@ def cmd_record_assess(args: argparse.Namespace) -> int:
     elif args.json:
         print_json(as_json(report))
     else:
-        sys.stdout.write(as_text(report))
+        sys.stdout.write(assessment_text(report))
     return 0
+
+
+def assessment_text(report: Report) -> str:
+    """The assessment for a doctor: who, labels with evidence, latest control readings, tasks, risks."""
+    from engine.views.assessment import CONTROL_NAMES, target_text, values_text, verdict
+
+    a = report.assessment
+    age = f"{report.age} y" if report.age is not None else "age unknown"
+    lines = [f"{report.name or '(no name)'}, {report.sex or 'sex unknown'}, {age}  "
+             f"(person {report.person}; assessed on {a.on.isoformat()})", "", "labels"]
+    for label in a.labels:
+        lines.append(f"  {label.name} ({label.code})")
+        for e in label.evidence:
+            lines.append(f"    {e.on.isoformat() if e.on else '(no date)':<10}  {e.fact}  {e.resource}  "
+                         f"[{e.source or 'unknown source'}]")
+    lines += [] if a.labels else ["  (none)"]
+    lines += ["", "control (latest visit day)"]
+    for c in a.controls:
+        name = CONTROL_NAMES.get(c.control, c.control)
+        when = c.on.isoformat() if c.on else "-"
+        target = target_text(c, report.targets.get(c.control, ()))
+        lines.append(f"  {name:<16} {when:<10}  {values_text(c):<18} target {target}  {verdict(c)}")
+    for title, tasks in (("tasks done", a.done), ("tasks overdue", a.overdue), ("tasks due", a.open)):
+        lines += ["", title]
+        for t in tasks:
+            span = f"{t.start.isoformat()}..{t.end.isoformat()}"
+            how = f"  done {t.evidence.on} by {t.evidence.resource}" if t.evidence else ""
+            lines.append(f"  {span}  {t.name}  [{t.state.value}]{how}")
+        lines += [] if tasks else ["  (none)"]
+    lines += ["", "risk flags"] + [f"  {r.code}: {r.reason}" for r in a.risks] + ([] if a.risks else ["  (none)"])
+    return "\n".join(lines) + "\n"

@@ -28,8 +28,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 def cmd_tasks_list(args: argparse.Namespace) -> int:
     from engine.domain.care import TaskState
     from engine.domain.care.task_fhir import task_fields
-    from engine.pipeline.record_view import PersonNotFound, find_person
     from engine.store import care_tasks
+    from engine.views.record_view import PersonNotFound, find_person
 
     with store(args).connect() as conn:
         try:
