@@ -82,7 +82,10 @@ def no_channel(name: str, config: Any) -> str:
 
 
 def iso(ts: float | None) -> str:
-    return "" if ts is None else datetime.fromtimestamp(ts).astimezone().isoformat(timespec="milliseconds")
+    """A moment as every command prints it (engine/domain/instants.py); "" for none."""
+    from engine.domain.instants import local_iso
+
+    return "" if ts is None else local_iso(ts)
 
 
 # -- argument types -----------------------------------------------------------------------------------------

@@ -80,11 +80,11 @@ def cmd_messages_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json([_message_json(v) for v in views])
         return 0
-    print(f"{'ID':>8}  {'RECEIVED':<29}  {'CHANNEL':<16} {'TYPE':<12} {'CONTROL ID':<22} {'STATUS':<10} DESTINATIONS")
+    print(f"{'ID':>8}  {'RECEIVED':<25}  {'CHANNEL':<16} {'TYPE':<12} {'CONTROL ID':<22} {'STATUS':<10} DESTINATIONS")
     for v in views:
         dests = " ".join(f"{d.name}:{d.status}({d.attempts})" for d in v.destinations)
         print(
-            f"{v.id:>8}  {iso(v.received_at):<29}  {v.channel:<16} {v.message_type:<12} {v.control_id[:22]:<22} "
+            f"{v.id:>8}  {iso(v.received_at):<25}  {v.channel:<16} {v.message_type:<12} {v.control_id[:22]:<22} "
             f"{v.status:<10} {dests}"
         )
         if v.error:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from cli.common import load, print_json
+from cli.common import iso, load, print_json
 
 if TYPE_CHECKING:  # the engine is imported by the command that runs, not by every `huitong` start
     from sqlalchemy import Connection, Engine
@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # the engine is imported by the command that runs, not by eve
     from engine.domain.mpi.matcher import Explanation, PersonScore
     from engine.domain.mpi.settings import Settings
     from engine.pipeline.mpi import MpiResolver
-    from engine.store.mpi import StoredRecord
+    from engine.store.mpi import Review, StoredRecord
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -208,7 +208,10 @@ def show(args: argparse.Namespace, config: EngineConfig) -> int:
             {
                 "person": person,
                 "records": [_record_json(r) for r in records],
-                "merges": [{"merge": m.id, "retired": m.retired, "at": m.at, "undone_at": m.undone_at} for m in merges],
+                "merges": [
+                    {"merge": m.id, "retired": m.retired, "at": iso(m.at), "undone_at": iso(m.undone_at) or None}
+                    for m in merges
+                ],
                 "open_reviews": [r.id for r in reviews],
             }
         )
@@ -218,8 +221,8 @@ def show(args: argparse.Namespace, config: EngineConfig) -> int:
         p = f"p={r.probability:.4f}" if r.probability is not None else ""
         print(f"  {r.id}  {r.source_system:<28} {r.local_id:<40} {r.state:<6} {r.link_source:<6} {r.rule} {p}")
     for m in merges:
-        state = f"undone {_iso(m.undone_at)}" if m.undone_at else "in force"
-        print(f"  merge {m.id}: {m.retired} merged in at {_iso(m.at)} ({state})")
+        state = f"undone {iso(m.undone_at)}" if m.undone_at else "in force"
+        print(f"  merge {m.id}: {m.retired} merged in at {iso(m.at)} ({state})")
     for review in reviews:
         print(f"  open review {review.id}: record {review.record_id} may be person {review.candidate}")
     return 0
@@ -235,10 +238,6 @@ def _record_json(r: StoredRecord) -> dict[str, Any]:
         "rule": r.rule,
         "probability": r.probability,
     }
-
-
-def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
 def _record_of(conn: Connection, text: str) -> StoredRecord:
@@ -333,7 +332,7 @@ def review(args: argparse.Namespace, config: EngineConfig) -> int:
         with _engine(config).connect() as conn:
             items = store.reviews(conn, None if args.all else "open")
             if args.json:
-                print_json([asdict(r) for r in items])
+                print_json([_review_json(r) for r in items])
                 return 0
             if not items:
                 print("no open reviews")
@@ -342,7 +341,7 @@ def review(args: argparse.Namespace, config: EngineConfig) -> int:
                 source = stored[0].source_system if stored else "?"
                 print(
                     f"{r.id:>6}  {r.status:<8} record {r.record_id} ({source}) may be person {r.candidate}"
-                    f"  p={r.probability:.4f}  {_iso(r.created_at)}"
+                    f"  p={r.probability:.4f}  {iso(r.created_at)}"
                 )
         return 0
     reason = args.reason or ""
@@ -354,6 +353,10 @@ def review(args: argparse.Namespace, config: EngineConfig) -> int:
         _change(config, lambda c, r: r.reject(c, args.id, actor=_actor(args), reason=reason, now=now))
         print(f"review {args.id} rejected: never matched automatically again")
     return 0
+
+
+def _review_json(r: Review) -> dict[str, Any]:
+    return {**asdict(r), "created_at": iso(r.created_at), "decided_at": iso(r.decided_at) or None}
 
 
 def merge(args: argparse.Namespace, config: EngineConfig) -> int:
