@@ -169,7 +169,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "backfill.json"))
     args = parser.parse_args()
-    huitong = [sys.executable, str(ROOT / "cli.py")]
+    huitong = [sys.executable, str(ROOT / "cli")]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         archive = work / "archive"

@@ -105,7 +105,7 @@ def run_case(work: Path, count: int, patients: int, destination: str, ordered: b
     done = subprocess.run(
         [
             sys.executable,
-            str(ROOT / "cli.py"),
+            str(ROOT / "cli"),
             "backfill",
             "archive",
             "--path",

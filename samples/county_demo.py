@@ -119,7 +119,7 @@ class Scenario:
         await self.phs.down()  # public health comes online after the EMR's patients are in (step 2)
         config = self._configure()
         self.daemon = subprocess.Popen(
-            [sys.executable, str(ROOT / "cli.py"), "daemon", "--config", str(config)],
+            [sys.executable, str(ROOT / "cli"), "daemon", "--config", str(config)],
             env=self._environment(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -295,7 +295,7 @@ class Scenario:
 
 def _huitong(config: Path, *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "cli.py"), *args, "--config", str(config)], capture_output=True, text=True
+        [sys.executable, str(ROOT / "cli"), *args, "--config", str(config)], capture_output=True, text=True
     )
     if done.returncode != 0:
         raise RuntimeError(f"huitong {' '.join(args)} failed: {done.stderr.strip()}")

@@ -15,9 +15,9 @@ ALLOWED = {
     "config": {"domain"},
     "store": {"domain", "config"},
     "connectors": {"domain", "config"},
-    "pipeline": {"domain", "config", "store"},
+    "views": {"domain", "config", "store"},
+    "pipeline": {"domain", "config", "store", "views"},
     "sources": {"domain", "config", "connectors", "pipeline", "store"},
-    "views": {"domain", "config", "store", "pipeline"},
 }
 
 

@@ -26,7 +26,7 @@ def check_rules(mappings: Path) -> list[ConfigError]:
         errors.extend(found)
         inputs = indicators / "inputs" / "record.yaml"
         if inputs.is_file() and not errors:
-            from engine.pipeline.indicators import load_inputs
+            from engine.views.indicators import load_inputs
 
             try:
                 load_inputs(mappings)

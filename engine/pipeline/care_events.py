@@ -28,10 +28,10 @@ from engine.domain.contract.snapshot import to_json
 from engine.domain.formats.fhir.transaction import transaction_bundle
 from engine.domain.mapping.result import RESIDENT_ID_SYSTEM, Resource
 from engine.domain.record.precedence import Rules
-from engine.pipeline.assessment import resources_of
-from engine.pipeline.record_view import person_view
 from engine.store import contracts, dbapi, journal
 from engine.store.journal import JournalEntry
+from engine.views.assessment import resources_of
+from engine.views.record_view import person_view
 
 SOURCE = "care"
 

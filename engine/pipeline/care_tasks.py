@@ -1,6 +1,6 @@
 """Care tasks kept current: recompute each person's tasks from the unified record, store what changed, and say so.
 
-The record is read as `record assess` reads it (engine/pipeline/assessment.py); the pure rules of mappings/care/
+The record is read as `record assess` reads it (engine/views/assessment.py); the pure rules of mappings/care/
 decide the tasks and their states on a given date. The store holds each task's last state, so a refresh returns
 only what is new or moved (DUE->DONE when a matching service arrived from any source, DUE->OVERDUE when the
 window passed, ...): calling it twice returns nothing the second time, which is what lets service reach send
@@ -27,10 +27,10 @@ from sqlalchemy import Connection
 from engine.domain.care import Period, Task, TaskState, labels_of, tasks_for
 from engine.domain.care.task_fhir import TaskChange
 from engine.domain.record.precedence import Rules
-from engine.pipeline.assessment import care_rules, resources_of
-from engine.pipeline.record_view import person_view
 from engine.store import care_tasks
 from engine.store.care_tasks import StoredTask
+from engine.views.assessment import care_rules, resources_of
+from engine.views.record_view import person_view
 
 __all__ = ["TaskChange", "period_of", "refresh"]
 

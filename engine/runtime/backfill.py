@@ -16,9 +16,9 @@ import asyncio
 import signal
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO
 
 import orjson
 from sqlalchemy import Connection, Engine, func, select
@@ -454,71 +454,6 @@ def dry_run(config: EngineConfig, spec: ChannelSpec, reader: Reader) -> DryRun:
 
 
 # -- the command ----------------------------------------------------------------------------------------------
-def print_summary(outcome: Outcome, out: IO[str]) -> None:
-    c = outcome.state.counts
-    if outcome.already_done:
-        print(f"backfill of {outcome.state.what} already finished: nothing to do", file=out)
-    print(f"files              {c.files}", file=out)
-    print(f"messages read      {c.read}", file=out)
-    print(f"journaled          {c.journaled}", file=out)
-    print(f"duplicates skipped {c.duplicates}", file=out)
-    print(f"filtered           {c.filtered}", file=out)
-    delivered = outcome.delivered
-    dead = delivered.get(DeliveryStatus.DEAD, 0)
-    print(f"errors             {c.errors + dead} ({c.errors} refused at intake, {dead} failed delivery)", file=out)
-    for reason, n in sorted(c.reasons.items(), key=lambda kv: -kv[1]):
-        print(f"  {n:>6}  {reason}", file=out)
-    if c.error_files:
-        print(f"  in: {', '.join(c.error_files)}", file=out)
-    _list_failures(outcome, DeliveryStatus.DEAD, out)
-    skipped = delivered.get(DeliveryStatus.SKIPPED, 0)
-    print(f"delivered          SENT {delivered.get('SENT', 0)}, SKIPPED {skipped}, DEAD {dead}", file=out)
-    _list_failures(outcome, DeliveryStatus.SKIPPED, out)
-    queued = sum(n for s, n in delivered.items() if s in PENDING_DELIVERY)
-    if queued:
-        print(f"still queued       {queued} (left to the daemon; why each is not done yet:)", file=out)
-        for status in PENDING_DELIVERY:
-            _list_failures(outcome, status, out)
-    if outcome.interrupted:
-        print("interrupted        at a checkpoint; the same command with --resume continues", file=out)
-    print(f"time               {outcome.seconds:.1f}s", file=out)
-
-
-def _list_failures(outcome: Outcome, status: str, out: IO[str]) -> None:
-    for f in outcome.failures:
-        if f.status == status:
-            print(f"  {f.count:>6}  {f.destination}: {f.reason}", file=out)
-            print(f"          in: {', '.join(f.files)}{' ...' if f.count > len(f.files) else ''}", file=out)
-
-
-def print_dry_run(report: DryRun, out: IO[str]) -> None:
-    print("dry run: nothing was written", file=out)
-    print(f"files              {report.files}", file=out)
-    print(f"messages           {report.messages}", file=out)
-    for kind, n in sorted(report.types.items()):
-        print(f"  {n:>6}  {kind}", file=out)
-    print(f"filtered           {report.filtered}", file=out)
-    if report.resources:
-        print("resources          " + ", ".join(f"{k} {n}" for k, n in sorted(report.resources.items())), file=out)
-    if report.skipped:
-        print(f"skipped            {report.skipped.total()} (the record would not take them)", file=out)
-        for reason, n in report.skipped.most_common():
-            print(f"  {n:>6}  {reason}", file=out)
-    if report.notes:
-        print(f"left out           {report.note_counts.total()} values (recorded without them)", file=out)
-        _by_file(report.notes, report.note_counts, out)
-    print(f"errors             {report.error_counts.total()}", file=out)
-    _by_file(report.errors, report.error_counts, out)
-
-
-def _by_file(kept: dict[str, list[str]], counts: Counter[str], out: IO[str]) -> None:
-    for origin, lines in kept.items():  # every file; its first few
-        for line in lines:
-            print(f"  {origin}: {line}", file=out)
-        if counts[origin] > len(lines):
-            print(f"  {origin}: ... and {counts[origin] - len(lines)} more", file=out)
-
-
 def run(
     config: EngineConfig,
     engine: Engine | None,
@@ -528,18 +463,18 @@ def run(
     resume: bool,
     restart: bool,
     batch: int,
-    out: IO[str],
+    show: Callable[[Outcome | DryRun], None],
     since: str | None = None,
     until: str | None = None,
     max_wait: float = MAX_WAIT,
 ) -> int:
     """0: finished (messages the intake rejected and deliveries that failed are counted, not fatal); 3: read and
     journaled, but deliveries are left queued for the daemon; 130: interrupted at a checkpoint; 1: refused.
-    `engine` is None for a dry run (nothing is opened)."""
+    `engine` is None for a dry run (nothing is opened); `show` prints the dry run's report or the outcome."""
     spec = config.channels[channel]
     bulk = Bulk(path, since, until)
     if engine is None:
-        print_dry_run(dry_run(config, spec, reader_of(config, spec, bulk)), out)
+        show(dry_run(config, spec, reader_of(config, spec, bulk)))
         return 0
     recall = component_of(spec.source).recall
     if resume and bulk == Bulk() and recall is not None:  # what the unfinished backfill was asked to read
@@ -548,7 +483,7 @@ def run(
     reader = reader_of(config, spec, bulk)
     state = start(engine, reader, resume=resume, restart=restart)
     outcome = asyncio.run(Backfill(config, spec, reader, engine, batch=batch, max_wait=max_wait).run(state))
-    print_summary(outcome, out)
+    show(outcome)
     if outcome.interrupted:
         return INTERRUPTED
     return 3 if outcome.left_queued else 0

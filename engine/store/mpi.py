@@ -297,3 +297,8 @@ def not_same(conn: Connection, record_ids: Sequence[str]) -> set[tuple[str, str]
     """(record, person) pairs an operator said are never the same."""
     query = "SELECT record_id, person_id FROM mpi_decisions WHERE same = 0 AND record_id IN ({})"
     return {(r, p) for r, p in _in(conn, query, list(record_ids))}
+
+
+def count(conn: Connection) -> int:
+    """How many source records the index holds (a batch's progress total)."""
+    return int(dbapi.fetchall(conn, "SELECT COUNT(*) FROM mpi_records", [])[0][0])

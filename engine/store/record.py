@@ -328,3 +328,27 @@ def versions(conn: Connection, resource_id: str) -> list[tuple[int, dict[str, An
         [resource_id],
     )
     return [(r[0], orjson.loads(r[1]), Source(*r[2:])) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    id: int
+    retired: str
+    at: float
+    undone_at: float | None
+
+
+def merges_into(conn: Connection, person: str) -> list[Merge]:
+    """The merges that made `person` the surviving one, oldest first (undone ones too)."""
+    rows = dbapi.fetchall(
+        conn, "SELECT id, retired, at, undone_at FROM record_merges WHERE surviving = ? ORDER BY id", [person]
+    )
+    return [Merge(*row) for row in rows]
+
+
+def surviving_persons(conn: Connection, after: str, limit: int) -> list[str]:
+    """Up to `limit` person ids after `after` that were not merged into another, in id order (a keyset page)."""
+    rows = dbapi.fetchall(
+        conn, "SELECT id FROM record_persons WHERE merged_into IS NULL AND id > ? ORDER BY id LIMIT ?", [after, limit]
+    )
+    return [row[0] for row in rows]

@@ -23,7 +23,7 @@ CONTRACTED = {"SC2026010101", "SC2026010102", "SC2026010201", "SC2026010301", "S
 def outcome(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     work = tmp_path_factory.mktemp("demo")
     done = subprocess.run(
-        [sys.executable, str(ROOT / "cli.py"), "demo", "--json", "--work", str(work)],
+        [sys.executable, str(ROOT / "cli"), "demo", "--json", "--work", str(work)],
         capture_output=True,
         text=True,
         timeout=600,

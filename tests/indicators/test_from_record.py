@@ -29,9 +29,9 @@ from engine.domain.contract.uhr import record_resources
 from engine.domain.indicators import Resident, Row, ServiceFact, Span, compute, parse_period
 from engine.domain.mapping.result import RESIDENT_ID_SYSTEM, Mapped, Resource
 from engine.domain.orgs import OrgTree
-from engine.pipeline.indicators import load_inputs, resident_of, residents_from_record
 from engine.pipeline.record import Provenance, apply
 from engine.store.database import migrate, open_engine
+from engine.views.indicators import load_inputs, resident_of, residents_from_record
 from tests.support.mpi import shipped_resolver
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"

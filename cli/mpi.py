@@ -11,25 +11,81 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Connection, Engine
 
-from engine.config import EngineConfig
-from engine.config.mpi import load_settings, model_path
-from engine.domain.mpi import blocking, features, training
-from engine.domain.mpi.compare import Table
-from engine.domain.mpi.matcher import Candidate, Explanation, PersonScore
-from engine.domain.mpi.settings import Settings
-from engine.pipeline import mpi_batch
-from engine.pipeline.mpi import MpiError, MpiResolver
-from engine.pipeline.record_view import PersonNotFound, find_person, person_view
-from engine.runtime.progress import Progress
-from engine.runtime.wiring import resolver_of
-from engine.store import audit, dbapi
-from engine.store import mpi as store
-from engine.store.database import migrate, missing_file, open_engine
+from cli.common import iso, load, print_json
+
+if TYPE_CHECKING:  # the engine is imported by the command that runs, not by every `huitong` start
+    from sqlalchemy import Connection, Engine
+
+    from engine.config import EngineConfig
+    from engine.domain.mpi.matcher import Explanation, PersonScore
+    from engine.domain.mpi.settings import Settings
+    from engine.pipeline.mpi import MpiResolver
+    from engine.store.mpi import Review, StoredRecord
+
+
+def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    mpi = sub.add_parser("mpi", help="master patient index: search, review, link, merge, dedupe").add_subparsers(
+        dest="mpi_command", required=True
+    )
+    person_help = "enterprise person id, resident ID, or a source MRN as system|value or value"
+    operator = argparse.ArgumentParser(add_help=False)
+    operator.add_argument("--reason", required=True, help="why: kept in the audit trail")
+    operator.add_argument("--actor", help="who decides (default: the login name)")
+
+    p = mpi.add_parser("search", parents=[common], help="persons matching a resident ID, name, birth date, phone")
+    p.add_argument("--id", help="resident ID (15 or 18 digits)")
+    p.add_argument("--name")
+    p.add_argument("--birth-date", metavar="DATE")
+    p.add_argument("--sex")
+    p.add_argument("--phone")
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--fhir", action="store_true", help="a searchset Bundle like Patient/$match, with match-grade")
+    p = mpi.add_parser("show", parents=[common], help="a person's source records, merges and open reviews")
+    p.add_argument("person", metavar="PERSON", help=person_help)
+    p.add_argument("--json", action="store_true")
+    p = mpi.add_parser("explain", parents=[common], help="why two records score what they score (a waterfall)")
+    p.add_argument("a", metavar="A", help="MPI record id, or a person (its earliest record)")
+    p.add_argument("b", metavar="B", help="MPI record id, or a person (its earliest record)")
+    p.add_argument("--json", action="store_true")
+    review = mpi.add_parser("review", help="the queue of doubtful matches").add_subparsers(
+        dest="review_command", required=True
+    )
+    p = review.add_parser("list", parents=[common], help="open reviews, oldest first")
+    p.add_argument("--all", action="store_true", help="decided ones too")
+    p.add_argument("--json", action="store_true")
+    for verb, text in (("accept", "the record is the candidate person"), ("reject", "never the same person")):
+        p = review.add_parser(verb, parents=[common], help=text)
+        p.add_argument("id", type=int)
+        p.add_argument("--reason", help="kept in the audit trail")
+        p.add_argument("--actor", help="who decides (default: the login name)")
+    p = mpi.add_parser("merge", parents=[common, operator], help="merge the retired person into the surviving one")
+    p.add_argument("surviving", metavar="SURVIVING", help=person_help)
+    p.add_argument("retired", metavar="RETIRED", help=person_help)
+    p = mpi.add_parser("unmerge", parents=[common, operator], help="undo a merge exactly (ids in `mpi show`)")
+    p.add_argument("merge", type=int, metavar="MERGE")
+    p = mpi.add_parser("link", parents=[common, operator], help="a source record is that person (sticky)")
+    p.add_argument("record", metavar="RECORD", help="MPI record id (see `mpi show`)")
+    p.add_argument("person", metavar="PERSON", help=person_help)
+    p = mpi.add_parser("unlink", parents=[common, operator], help="a source record is not its person (sticky)")
+    p.add_argument("record", metavar="RECORD", help="MPI record id (see `mpi show`)")
+    p = mpi.add_parser("dedupe", parents=[common], help="batch: the store's records, or a CSV file (--input)")
+    p.add_argument("--source", help="only merge groups that hold a record of this source system")
+    p.add_argument("--input", metavar="CSV", help="source,local_id,name,sex,birth_date,id_number,phone,address")
+    p.add_argument("--output", metavar="CSV", help="source,local_id,person_id,decision (with --input)")
+    p.add_argument("--actor", help="recorded as who merged (default: the login name)")
+    p = mpi.add_parser("train", parents=[common], help="re-estimate the model's m/u weights (EM) from the data")
+    p.add_argument("--input", metavar="CSV", help="train on this file instead of the store's records")
+    p.add_argument("--output", metavar="FILE", help="where to write the model (default: the file settings name)")
+    for p in mpi.choices.values():
+        p.set_defaults(func=cmd_mpi)
+    for p in review.choices.values():
+        p.set_defaults(func=cmd_mpi)
+
 
 MATCH_GRADE = "http://hl7.org/fhir/StructureDefinition/match-grade"
 
@@ -39,6 +95,8 @@ class CommandError(Exception):
 
 
 def _engine(config: EngineConfig) -> Engine:
+    from engine.store.database import migrate, missing_file, open_engine
+
     missing = missing_file(config.store)
     if missing is not None:
         raise CommandError(f"no store at {missing} (store: in {config.path}): nothing has been recorded there yet")
@@ -48,6 +106,8 @@ def _engine(config: EngineConfig) -> Engine:
 
 
 def _person(conn: Connection, text: str) -> str:
+    from engine.views.record_view import PersonNotFound, find_person
+
     try:
         return find_person(conn, text)
     except PersonNotFound as exc:
@@ -55,17 +115,20 @@ def _person(conn: Connection, text: str) -> str:
 
 
 def _actor(args: argparse.Namespace) -> str:
-    return args.actor or audit.who()
+    from engine.store.audit import who
 
-
-def _print_json(value: Any) -> None:
-    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+    return args.actor or who()
 
 
 # --- search ------------------------------------------------------------------------------------------------
 
 
 def search(args: argparse.Namespace, config: EngineConfig) -> int:
+    from engine.domain.mpi import features
+    from engine.pipeline import mpi_search
+    from engine.runtime.wiring import resolver_of
+    from engine.views.record_view import person_view
+
     row = features.from_fields(
         name=args.name, sex=args.sex, birth_date=args.birth_date, id_number=args.id, phone=args.phone, address=None
     )
@@ -73,20 +136,12 @@ def search(args: argparse.Namespace, config: EngineConfig) -> int:
     with _engine(config).connect() as conn:
         if not any(row.get(c) for c in ("id_raw", "name", "phone")):
             raise CommandError("nothing to search by: give a resident ID, a name or a phone")
-        exact = _holding(conn, row)
-        candidates = resolver.candidates(conn, row)
-        known = {c.record_id for c in candidates}
-        candidates += [
-            Candidate(r.id, r.person_id, r.features) for r in store.of_persons(conn, sorted(exact)) if r.id not in known
-        ]
-        found = resolver.matcher.persons(row, candidates, resolver.frequencies(conn, [row]))
-        possible = resolver.settings.thresholds.possible
-        scores = [s for s in found if s.probability >= possible or s.rule or s.person_id in exact][: args.limit]
+        scores = mpi_search.search(conn, resolver, row, args.limit)
         if args.fhir:
-            _print_json(_match_bundle(conn, config, scores))
+            print_json(_match_bundle(conn, config, scores))
             return 0
         if args.json:
-            _print_json([_score_json(s) for s in scores])
+            print_json([_score_json(s) for s in scores])
             return 0
         if not scores:
             print("no person matches")
@@ -102,13 +157,6 @@ def search(args: argparse.Namespace, config: EngineConfig) -> int:
     return 0
 
 
-def _holding(conn: Connection, row: dict[str, Any]) -> set[str]:
-    """Persons on file with the searched phone and name (as written, traditional or simplified, or in pinyin)."""
-    groups = [blocking.search_keys(row, ("phone",)), blocking.search_keys(row, ("name", "name_py"))]
-    found = [store.persons_holding(conn, keys) for keys in groups if keys]
-    return set.intersection(*found) if found else set()
-
-
 def _score_json(s: PersonScore) -> dict[str, Any]:
     return {
         "person": s.person_id,
@@ -122,6 +170,8 @@ def _score_json(s: PersonScore) -> dict[str, Any]:
 
 def _match_bundle(conn: Connection, config: EngineConfig, scores: list[PersonScore]) -> dict[str, Any]:
     """Like FHIR Patient/$match: each person's merged Patient with its score and match-grade."""
+    from engine.views.record_view import person_view
+
     entries = []
     for s in scores:
         view = person_view(conn, s.person_id, config.record.precedence)
@@ -143,23 +193,25 @@ def _match_bundle(conn: Connection, config: EngineConfig, scores: list[PersonSco
 
 
 def show(args: argparse.Namespace, config: EngineConfig) -> int:
+    from engine.store import mpi as store
+    from engine.store import record as record_store
+
     with _engine(config).connect() as conn:
         person = _person(conn, args.person)
         records = store.of_persons(conn, [person])
-        merges = dbapi.fetchall(
-            conn,
-            "SELECT id, retired, at, undone_at FROM record_merges WHERE surviving = ? ORDER BY id",
-            [person],
-        )
+        merges = record_store.merges_into(conn, person)
         reviews = [
             r for r in store.reviews(conn, "open") if r.candidate == person or r.record_id in {x.id for x in records}
         ]
     if args.json:
-        _print_json(
+        print_json(
             {
                 "person": person,
                 "records": [_record_json(r) for r in records],
-                "merges": [{"merge": m[0], "retired": m[1], "at": m[2], "undone_at": m[3]} for m in merges],
+                "merges": [
+                    {"merge": m.id, "retired": m.retired, "at": iso(m.at), "undone_at": iso(m.undone_at) or None}
+                    for m in merges
+                ],
                 "open_reviews": [r.id for r in reviews],
             }
         )
@@ -168,15 +220,15 @@ def show(args: argparse.Namespace, config: EngineConfig) -> int:
     for r in records:
         p = f"p={r.probability:.4f}" if r.probability is not None else ""
         print(f"  {r.id}  {r.source_system:<28} {r.local_id:<40} {r.state:<6} {r.link_source:<6} {r.rule} {p}")
-    for merge_id, retired, at, undone in merges:
-        state = f"undone {_iso(undone)}" if undone else "in force"
-        print(f"  merge {merge_id}: {retired} merged in at {_iso(at)} ({state})")
+    for m in merges:
+        state = f"undone {iso(m.undone_at)}" if m.undone_at else "in force"
+        print(f"  merge {m.id}: {m.retired} merged in at {iso(m.at)} ({state})")
     for review in reviews:
         print(f"  open review {review.id}: record {review.record_id} may be person {review.candidate}")
     return 0
 
 
-def _record_json(r: store.StoredRecord) -> dict[str, Any]:
+def _record_json(r: StoredRecord) -> dict[str, Any]:
     return {
         "record": r.id,
         "source_system": r.source_system,
@@ -188,12 +240,10 @@ def _record_json(r: store.StoredRecord) -> dict[str, Any]:
     }
 
 
-def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
-
-
-def _record_of(conn: Connection, text: str) -> store.StoredRecord:
+def _record_of(conn: Connection, text: str) -> StoredRecord:
     """An MPI record id, or a person (then its earliest record)."""
+    from engine.store import mpi as store
+
     found = store.by_ids(conn, [text])
     if found:
         return found[0]
@@ -205,13 +255,15 @@ def _record_of(conn: Connection, text: str) -> store.StoredRecord:
 
 
 def explain(args: argparse.Namespace, config: EngineConfig) -> int:
+    from engine.runtime.wiring import resolver_of
+
     resolver = resolver_of(config)
     with _engine(config).connect() as conn:
         a, b = _record_of(conn, args.a), _record_of(conn, args.b)
         frequencies = resolver.frequencies(conn, [a.features, b.features])
     result = resolver.matcher.explain(a.features, b.features, frequencies)
     if args.json:
-        _print_json({"a": a.id, "b": b.id, **_explanation_json(result, resolver.settings)})
+        print_json({"a": a.id, "b": b.id, **_explanation_json(result, resolver.settings)})
         return 0
     print(f"record {a.id} ({a.source_system}) vs record {b.id} ({b.source_system})")
     print(waterfall(result, resolver.settings))
@@ -262,6 +314,9 @@ def waterfall(e: Explanation, settings: Settings) -> str:
 
 
 def _change(config: EngineConfig, work: Any) -> Any:
+    from engine.pipeline.mpi import MpiError
+    from engine.runtime.wiring import resolver_of
+
     resolver = resolver_of(config)
     with _engine(config).begin() as conn:
         try:
@@ -271,11 +326,13 @@ def _change(config: EngineConfig, work: Any) -> Any:
 
 
 def review(args: argparse.Namespace, config: EngineConfig) -> int:
+    from engine.store import mpi as store
+
     if args.review_command == "list":
         with _engine(config).connect() as conn:
             items = store.reviews(conn, None if args.all else "open")
             if args.json:
-                _print_json([asdict(r) for r in items])
+                print_json([_review_json(r) for r in items])
                 return 0
             if not items:
                 print("no open reviews")
@@ -284,7 +341,7 @@ def review(args: argparse.Namespace, config: EngineConfig) -> int:
                 source = stored[0].source_system if stored else "?"
                 print(
                     f"{r.id:>6}  {r.status:<8} record {r.record_id} ({source}) may be person {r.candidate}"
-                    f"  p={r.probability:.4f}  {_iso(r.created_at)}"
+                    f"  p={r.probability:.4f}  {iso(r.created_at)}"
                 )
         return 0
     reason = args.reason or ""
@@ -296,6 +353,10 @@ def review(args: argparse.Namespace, config: EngineConfig) -> int:
         _change(config, lambda c, r: r.reject(c, args.id, actor=_actor(args), reason=reason, now=now))
         print(f"review {args.id} rejected: never matched automatically again")
     return 0
+
+
+def _review_json(r: Review) -> dict[str, Any]:
+    return {**asdict(r), "created_at": iso(r.created_at), "decided_at": iso(r.decided_at) or None}
 
 
 def merge(args: argparse.Namespace, config: EngineConfig) -> int:
@@ -344,6 +405,11 @@ def unlink(args: argparse.Namespace, config: EngineConfig) -> int:
 
 
 def dedupe(args: argparse.Namespace, config: EngineConfig) -> int:
+    from engine.pipeline import mpi_batch
+    from engine.runtime.progress import Progress
+    from engine.runtime.wiring import resolver_of
+    from engine.store import mpi as store
+
     if args.input:
         if not args.output:
             raise CommandError("--input needs --output (the clusters CSV to write)")
@@ -357,8 +423,7 @@ def dedupe(args: argparse.Namespace, config: EngineConfig) -> int:
     else:
         resolver = resolver_of(config)
         with _engine(config).begin() as conn:
-            total = dbapi.fetchall(conn, "SELECT COUNT(*) FROM mpi_records", [])[0][0]
-            progress = Progress("mpi dedupe", total)
+            progress = Progress("mpi dedupe", store.count(conn))
             summary = mpi_batch.dedupe_store(
                 conn, resolver, source=args.source, actor=_actor(args), now=time.time(), tick=progress.update
             )
@@ -374,6 +439,11 @@ def dedupe(args: argparse.Namespace, config: EngineConfig) -> int:
 
 
 def train(args: argparse.Namespace, config: EngineConfig) -> int:
+    from engine.config.mpi import load_settings, model_path
+    from engine.domain.mpi import features, training
+    from engine.domain.mpi.compare import Table
+    from engine.pipeline import mpi_batch
+
     settings_file = config.mpi_settings
     assert settings_file is not None
     settings, errors = load_settings(settings_file)
@@ -412,9 +482,9 @@ COMMANDS = {
 }
 
 
-def run(args: argparse.Namespace, config: EngineConfig) -> int:
+def cmd_mpi(args: argparse.Namespace) -> int:
     try:
-        return COMMANDS[args.mpi_command](args, config)
+        return COMMANDS[args.mpi_command](args, load(args))
     except CommandError as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
+from engine.domain.instants import local_iso
 from engine.domain.mapping.result import RESIDENT_ID_SYSTEM
 from engine.domain.record import summary
 from engine.domain.record.precedence import Merged, Rules, SourceVersion, merge
@@ -96,10 +96,6 @@ def person_view(conn: Connection, person: str, precedence: Mapping[str, Rules]) 
     return PersonView(person, persons[1:], patient, entries, others)
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def bundle(view: PersonView, base: str) -> dict[str, Any]:
     """A searchset Bundle like Patient/$everything: the merged Patient first, then every current resource."""
     patient = {**view.patient.body}
@@ -109,7 +105,7 @@ def bundle(view: PersonView, base: str) -> dict[str, Any]:
         owner = r.sources[0]
         body = {
             **r.body,
-            "meta": {"versionId": str(r.version), "lastUpdated": _iso(owner.at), "source": owner.source_system},
+            "meta": {"versionId": str(r.version), "lastUpdated": local_iso(owner.at), "source": owner.source_system},
         }
         entries.append({"fullUrl": f"{base}/{r.type}/{r.id}", "resource": body, "search": {"mode": "include"}})
     return {"resourceType": "Bundle", "type": "searchset", "total": 1, "entry": entries}

@@ -1,8 +1,8 @@
 """A resident's health assessment (健康评估) generated from the unified record, with no manual entry.
 
 The record is read as the person view reads it (merged Patient, every current resource), each resource tagged
-with the system that recorded it, then the pure care rules of mappings/care/ judge it. Three renderings follow:
-text for a doctor, one JSON object for programs, and FHIR R4 for other systems.
+with the system that recorded it, then the pure care rules of mappings/care/ judge it. Two renderings follow:
+one JSON object for programs and FHIR R4 for other systems (the text for a doctor is the CLI's: cli/record.py).
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from engine.domain.care import (
 )
 from engine.domain.care.fhir import age_in_years, parse_date
 from engine.domain.record.precedence import Rules
-from engine.pipeline.record_view import PersonView, person_view
+from engine.views.record_view import PersonView, person_view
 
-_CONTROL_NAMES = {"bp": "blood pressure", "fbg": "fasting glucose"}
+CONTROL_NAMES = {"bp": "blood pressure", "fbg": "fasting glucose"}
 _NAMESPACE = uuid.UUID("0b7f4f0e-3c55-4d0a-9a51-7f2e6d1c8a24")  # Huitong assessment outputs; never change it
 _INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 _CARE_CODES = "https://huitong.invalid/fhir/CodeSystem/care"
@@ -116,14 +116,14 @@ def _num(value: float, unit: str) -> str:
     return f"{value:.1f}" if unit == "mmol/L" else f"{value:g}"
 
 
-def _values(status: ControlStatus) -> str:
+def values_text(status: ControlStatus) -> str:
     if not status.readings:
         return "not measured"
     unit = status.readings[0].unit
     return "/".join(_num(r.value, r.unit) for r in status.readings) + f" {_UNITS.get(unit, unit)}"
 
 
-def _target(status: ControlStatus, limits: tuple[tuple[str, float, str], ...]) -> str:
+def target_text(status: ControlStatus, limits: tuple[tuple[str, float, str], ...]) -> str:
     """'< 140/90 mmHg' for the measures read (all when none was): the rules' thresholds are 'uncontrolled at ≥'."""
     measured = {r.measure for r in status.readings} or {m for m, _, _ in limits}
     shown = [(v, u) for m, v, u in limits if m in measured]
@@ -132,7 +132,7 @@ def _target(status: ControlStatus, limits: tuple[tuple[str, float, str], ...]) -
     return "< " + "/".join(_num(v, u) for v, u in shown) + f" {_UNITS.get(shown[0][1], shown[0][1])}"
 
 
-def _verdict(status: ControlStatus) -> str:
+def verdict(status: ControlStatus) -> str:
     return {True: "controlled", False: "UNCONTROLLED", None: "not measured"}[status.controlled]
 
 
@@ -164,13 +164,13 @@ def as_json(report: Report) -> dict[str, Any]:
         "controls": [
             {
                 "control": c.control,
-                "name": _CONTROL_NAMES.get(c.control, c.control),
+                "name": CONTROL_NAMES.get(c.control, c.control),
                 "date": c.on.isoformat() if c.on else None,
                 "readings": [
                     {"measure": r.measure, "value": r.value, "unit": r.unit, "resource": r.resource, "source": r.source}
                     for r in c.readings
                 ],
-                "target": _target(c, report.targets.get(c.control, ())),
+                "target": target_text(c, report.targets.get(c.control, ())),
                 "controlled": c.controlled,
             }
             for c in a.controls
@@ -179,35 +179,6 @@ def as_json(report: Report) -> dict[str, Any]:
                   "due": [_task(t) for t in a.open]},
         "risks": [{"code": r.code, "reason": r.reason} for r in a.risks],
     }
-
-
-def as_text(report: Report) -> str:
-    """The assessment for a doctor: who, labels with evidence, latest control readings, tasks, risks."""
-    a = report.assessment
-    age = f"{report.age} y" if report.age is not None else "age unknown"
-    lines = [f"{report.name or '(no name)'}, {report.sex or 'sex unknown'}, {age}  "
-             f"(person {report.person}; assessed on {a.on.isoformat()})", "", "labels"]
-    for label in a.labels:
-        lines.append(f"  {label.name} ({label.code})")
-        for e in label.evidence:
-            lines.append(f"    {e.on.isoformat() if e.on else '(no date)':<10}  {e.fact}  {e.resource}  "
-                         f"[{e.source or 'unknown source'}]")
-    lines += [] if a.labels else ["  (none)"]
-    lines += ["", "control (latest visit day)"]
-    for c in a.controls:
-        name = _CONTROL_NAMES.get(c.control, c.control)
-        when = c.on.isoformat() if c.on else "-"
-        lines.append(f"  {name:<16} {when:<10}  {_values(c):<18} target {_target(c, report.targets.get(c.control, ()))}"
-                     f"  {_verdict(c)}")
-    for title, tasks in (("tasks done", a.done), ("tasks overdue", a.overdue), ("tasks due", a.open)):
-        lines += ["", title]
-        for t in tasks:
-            span = f"{t.start.isoformat()}..{t.end.isoformat()}"
-            how = f"  done {t.evidence.on} by {t.evidence.resource}" if t.evidence else ""
-            lines.append(f"  {span}  {t.name}  [{t.state.value}]{how}")
-        lines += [] if tasks else ["  (none)"]
-    lines += ["", "risk flags"] + [f"  {r.code}: {r.reason}" for r in a.risks] + ([] if a.risks else ["  (none)"])
-    return "\n".join(lines) + "\n"
 
 
 def as_fhir(report: Report) -> dict[str, Any]:
@@ -242,15 +213,15 @@ def as_fhir(report: Report) -> dict[str, Any]:
     for c in a.controls:
         if c.controlled is None:
             continue
-        name, high = _CONTROL_NAMES.get(c.control, c.control), not c.controlled
+        name, high = CONTROL_NAMES.get(c.control, c.control), not c.controlled
         controls.append(add({
             "resourceType": "Observation", "status": "final",
             "code": concept(f"{c.control}-control", f"{name} control"), "subject": subject,
             "effectiveDateTime": str(c.on),
-            "valueCodeableConcept": {"text": _verdict(c).lower()},
+            "valueCodeableConcept": {"text": verdict(c).lower()},
             "interpretation": [{"coding": [{"system": _INTERPRETATION, "code": "H" if high else "N",
                                             "display": "High" if high else "Normal"}]}],
-            "note": [{"text": f"{_values(c)}, target {_target(c, report.targets.get(c.control, ()))}"}],
+            "note": [{"text": f"{values_text(c)}, target {target_text(c, report.targets.get(c.control, ()))}"}],
             "derivedFrom": [{"reference": r.resource} for r in c.readings],
         }, f"control|{c.control}"))
     status = {"DONE": "completed", "DUE": "ready", "OVERDUE": "ready", "LOST": "ready"}

@@ -40,9 +40,9 @@ from engine.domain.care.match import Matcher, compile_matcher, hits_any
 from engine.domain.indicators import FACT_KINDS, Period, Resident, ServiceFact, Span
 from engine.domain.orgs import OrgTree
 from engine.domain.record.precedence import Rules
-from engine.pipeline.assessment import care_rules, resources_of
-from engine.pipeline.record_view import person_view
-from engine.store import dbapi
+from engine.store import record
+from engine.views.assessment import care_rules, resources_of
+from engine.views.record_view import person_view
 
 CONTRACT_TYPE = "family-doctor-contract"  # EpisodeOfCare.type of engine/domain/contract/push.py emr_resources
 _IN_FORCE = frozenset({"active", "finished"})
@@ -120,16 +120,11 @@ def _persons(conn: Connection) -> Iterator[str]:
     """Surviving person ids in pages (keyset on the id), so the record is never listed whole."""
     after = ""
     while True:
-        rows = dbapi.fetchall(
-            conn,
-            "SELECT id FROM record_persons WHERE merged_into IS NULL AND id > ? ORDER BY id LIMIT ?",
-            [after, _PAGE],
-        )
-        for (person,) in rows:
-            yield person
-        if len(rows) < _PAGE:
+        page = record.surviving_persons(conn, after, _PAGE)
+        yield from page
+        if len(page) < _PAGE:
             return
-        after = rows[-1][0]
+        after = page[-1]
 
 
 def resident_of(
