@@ -43,6 +43,26 @@ def _settings(args: argparse.Namespace) -> Any:
     return settings
 
 
+def _rules(settings: Any) -> Any:
+    """The rule files beside the mappings (care, indicators), compiled; exits 1 on any error."""
+    from engine.config.rules import load_rules
+
+    rules, errors = load_rules(settings.mappings)
+    for error in errors:
+        print(error, file=sys.stderr)
+    if errors:
+        raise SystemExit(1)
+    return rules
+
+
+def _care_rules(settings: Any) -> Any:
+    care = _rules(settings).care
+    if care is None:
+        print(f"no care rules in {settings.mappings}", file=sys.stderr)
+        raise SystemExit(1)
+    return care
+
+
 def _store(args: argparse.Namespace, settings: Any = None, *, create: bool = False) -> Any:
     """The store named by engine.yaml, migrated to the newest schema; only a command that fills it (`create`)
     makes a SQLite file that is not there."""
@@ -456,7 +476,7 @@ def cmd_record_assess(args: argparse.Namespace) -> int:
     on = args.on or datetime.now().date()
     report = _person_view(
         args, lambda conn, person, settings: assess_person(
-            conn, person, settings.record.precedence, Path(settings.mappings), on
+            conn, person, settings.record.precedence, _care_rules(settings), on
         )
     )
     if args.fhir:
@@ -470,11 +490,10 @@ def cmd_record_assess(args: argparse.Namespace) -> int:
 
 def cmd_indicators(args: argparse.Namespace) -> int:
     """Indicators of a period from the whole record; exit 2 for a period, institution or team that does not exist."""
-    from engine.config.indicators import load_indicators
     from engine.config.orgs import load_organisations, registry_file
     from engine.domain.indicators import compute, parse_period, to_csv, to_json
     from engine.domain.orgs import UnknownCode
-    from engine.pipeline.indicators import load_inputs, residents_from_record
+    from engine.pipeline.indicators import residents_from_record
 
     try:
         period = parse_period(args.period)
@@ -484,10 +503,14 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     settings = _settings(args)
     registry = registry_file(Path(args.config))
     orgs, errors = load_organisations(registry)
-    definitions, more = load_indicators(Path(settings.mappings) / "indicators")
-    if orgs is None or errors or more:
-        for error in [*errors, *more]:
+    if orgs is None or errors:
+        for error in errors:
             print(error, file=sys.stderr)
+        return 1
+    rules = _rules(settings)
+    inputs = rules.record_inputs
+    if inputs is None:
+        print(f"no indicator definitions and record inputs in {settings.mappings}", file=sys.stderr)
         return 1
     try:
         shown = orgs.rollup(args.org) if args.org else None
@@ -498,15 +521,10 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     if team is not None and shown is not None and team.org not in shown:
         print(f"team {team.team_id!r} belongs to {team.org}, which is not {args.org} or below it", file=sys.stderr)
         return 2
-    try:
-        inputs = load_inputs(Path(settings.mappings))
-    except (OSError, ValueError) as exc:
-        print(exc, file=sys.stderr)
-        return 1
     with _store(args, settings).connect() as conn:
         residents = residents_from_record(conn, settings.record.precedence, orgs, inputs, period)
         try:
-            rows = compute(definitions, residents, period, orgs)
+            rows = compute(rules.indicators, residents, period, orgs)
         except UnknownCode as exc:
             print(f"the record names {exc}; add it to {registry}", file=sys.stderr)
             return 1

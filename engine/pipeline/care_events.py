@@ -86,10 +86,11 @@ class CareEvents:
         contract_channels = {n: s for n, s in running.items() if isinstance(s, ContractEventsSource)}
         services = [n for n, s in running.items() if isinstance(s, ServiceEventsSource)]
         rules = config.service_rules
+        orgs = config.orgs  # loaded whenever a channel names organisations
         routes = {
-            name: frozenset().union(*(config.orgs.rollup(code) for code in codes))
+            name: frozenset().union(*(orgs.rollup(code) for code in codes))
             for name, source in running.items()
-            if (codes := getattr(source, "organisations", None))
+            if orgs is not None and (codes := getattr(source, "organisations", None))
         }
         return cls(
             contract_channels,
