@@ -19,8 +19,8 @@ from sqlalchemy import Connection
 from engine.domain.mpi import clusters, features
 from engine.domain.mpi.matcher import Matcher
 from engine.pipeline.mpi import MpiResolver
-from engine.store import dbapi, record
 from engine.store import mpi as store
+from engine.store import record
 
 CSV_HEADER = ["source", "local_id", "name", "sex", "birth_date", "id_number", "phone", "address"]
 OUT_HEADER = ["source", "local_id", "person_id", "decision"]
@@ -157,7 +157,7 @@ def dedupe_store(
 
 
 def all_records(conn: Connection, tick: Tick | None) -> list[store.StoredRecord]:
-    ids = [r[0] for r in dbapi.fetchall(conn, "SELECT id FROM mpi_records ORDER BY updated_at, id", [])]
+    ids = store.all_ids(conn)
     out: list[store.StoredRecord] = []
     for i in range(0, len(ids), 5000):
         part = store.by_ids(conn, ids[i : i + 5000])
