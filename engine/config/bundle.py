@@ -17,7 +17,7 @@ from engine.domain.orgs import OrgTree
 
 
 @dataclass(frozen=True)
-class Rules:
+class RuleSet:
     """``care`` is None when the mappings hold no care/ (no tasks kept); ``record_inputs`` when they hold no
     indicators/inputs/record.yaml."""
 
@@ -32,7 +32,7 @@ class Bundle:
 
     mappings: MappingSet  # the compiled mappings and their code tables
     mpi: Matcher  # the MPI's settings and trained model
-    rules: Rules  # care rules, indicator definitions and their record inputs
+    rules: RuleSet  # care rules, indicator definitions and their record inputs
     orgs: OrgTree | None = None  # when a channel routes by institution
     contracts: ContractReader | None = None  # the contract schema and vendor status tables
     service_rules: ServiceRules | None = None  # services to contract items

@@ -22,7 +22,7 @@ from engine.domain.orgs import OrgTree
 
 from ._messages import translate
 from ._yaml import Document, Pos, read_document
-from .bundle import Bundle, Rules
+from .bundle import Bundle, RuleSet
 from .checks import LoadedChannel, check_channel_environment, check_engine_environment, check_topology
 from .contract import load_contract_reader, load_service_rules
 from .errors import WHOLE_FILE, ConfigError, ConfigInvalid
@@ -298,7 +298,7 @@ def load_config(
     contract_reader = None
     orgs = None
     service_rules = None
-    rules = Rules()
+    rules = RuleSet()
     if engine is not None:
         mpi_file = engine.mpi or default_settings(engine_path)
         matcher, mpi_errors = load_matcher(mpi_file, env)

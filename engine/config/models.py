@@ -29,7 +29,7 @@ from engine.domain.mapping import MappingSet
 from engine.domain.mpi.matcher import Matcher
 from engine.domain.orgs import OrgTree
 
-from .bundle import Bundle, Rules
+from .bundle import Bundle, RuleSet
 from .values import (
     Duration,
     Encoding,
@@ -630,7 +630,7 @@ class EngineConfig(_Spec):
         return self.bundle.mpi
 
     @property
-    def rules(self) -> Rules:
+    def rules(self) -> RuleSet:
         return self.bundle.rules
 
     @property

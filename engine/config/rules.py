@@ -13,7 +13,7 @@ from engine.domain.indicators import Indicator
 from engine.domain.indicators.inputs import RecordInputs, compile_inputs
 
 from ._yaml import read_document
-from .bundle import Rules
+from .bundle import RuleSet
 from .errors import WHOLE_FILE, ConfigError
 from .indicators import load_indicators
 
@@ -23,7 +23,7 @@ RECORD_INPUTS = INDICATORS / "inputs" / "record.yaml"
 _CARE: tuple[tuple[str, Callable[[Any], Any]], ...] = (("labels", compile_labels), ("tasks", compile_tasks))
 
 
-def load_rules(mappings: Path) -> tuple[Rules, list[ConfigError]]:
+def load_rules(mappings: Path) -> tuple[RuleSet, list[ConfigError]]:
     """Every rule file of ``mappings`` compiled, or every error found (then the rules are empty)."""
     care, errors = load_care(mappings / CARE)
     indicators: list[Indicator] = []
@@ -36,8 +36,8 @@ def load_rules(mappings: Path) -> tuple[Rules, list[ConfigError]]:
             inputs, found = _record_inputs(file, care)
             errors.extend(found)
     if errors:
-        return Rules(), errors
-    return Rules(care, tuple(indicators), inputs), []
+        return RuleSet(), errors
+    return RuleSet(care, tuple(indicators), inputs), []
 
 
 def load_care(directory: Path) -> tuple[CareRules | None, list[ConfigError]]:
