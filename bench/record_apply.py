@@ -34,6 +34,7 @@ from sqlalchemy import Engine, text  # noqa: E402
 
 from engine.config import TaskEventsSource  # noqa: E402
 from engine.config.mpi import SHIPPED, load_matcher  # noqa: E402
+from engine.config.rules import load_care  # noqa: E402
 from engine.domain.mapping.result import MRN_TYPE, RESIDENT_ID_SYSTEM, Mapped, Resource  # noqa: E402
 from engine.domain.record.precedence import SourceVersion, merge  # noqa: E402
 from engine.pipeline.care_events import CareEvents  # noqa: E402
@@ -171,7 +172,9 @@ def run(engine: Engine, messages: list[Mapped], care: CareLoop | None = None) ->
 def care_loop() -> CareLoop:
     """Tasks kept and passed on to one JSON task-events channel, as the shipped care-task-sms channel does."""
     events = CareEvents(tasks={"care-task-sms": TaskEventsSource(type="task-events", format="json")}, node="bench")
-    return CareLoop(events, care_rules=ROOT / "mappings" / "care")
+    rules, errors = load_care(ROOT / "mappings" / "care")
+    assert rules is not None, errors
+    return CareLoop(events, care_rules=rules)
 
 
 def merged_on_read_us() -> float:

@@ -42,6 +42,26 @@ def settings(args: argparse.Namespace) -> Any:
     return found
 
 
+def rules(settings: Any) -> Any:
+    """The rule files beside the mappings (care, indicators), compiled; exits 1 on any error."""
+    from engine.config.rules import load_rules
+
+    compiled, errors = load_rules(settings.mappings)
+    for error in errors:
+        print(error, file=sys.stderr)
+    if errors:
+        raise SystemExit(1)
+    return compiled
+
+
+def care_rules(settings: Any) -> Any:
+    care = rules(settings).care
+    if care is None:
+        print(f"no care rules in {settings.mappings}", file=sys.stderr)
+        raise SystemExit(1)
+    return care
+
+
 def store(args: argparse.Namespace, config: Any = None, *, create: bool = False) -> Any:
     """The store named by engine.yaml, migrated to the newest schema; only a command that fills it (`create`)
     makes a SQLite file that is not there."""

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cli.common import rules, store
 from cli.common import settings as engine_settings
-from cli.common import store
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -23,11 +23,10 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def cmd_indicators(args: argparse.Namespace) -> int:
     """Indicators of a period from the whole record; exit 2 for a period, institution or team that does not exist."""
-    from engine.config.indicators import load_indicators
     from engine.config.orgs import load_organisations, registry_file
     from engine.domain.indicators import compute, parse_period, to_csv, to_json
     from engine.domain.orgs import UnknownCode
-    from engine.views.indicators import load_inputs, residents_from_record
+    from engine.views.indicators import residents_from_record
 
     try:
         period = parse_period(args.period)
@@ -37,10 +36,14 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     settings = engine_settings(args)
     registry = registry_file(Path(args.config))
     orgs, errors = load_organisations(registry)
-    definitions, more = load_indicators(Path(settings.mappings) / "indicators")
-    if orgs is None or errors or more:
-        for error in [*errors, *more]:
+    if orgs is None or errors:
+        for error in errors:
             print(error, file=sys.stderr)
+        return 1
+    compiled = rules(settings)
+    inputs = compiled.record_inputs
+    if inputs is None:
+        print(f"no indicator definitions and record inputs in {settings.mappings}", file=sys.stderr)
         return 1
     try:
         shown = orgs.rollup(args.org) if args.org else None
@@ -51,15 +54,10 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     if team is not None and shown is not None and team.org not in shown:
         print(f"team {team.team_id!r} belongs to {team.org}, which is not {args.org} or below it", file=sys.stderr)
         return 2
-    try:
-        inputs = load_inputs(Path(settings.mappings))
-    except (OSError, ValueError) as exc:
-        print(exc, file=sys.stderr)
-        return 1
     with store(args, settings).connect() as conn:
         residents = residents_from_record(conn, settings.record.precedence, orgs, inputs, period)
         try:
-            rows = compute(definitions, residents, period, orgs)
+            rows = compute(compiled.indicators, residents, period, orgs)
         except UnknownCode as exc:
             print(f"the record names {exc}; add it to {registry}", file=sys.stderr)
             return 1

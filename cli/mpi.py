@@ -7,6 +7,7 @@ Each command opens the store named by engine.yaml, does its work in one transact
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 import time
 from dataclasses import asdict
@@ -404,6 +405,25 @@ def unlink(args: argparse.Namespace, config: EngineConfig) -> int:
 # --- batch ---------------------------------------------------------------------------------------------------
 
 
+def _people(path: Path) -> list[dict[str, str]]:
+    """The rows of an MPI CSV file; a CommandError naming the file and line of the first problem."""
+    from engine.pipeline import mpi_batch
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CommandError(f"{path}:{line}: not UTF-8 ({exc.reason})") from None
+    try:
+        return mpi_batch.read_people(text, str(path))
+    except mpi_batch.InputError as exc:
+        raise CommandError(str(exc)) from None
+
+
 def dedupe(args: argparse.Namespace, config: EngineConfig) -> int:
     from engine.pipeline import mpi_batch
     from engine.runtime.progress import Progress
@@ -413,13 +433,12 @@ def dedupe(args: argparse.Namespace, config: EngineConfig) -> int:
     if args.input:
         if not args.output:
             raise CommandError("--input needs --output (the clusters CSV to write)")
-        try:
-            rows = mpi_batch.read_people(Path(args.input))
-        except mpi_batch.InputError as exc:
-            raise CommandError(str(exc)) from None
+        rows = _people(Path(args.input))
         progress = Progress("mpi dedupe", len(rows))
-        summary = mpi_batch.dedupe_file(config.mpi, rows, Path(args.output), progress.update)
+        summary, out = mpi_batch.dedupe_rows(config.mpi, rows, progress.update)
         progress.close()
+        with Path(args.output).open("w", encoding="utf-8", newline="") as handle:
+            csv.writer(handle).writerows(out)
     else:
         resolver = resolver_of(config)
         with _engine(config).begin() as conn:
@@ -450,10 +469,7 @@ def train(args: argparse.Namespace, config: EngineConfig) -> int:
     if settings is None:
         raise CommandError("\n".join(str(e) for e in errors))
     if args.input:
-        try:
-            rows = [features.from_row(r) for r in mpi_batch.read_people(Path(args.input))]
-        except mpi_batch.InputError as exc:
-            raise CommandError(str(exc)) from None
+        rows = [features.from_row(r) for r in _people(Path(args.input))]
     else:
         with _engine(config).connect() as conn:
             rows = [r.features for r in mpi_batch.all_records(conn, None)]

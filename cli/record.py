@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from cli.common import PERSON_HELP, date_arg, print_json, settings, store
+from cli.common import PERSON_HELP, care_rules, date_arg, print_json, settings, store
 
 if TYPE_CHECKING:
     from engine.views.assessment import Report
@@ -120,7 +120,7 @@ def cmd_record_assess(args: argparse.Namespace) -> int:
     on = args.on or datetime.now().date()
     report = person_view(
         args, lambda conn, person, settings: assess_person(
-            conn, person, settings.record.precedence, Path(settings.mappings), on
+            conn, person, settings.record.precedence, care_rules(settings), on
         )
     )
     if args.fhir:

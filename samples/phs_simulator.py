@@ -29,8 +29,8 @@ from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engine.config.mappings import load_table
 from engine.domain.formats.xml import XmlError, parse_xml
-from engine.domain.mapping.tables import load_table
 
 MAPPINGS = Path(__file__).resolve().parents[1] / "mappings"
 XML = "application/xml"

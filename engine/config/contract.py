@@ -10,7 +10,8 @@ import yaml
 from engine.domain.contract import ContractReader, vendor_codes
 from engine.domain.contract.codes import STATUS_PREFIX, TERMINATION_PREFIX
 from engine.domain.contract.services import ServiceRules, compile_service_rules
-from engine.domain.mapping.tables import load_table
+
+from .mappings import load_table
 
 XSD = Path("contract") / "contract.xsd"
 SERVICE_RULES = Path("contract") / "service-items.yaml"

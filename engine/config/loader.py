@@ -15,10 +15,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from engine.domain.contract import ContractReader
+from engine.domain.contract.services import ServiceRules
 from engine.domain.mapping import MappingSet
+from engine.domain.orgs import OrgTree
 
 from ._messages import translate
 from ._yaml import Document, Pos, read_document
+from .bundle import Bundle, RuleSet
 from .checks import LoadedChannel, check_channel_environment, check_engine_environment, check_topology
 from .contract import load_contract_reader, load_service_rules
 from .errors import WHOLE_FILE, ConfigError, ConfigInvalid
@@ -34,7 +38,7 @@ from .models import (
 )
 from .mpi import default_settings, load_matcher
 from .orgs import load_organisations, registry_file
-from .rules import check_rules
+from .rules import load_rules
 from .values import describe
 
 
@@ -150,9 +154,11 @@ def _unknown_mappings(
     return errors
 
 
-def _contract_reader(channels: list[LoadedChannel], mappings: Path) -> tuple[Any, list[ConfigError]]:
+def _contract_reader(
+    channels: list[LoadedChannel], mappings: Path
+) -> tuple[ContractReader | None, list[ConfigError]]:
     """The contract XSD and vendor status tables, when a channel has a contract destination."""
-    reader = None
+    reader: ContractReader | None = None
     errors: list[ConfigError] = []
     for ch in channels:
         for i, dest in enumerate(ch.spec.destinations if ch.spec else ()):
@@ -173,7 +179,9 @@ def _contract_reader(channels: list[LoadedChannel], mappings: Path) -> tuple[Any
     return reader, errors
 
 
-def _service_rules(channels: list[LoadedChannel], mappings: Path) -> tuple[Any, list[ConfigError]]:
+def _service_rules(
+    channels: list[LoadedChannel], mappings: Path
+) -> tuple[ServiceRules | None, list[ConfigError]]:
     """The rules matching services to contract items, when a channel passes contract or service changes on."""
     for ch in channels:
         if ch.spec is not None and isinstance(ch.spec.source, (ContractEventsSource, ServiceEventsSource)):
@@ -188,7 +196,7 @@ def _service_rules(channels: list[LoadedChannel], mappings: Path) -> tuple[Any, 
 
 def _routing_orgs(
     channels: list[LoadedChannel], engine_path: Path, env: Mapping[str, str]
-) -> tuple[Any, list[ConfigError]]:
+) -> tuple[OrgTree | None, list[ConfigError]]:
     """The organisation registry, when a channel routes by institution (``organisations:``); codes checked."""
     routed = [ch for ch in channels if ch.spec is not None and getattr(ch.spec.source, "organisations", None)]
     if not routed:
@@ -290,6 +298,7 @@ def load_config(
     contract_reader = None
     orgs = None
     service_rules = None
+    rules = RuleSet()
     if engine is not None:
         mpi_file = engine.mpi or default_settings(engine_path)
         matcher, mpi_errors = load_matcher(mpi_file, env)
@@ -301,9 +310,10 @@ def load_config(
         schema_errors.extend(contract_errors)
         orgs, org_errors = _routing_orgs(channels, engine_path, env)
         schema_errors.extend(org_errors)
-        service_rules, rule_errors = _service_rules(channels, engine.mappings)
+        service_rules, service_errors = _service_rules(channels, engine.mappings)
+        schema_errors.extend(service_errors)
+        rules, rule_errors = load_rules(engine.mappings)
         schema_errors.extend(rule_errors)
-        schema_errors.extend(check_rules(engine.mappings))
     topology_errors = check_topology(channels)
 
     environment_errors: list[ConfigError] = []
@@ -314,7 +324,7 @@ def load_config(
             environment_errors.extend(check_channel_environment(ch))
 
     errors = schema_errors + topology_errors + environment_errors
-    if errors or engine is None:
+    if errors or engine is None or mapping_set is None or matcher is None:
         return LoadResult(config=None, errors=errors)
     specs = {ch.spec.channel: ch.spec for ch in channels if ch.spec is not None}
     config = EngineConfig(
@@ -328,12 +338,8 @@ def load_config(
         record=engine.record,
         channels=specs,
         profiles=profiles,
+        bundle=Bundle(mapping_set, matcher, rules, orgs, contract_reader, service_rules),
     )
-    config._mappings = mapping_set
-    config._mpi = matcher
-    config._contracts = contract_reader
-    config._orgs = orgs
-    config._service_rules = service_rules
     return LoadResult(config=config, errors=[])
 
 

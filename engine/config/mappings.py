@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from engine.domain.mapping import (
     CodeTable,
     CompileError,
@@ -19,7 +21,8 @@ from engine.domain.mapping import (
     MappingSet,
     Source,
     compile_mapping,
-    load_table,
+    table_from_csv,
+    table_from_data,
 )
 
 from ._yaml import read_document
@@ -56,6 +59,14 @@ def _functions(directory: Path) -> Callable[[str], Callable[..., Any]]:
         return fn  # type: ignore[no-any-return]
 
     return resolve
+
+
+def load_table(file: Path) -> CodeTable:
+    """One file of mappings/tables/ (YAML, or CSV with ``# key: value`` lines); CompileError names the key."""
+    text = file.read_text(encoding="utf-8")
+    if file.suffix == ".csv":
+        return table_from_csv(file.stem, text)
+    return table_from_data(file.stem, yaml.safe_load(text))
 
 
 def _source(directory: Path, name: str) -> Source:

@@ -11,9 +11,25 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    InstanceOf,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
+from engine.domain.contract import ContractReader
+from engine.domain.contract.services import ServiceRules
+from engine.domain.mapping import MappingSet
+from engine.domain.mpi.matcher import Matcher
+from engine.domain.orgs import OrgTree
+
+from .bundle import Bundle, RuleSet
 from .values import (
     Duration,
     Encoding,
@@ -603,33 +619,28 @@ class EngineConfig(_Spec):
     channels: dict[str, ChannelSpec] = Field(default_factory=dict)
     profiles: dict[Path, ObservationProfile] = Field(default_factory=dict, description="by file, as loaded")
     mpi_settings: Path | None = None
-    _mappings: Any = PrivateAttr(default=None)
-    _mpi: Any = PrivateAttr(default=None)
-    _contracts: Any = PrivateAttr(default=None)
-    _orgs: Any = PrivateAttr(default=None)
-    _service_rules: Any = PrivateAttr(default=None)
+    bundle: InstanceOf[Bundle] = Field(description="everything compiled at load")
 
     @property
-    def mpi(self) -> Any:
-        """The MPI's settings and trained model (engine.domain.mpi.matcher.Matcher)."""
-        return self._mpi
+    def mappings(self) -> MappingSet:
+        return self.bundle.mappings
 
     @property
-    def contracts(self) -> Any:
-        """The contract document reader (engine.domain.contract.ContractReader); None without contract channels."""
-        return self._contracts
+    def mpi(self) -> Matcher:
+        return self.bundle.mpi
 
     @property
-    def service_rules(self) -> Any:
-        """Services to contract items (engine.domain.contract.services.ServiceRules); None without such channels."""
-        return self._service_rules
+    def rules(self) -> RuleSet:
+        return self.bundle.rules
 
     @property
-    def orgs(self) -> Any:
-        """The organisation registry (engine.domain.orgs.OrgTree) when a channel routes by institution, else None."""
-        return self._orgs
+    def orgs(self) -> OrgTree | None:
+        return self.bundle.orgs
 
     @property
-    def mappings(self) -> Any:
-        """The compiled mappings and code tables (engine.domain.mapping.MappingSet)."""
-        return self._mappings
+    def contracts(self) -> ContractReader | None:
+        return self.bundle.contracts
+
+    @property
+    def service_rules(self) -> ServiceRules | None:
+        return self.bundle.service_rules

@@ -28,7 +28,8 @@ from engine.domain.contract.snapshot import to_json
 from engine.domain.formats.fhir.transaction import transaction_bundle
 from engine.domain.mapping.result import RESIDENT_ID_SYSTEM, Resource
 from engine.domain.record.precedence import Rules
-from engine.store import contracts, dbapi, journal
+from engine.store import contracts, journal
+from engine.store import persons as person_store
 from engine.store.journal import JournalEntry
 from engine.views.assessment import resources_of
 from engine.views.record_view import person_view
@@ -53,13 +54,8 @@ def _stamp(now: float) -> str:
 def numbers_in(conn: Connection, person_id: str, system: str) -> list[tuple[str, str]]:
     """The person's patient numbers (identifier system, value) that one system gave them, as its own channel
     registered them (the MPI linked them to the person); the resident ID is not one of them."""
-    rows = dbapi.fetchall(
-        conn,
-        "SELECT i.system, i.value FROM record_identifiers i JOIN record_persons p ON p.id = i.person_id"
-        " WHERE (p.id = ? OR p.merged_into = ?) AND i.source_system = ? ORDER BY i.created_at",
-        (person_id, person_id, system),
-    )
-    return [(kind, value) for kind, value in rows if kind != RESIDENT_ID_SYSTEM]
+    numbers = person_store.identifiers_from(conn, person_id, system)
+    return [(kind, value) for kind, value in numbers if kind != RESIDENT_ID_SYSTEM]
 
 
 def _pid3_ids(numbers: Sequence[tuple[str, str]], system: str) -> list[LocalId]:
@@ -86,10 +82,11 @@ class CareEvents:
         contract_channels = {n: s for n, s in running.items() if isinstance(s, ContractEventsSource)}
         services = [n for n, s in running.items() if isinstance(s, ServiceEventsSource)]
         rules = config.service_rules
+        orgs = config.orgs  # loaded whenever a channel names organisations
         routes = {
-            name: frozenset().union(*(config.orgs.rollup(code) for code in codes))
+            name: frozenset().union(*(orgs.rollup(code) for code in codes))
             for name, source in running.items()
-            if (codes := getattr(source, "organisations", None))
+            if orgs is not None and (codes := getattr(source, "organisations", None))
         }
         return cls(
             contract_channels,
@@ -190,7 +187,7 @@ class CareEvents:
     def tasks_changed(self, conn: Connection, changes: Sequence[TaskChange], now: float) -> None:
         """Each task state change, for the task-events channels that take its new state."""
         persons = list(dict.fromkeys(c.person_id for c in changes))
-        residents = _resident_ids(conn, persons)
+        residents = person_store.first_values(conn, persons, RESIDENT_ID_SYSTEM)
         doctors = {
             person: (c.doctor.doctor_id, c.doctor.name)
             for person, held in contracts.of_persons(conn, persons).items()
@@ -223,15 +220,3 @@ class CareEvents:
                 )
         if entries:
             journal.append(conn, entries, self.node)
-
-
-def _resident_ids(conn: Connection, persons: Sequence[str]) -> dict[str, str]:
-    """Each person's resident ID (GB 11643), as the record holds it (the first registered); one query."""
-    marks = ", ".join("?" * len(persons))
-    rows = dbapi.fetchall(
-        conn,
-        f"SELECT person_id, value FROM record_identifiers WHERE system = ? AND person_id IN ({marks})"
-        " ORDER BY created_at DESC",
-        (RESIDENT_ID_SYSTEM, *persons),
-    )
-    return dict(rows)  # the earliest last, so it wins

@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection
 
 from engine.config import EngineConfig
-from engine.domain.care import TaskState
+from engine.domain.care import CareRules, TaskState
 from engine.domain.care.task_fhir import TaskChange
 from engine.domain.contract import ContractReader, Status
 from engine.domain.contract.services import ServiceRules, service_records, with_tasks
@@ -29,7 +28,6 @@ from engine.pipeline.care_tasks import refresh
 from engine.pipeline.record import AppliedSummary, Provenance
 from engine.store import contracts
 
-CARE_RULES = Path("care")
 _NEVER_IN_FORCE = (Status.PENDING, Status.CANCELLED)
 
 
@@ -38,16 +36,14 @@ class CareLoop:
     events: CareEvents = field(default_factory=CareEvents)
     contracts: ContractReader | None = None
     services: ServiceRules | None = None  # None: no service-events channel, nothing to return
-    care_rules: Path | None = None  # mappings/care: None when the mappings have no care rules (no tasks kept)
+    care_rules: CareRules | None = None  # None when the mappings have no care rules (no tasks kept)
     precedence: Mapping[str, Rules] = field(default_factory=dict)
 
     @classmethod
     def of(cls, config: EngineConfig) -> CareLoop:
         events = CareEvents.of(config)
         services = events.rules if events.services else None
-        rules = config.mappings_dir / CARE_RULES
-        precedence = config.record.precedence
-        return cls(events, config.contracts, services, rules if rules.is_dir() else None, precedence)
+        return cls(events, config.contracts, services, config.rules.care, config.record.precedence)
 
     def after_record(
         self,

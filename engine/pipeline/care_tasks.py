@@ -20,16 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date
-from pathlib import Path
 
 from sqlalchemy import Connection
 
-from engine.domain.care import Period, Task, TaskState, labels_of, tasks_for
+from engine.domain.care import CareRules, Period, Task, TaskState, labels_of, tasks_for
 from engine.domain.care.task_fhir import TaskChange
 from engine.domain.record.precedence import Rules
 from engine.store import care_tasks
 from engine.store.care_tasks import StoredTask
-from engine.views.assessment import care_rules, resources_of
+from engine.views.assessment import resources_of
 from engine.views.record_view import person_view
 
 __all__ = ["TaskChange", "period_of", "refresh"]
@@ -47,16 +46,15 @@ def refresh(
     person_ids: Iterable[str],
     on: date,
     now: float,
-    rules_dir: Path,
+    rules: CareRules,
     *,
     precedence: Mapping[str, Rules] | None = None,
 ) -> list[TaskChange]:
     """Recompute the persons' tasks on `on`, store the new and changed ones, return the changes of state.
 
-    `rules_dir` is mappings/care/; `precedence` is engine.yaml's record.precedence (which source's birth date
+    `rules` are those of mappings/care/; `precedence` is engine.yaml's record.precedence (which source's birth date
     counts, and so the resident's age), as `record assess` uses it.
     """
-    label_rules, task_rules = care_rules(rules_dir)
     changes: list[TaskChange] = []
     write: list[StoredTask] = []
     persons = list(dict.fromkeys(person_ids))
@@ -64,15 +62,15 @@ def refresh(
     for person in persons:
         stored = {s.task.id: s for s in held[person]}
         resources = resources_of(person_view(conn, person, precedence or {}))
-        labels = labels_of(label_rules, resources, on)
+        labels = labels_of(rules.labels, resources, on)
         current = period_of(on)
         past = {s.period for s in stored.values() if s.task.state in _OPEN and s.period != current}
         computed: dict[str, tuple[Task, Period]] = {}
         for period in sorted(past, key=lambda p: p.start):
-            for task in tasks_for(task_rules, labels, resources, on, period):
+            for task in tasks_for(rules.tasks, labels, resources, on, period):
                 if task.id in stored:
                     computed[task.id] = (task, period)
-        for task in tasks_for(task_rules, labels, resources, on, current):
+        for task in tasks_for(rules.tasks, labels, resources, on, current):
             computed[task.id] = (task, current)
         for task, period in computed.values():
             before = stored.get(task.id)

@@ -23,7 +23,7 @@ from engine.domain.mpi.matcher import Candidate, Matcher, PersonScore, decision
 from engine.domain.record import identity
 from engine.domain.record.identity import Key
 from engine.pipeline.mpi_events import Subscribers, publish
-from engine.store import audit, dbapi, record
+from engine.store import audit, persons, record
 from engine.store import mpi as store
 from engine.store.mpi import AUTO, MANUAL, MATCH, NEW, REVIEW, StoredRecord
 from engine.store.persons import Identification, lookup, new_id
@@ -95,14 +95,8 @@ class MpiResolver:
         return next((known[k] for k in [*residents, *mrns, *others] if k in known), None)
 
     def _move_person(self, conn: Connection, surviving: str, retired: str) -> Moved:
-        moved = dbapi.fetchall(
-            conn, "SELECT system, value FROM record_identifiers WHERE person_id = ? ORDER BY system, value", [retired]
-        )
-        dbapi.executemany(
-            conn, "UPDATE record_identifiers SET person_id = ? WHERE person_id = ?", [(surviving, retired)]
-        )
-        records = store.repoint(conn, surviving, retired)
-        return Moved([(s, v) for s, v in moved], records)
+        moved = persons.give_identifiers(conn, surviving, retired)
+        return Moved(moved, store.repoint(conn, surviving, retired))
 
     # --- matching --------------------------------------------------------------------------------------
 
@@ -136,7 +130,7 @@ class MpiResolver:
             person, state, probability, rule = best.person_id, MATCH, best.probability, best.rule or "model"
         else:
             person = new_id(now)
-            dbapi.executemany(conn, "INSERT INTO record_persons (id, created_at) VALUES (?, ?)", [(person, now)])
+            persons.create(conn, person, now)
             state = REVIEW if decided == "review" else NEW
             probability, rule = None, "new"
         stored = StoredRecord(record_id, key[0], key[1], person, state, AUTO, probability, rule, row, now)
@@ -192,14 +186,9 @@ class MpiResolver:
         """Identifiers nobody holds yet become this person's; one held by another person stays theirs."""
         keys = identity.keys(request.identifiers)
         known = {k: held[k] for k in keys if k in held}
-        fresh = [(v, s, person, request.source_system, now) for s, v in keys if (s, v) not in known]
-        held.update({(s, v): person for v, s, *_ in fresh})
-        dbapi.executemany(
-            conn,
-            "INSERT INTO record_identifiers (value, system, person_id, source_system, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            fresh,
-        )
+        fresh = [k for k in keys if k not in known]
+        held.update({k: person for k in fresh})
+        persons.register(conn, person, request.source_system, fresh, now)
         if any(p != person for p in known.values()):
             log.warning(
                 "mpi.identifier_held_elsewhere",
@@ -244,36 +233,16 @@ class MpiResolver:
 
     def unmerge(self, conn: Connection, merge_id: int, *, actor: str, reason: str, now: float) -> tuple[str, str]:
         """Give back exactly what a merge moved; the two are then never the same automatically."""
-        rows = dbapi.fetchall(
-            conn,
-            "SELECT surviving, retired, identifiers, resources, records, undone_at FROM record_merges WHERE id = ?",
-            [merge_id],
-        )
-        if not rows:
+        merge = record.merge(conn, merge_id)
+        if merge is None:
             raise MpiError(f"no merge {merge_id}")
-        surviving, retired, identifiers, resources, records, undone = rows[0]
-        if undone is not None:
+        if merge.undone_at is not None:
             raise MpiError(f"merge {merge_id} was already undone")
-        ids = [tuple(k) for k in orjson.loads(identifiers)]
-        moved_records = orjson.loads(records)
-        dbapi.executemany(
-            conn,
-            "UPDATE record_identifiers SET person_id = ? WHERE system = ? AND value = ? AND person_id = ?",
-            [(retired, s, v, surviving) for s, v in ids],
-        )
-        dbapi.executemany(
-            conn,
-            "UPDATE record_resources SET person_id = ? WHERE id = ? AND person_id = ?",
-            [(retired, r, surviving) for r in orjson.loads(resources)],
-        )
-        dbapi.executemany(
-            conn,
-            "UPDATE mpi_records SET person_id = ? WHERE id = ? AND person_id = ?",
-            [(retired, r, surviving) for r in moved_records],
-        )
-        dbapi.executemany(conn, "UPDATE record_persons SET merged_into = NULL WHERE id = ?", [(retired,)])
-        dbapi.executemany(conn, "UPDATE record_merges SET undone_at = ? WHERE id = ?", [(now, merge_id)])
-        for record_id in moved_records:
+        surviving, retired = merge.surviving, merge.retired
+        persons.move_identifiers(conn, merge.identifiers, surviving, retired)
+        store.assign(conn, merge.records, retired, holder=surviving)
+        record.undo_merge(conn, merge_id, merge, now)
+        for record_id in merge.records:
             store.decide(conn, record_id, surviving, False, actor, reason, now)
         _audit(conn, "mpi.unmerge", retired, surviving, retired, actor, reason, now, merge=merge_id)
         self._publish(
@@ -311,7 +280,7 @@ class MpiResolver:
         if not others:
             raise MpiError(f"record {record_id} is the only record of person {stored.person_id}: nothing to unlink")
         person = new_id(now)
-        dbapi.executemany(conn, "INSERT INTO record_persons (id, created_at) VALUES (?, ?)", [(person, now)])
+        persons.create(conn, person, now)
         self._move_record(conn, stored, person, now)
         store.place(conn, [record_id], person, state=NEW, link_source=MANUAL, probability=None, rule=OPERATOR, now=now)
         store.decide(conn, record_id, stored.person_id, False, actor, reason, now)
@@ -322,23 +291,15 @@ class MpiResolver:
     def _move_record(self, conn: Connection, stored: StoredRecord, person: str, now: float) -> None:
         """Move one source record with its MRN and, when no other record of that source stays, its resources."""
         system, _, value = stored.local_id.partition("|")
-        dbapi.executemany(
-            conn,
-            "UPDATE record_identifiers SET person_id = ? WHERE system = ? AND value = ? AND person_id = ?",
-            [(person, system, value, stored.person_id)],
-        )
+        persons.move_identifiers(conn, [(system, value)], stored.person_id, person)
         same_source = [
             r
             for r in store.of_persons(conn, [stored.person_id])
             if r.id != stored.id and r.source_system == stored.source_system
         ]
         if not same_source:
-            dbapi.executemany(
-                conn,
-                "UPDATE record_resources SET person_id = ? WHERE person_id = ? AND source_system = ?",
-                [(person, stored.person_id, stored.source_system)],
-            )
-        dbapi.executemany(conn, "UPDATE mpi_records SET person_id = ? WHERE id = ?", [(person, stored.id)])
+            record.move_source_resources(conn, stored.person_id, person, stored.source_system)
+        store.assign(conn, [stored.id], person)
 
     def _publish(self, conn: Connection, event: str, body: dict[str, Any], now: float) -> None:
         """Pass the change on to subscribing channels, with the identifiers each person holds now."""
@@ -380,17 +341,12 @@ class MpiResolver:
         review = _open_review(conn, review_id)
         store.decide(conn, review.record_id, review.candidate, False, actor, reason, now)
         store.close_reviews(conn, review.record_id, "rejected", actor, reason, now, review_id)
-        dbapi.executemany(
-            conn, "UPDATE mpi_records SET state = ? WHERE id = ? AND state = ?", [(NEW, review.record_id, REVIEW)]
-        )
+        store.set_state(conn, review.record_id, NEW, was=REVIEW)
         _audit(conn, "mpi.review.reject", review.record_id, review.candidate, None, actor, reason, now)
 
 
 def _identifiers(conn: Connection, person: str) -> list[dict[str, str]]:
-    rows = dbapi.fetchall(
-        conn, "SELECT system, value FROM record_identifiers WHERE person_id = ? ORDER BY system, value", [person]
-    )
-    return [{"system": s, "value": v} for s, v in rows]
+    return [{"system": s, "value": v} for s, v in persons.identifiers_of(conn, person)]
 
 
 def _one(conn: Connection, record_id: str) -> StoredRecord:

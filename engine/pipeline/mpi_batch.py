@@ -8,19 +8,18 @@ clustering over the MPI's records and acts on it the way an arrival would: perso
 from __future__ import annotations
 
 import csv
+import io
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO
 
 from sqlalchemy import Connection
 
 from engine.domain.mpi import clusters, features
 from engine.domain.mpi.matcher import Matcher
 from engine.pipeline.mpi import MpiResolver
-from engine.store import dbapi, record
 from engine.store import mpi as store
+from engine.store import record
 
 CSV_HEADER = ["source", "local_id", "name", "sex", "birth_date", "id_number", "phone", "address"]
 OUT_HEADER = ["source", "local_id", "person_id", "decision"]
@@ -43,39 +42,33 @@ class Summary:
     seconds: float = 0.0
 
 
-def read_people(path: Path) -> list[dict[str, str]]:
-    """Rows of the MPI CSV; raises InputError naming the file and line of the first problem."""
+def read_people(text: str, where: str) -> list[dict[str, str]]:
+    """Rows of the MPI CSV (the file's text, decoded); raises InputError naming ``where`` and the line."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    missing = [c for c in CSV_HEADER if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InputError(f"{where}:1: the header lacks {', '.join(missing)}; expected {','.join(CSV_HEADER)}")
+    rows = []
+    seen: set[tuple[str, str]] = set()
     try:
-        handle: IO[str] = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in CSV_HEADER if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"{path}:1: the header lacks {', '.join(missing)}; expected {','.join(CSV_HEADER)}")
-        rows = []
-        seen: set[tuple[str, str]] = set()
-        try:
-            for row in reader:
-                key = (row["source"] or "", row["local_id"] or "")
-                if not all(key):
-                    raise InputError(f"{path}:{reader.line_num}: source and local_id are required")
-                if key in seen:
-                    raise InputError(f"{path}:{reader.line_num}: {key[0]},{key[1]} appears twice")
-                seen.add(key)
-                rows.append(row)
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path}:{reader.line_num + 1}: not UTF-8 ({exc.reason})") from None
-        except csv.Error as exc:
-            raise InputError(f"{path}:{reader.line_num}: {exc}") from None
+        for row in reader:
+            key = (row["source"] or "", row["local_id"] or "")
+            if not all(key):
+                raise InputError(f"{where}:{reader.line_num}: source and local_id are required")
+            if key in seen:
+                raise InputError(f"{where}:{reader.line_num}: {key[0]},{key[1]} appears twice")
+            seen.add(key)
+            rows.append(row)
+    except csv.Error as exc:
+        raise InputError(f"{where}:{reader.line_num}: {exc}") from None
     return rows
 
 
-def dedupe_file(
-    matcher: Matcher, rows: Sequence[dict[str, str]], output: Path, tick: Tick | None = None
-) -> Summary:
-    """Persons for the rows of a CSV, written as ``source,local_id,person_id,decision``."""
+def dedupe_rows(
+    matcher: Matcher, rows: Sequence[dict[str, str]], tick: Tick | None = None
+) -> tuple[Summary, list[list[str]]]:
+    """Persons for the rows of a CSV: the summary and the output rows ``source,local_id,person_id,decision``
+    (OUT_HEADER first)."""
     started = time.perf_counter()
     found = []
     for row in rows:
@@ -84,13 +77,11 @@ def dedupe_file(
             tick(1)
     result = clusters.dedupe(matcher.settings, matcher.model, found)
     names: dict[int, str] = {}
-    with output.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(OUT_HEADER)
-        for row, person, decided in zip(rows, result.person, result.decision, strict=True):
-            name = names.setdefault(person, f"P{len(names) + 1:07d}")
-            writer.writerow([row["source"], row["local_id"], name, decided])
-    return _summary(len(rows), result, len(names), started)
+    out = [OUT_HEADER]
+    for row, person, decided in zip(rows, result.person, result.decision, strict=True):
+        name = names.setdefault(person, f"P{len(names) + 1:07d}")
+        out.append([row["source"], row["local_id"], name, decided])
+    return _summary(len(rows), result, len(names), started), out
 
 
 def _summary(records: int, result: clusters.Clustering, persons: int, started: float) -> Summary:
@@ -157,7 +148,7 @@ def dedupe_store(
 
 
 def all_records(conn: Connection, tick: Tick | None) -> list[store.StoredRecord]:
-    ids = [r[0] for r in dbapi.fetchall(conn, "SELECT id FROM mpi_records ORDER BY updated_at, id", [])]
+    ids = store.all_ids(conn)
     out: list[store.StoredRecord] = []
     for i in range(0, len(ids), 5000):
         part = store.by_ids(conn, ids[i : i + 5000])

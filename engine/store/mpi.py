@@ -180,6 +180,27 @@ def place(
     )
 
 
+def assign(conn: Connection, record_ids: Sequence[str], person: str, *, holder: str | None = None) -> None:
+    """Give records to a person, leaving how they were decided; with ``holder``, only those it still holds."""
+    if holder is None:
+        dbapi.executemany(conn, "UPDATE mpi_records SET person_id = ? WHERE id = ?", [(person, r) for r in record_ids])
+    else:
+        dbapi.executemany(
+            conn,
+            "UPDATE mpi_records SET person_id = ? WHERE id = ? AND person_id = ?",
+            [(person, r, holder) for r in record_ids],
+        )
+
+
+def set_state(conn: Connection, record_id: str, state: str, *, was: str) -> None:
+    dbapi.executemany(conn, "UPDATE mpi_records SET state = ? WHERE id = ? AND state = ?", [(state, record_id, was)])
+
+
+def all_ids(conn: Connection) -> list[str]:
+    """Every record's id, least recently updated first."""
+    return [r[0] for r in dbapi.fetchall(conn, "SELECT id FROM mpi_records ORDER BY updated_at, id", [])]
+
+
 def repoint(conn: Connection, surviving: str, retired: str) -> list[str]:
     """Move every record of the retired person to the surviving one; returns their ids."""
     moved = [r[0] for r in dbapi.fetchall(conn, "SELECT id FROM mpi_records WHERE person_id = ?", [retired])]

@@ -82,3 +82,65 @@ def lookup(conn: Connection, keys: Iterable[Key]) -> dict[Key, str]:
             if (system, value) in wanted:
                 found[(system, value)] = person
     return found
+
+
+def create(conn: Connection, person: str, now: float) -> None:
+    """A new enterprise person (the MPI found nobody it is)."""
+    dbapi.executemany(conn, "INSERT INTO record_persons (id, created_at) VALUES (?, ?)", [(person, now)])
+
+
+def identifiers_of(conn: Connection, person: str) -> list[Key]:
+    """The (system, value) pairs a person holds, sorted."""
+    query = "SELECT system, value FROM record_identifiers WHERE person_id = ? ORDER BY system, value"
+    return [(system, value) for system, value in dbapi.fetchall(conn, query, [person])]
+
+
+def register(conn: Connection, person: str, source_system: str, keys: Sequence[Key], now: float) -> None:
+    """Identifiers nobody holds yet, given to ``person`` as ``source_system`` sent them."""
+    dbapi.executemany(
+        conn,
+        "INSERT INTO record_identifiers (value, system, person_id, source_system, created_at) VALUES (?, ?, ?, ?, ?)",
+        [(value, system, person, source_system, now) for system, value in keys],
+    )
+
+
+def give_identifiers(conn: Connection, surviving: str, retired: str) -> list[Key]:
+    """Every identifier of the retired person to the surviving one (a merge); returns what moved."""
+    moved = identifiers_of(conn, retired)
+    dbapi.executemany(
+        conn, "UPDATE record_identifiers SET person_id = ? WHERE person_id = ?", [(surviving, retired)]
+    )
+    return moved
+
+
+def move_identifiers(conn: Connection, keys: Iterable[Key], holder: str, person: str) -> None:
+    """These identifiers, where ``holder`` holds them, to ``person``."""
+    dbapi.executemany(
+        conn,
+        "UPDATE record_identifiers SET person_id = ? WHERE system = ? AND value = ? AND person_id = ?",
+        [(person, system, value, holder) for system, value in keys],
+    )
+
+
+def identifiers_from(conn: Connection, person: str, source_system: str) -> list[Key]:
+    """The identifiers one system registered for the person or a person merged into it, oldest first."""
+    return [
+        (system, value)
+        for system, value in dbapi.fetchall(
+            conn,
+            "SELECT i.system, i.value FROM record_identifiers i JOIN record_persons p ON p.id = i.person_id"
+            " WHERE (p.id = ? OR p.merged_into = ?) AND i.source_system = ? ORDER BY i.created_at",
+            (person, person, source_system),
+        )
+    ]
+
+
+def first_values(conn: Connection, persons: Sequence[str], system: str) -> dict[str, str]:
+    """Each person's first registered identifier value of ``system`` (persons without one are absent)."""
+    found: dict[str, str] = {}
+    for i in range(0, len(persons), CHUNK):
+        part = persons[i : i + CHUNK]
+        marks = ", ".join("?" * len(part))
+        query = f"SELECT person_id, value FROM record_identifiers WHERE system = ? AND person_id IN ({marks})"
+        found.update(dbapi.fetchall(conn, query + " ORDER BY created_at DESC", (system, *part)))  # earliest wins
+    return found

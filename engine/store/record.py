@@ -226,6 +226,52 @@ def move_person(
     return merge_id
 
 
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """What one merge moved, kept so an unmerge gives back exactly that."""
+
+    surviving: str
+    retired: str
+    identifiers: list[Key]
+    resources: list[str]
+    records: list[str]  # MPI records
+    undone_at: float | None
+
+
+def merge(conn: Connection, merge_id: int) -> Merge | None:
+    rows = dbapi.fetchall(
+        conn,
+        "SELECT surviving, retired, identifiers, resources, records, undone_at FROM record_merges WHERE id = ?",
+        [merge_id],
+    )
+    if not rows:
+        return None
+    surviving, retired, identifiers, resources, records, undone = rows[0]
+    keys = [(system, value) for system, value in orjson.loads(identifiers)]
+    return Merge(surviving, retired, keys, orjson.loads(resources), orjson.loads(records), undone)
+
+
+def undo_merge(conn: Connection, merge_id: int, merge: Merge, now: float) -> None:
+    """The merge's resources back to the retired person, which stands on its own again (identifiers and MPI
+    records are given back by their own tables' helpers)."""
+    dbapi.executemany(
+        conn,
+        "UPDATE record_resources SET person_id = ? WHERE id = ? AND person_id = ?",
+        [(merge.retired, r, merge.surviving) for r in merge.resources],
+    )
+    dbapi.executemany(conn, "UPDATE record_persons SET merged_into = NULL WHERE id = ?", [(merge.retired,)])
+    dbapi.executemany(conn, "UPDATE record_merges SET undone_at = ? WHERE id = ?", [(now, merge_id)])
+
+
+def move_source_resources(conn: Connection, holder: str, person: str, source_system: str) -> None:
+    """The resources one source recorded for ``holder``, to ``person`` (an operator moved that source's record)."""
+    dbapi.executemany(
+        conn,
+        "UPDATE record_resources SET person_id = ? WHERE person_id = ? AND source_system = ?",
+        [(person, holder, source_system)],
+    )
+
+
 # --- reading -----------------------------------------------------------------------------------------------
 
 
@@ -331,19 +377,21 @@ def versions(conn: Connection, resource_id: str) -> list[tuple[int, dict[str, An
 
 
 @dataclass(frozen=True, slots=True)
-class Merge:
+class MergeEntry:
+    """One line of a person's merge history."""
+
     id: int
     retired: str
     at: float
     undone_at: float | None
 
 
-def merges_into(conn: Connection, person: str) -> list[Merge]:
+def merges_into(conn: Connection, person: str) -> list[MergeEntry]:
     """The merges that made `person` the surviving one, oldest first (undone ones too)."""
     rows = dbapi.fetchall(
         conn, "SELECT id, retired, at, undone_at FROM record_merges WHERE surviving = ? ORDER BY id", [person]
     )
-    return [Merge(*row) for row in rows]
+    return [MergeEntry(*row) for row in rows]
 
 
 def surviving_persons(conn: Connection, after: str, limit: int) -> list[str]:

@@ -11,24 +11,18 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection
 
 from engine.domain.care import (
     Assessment,
+    CareRules,
     ControlStatus,
     Evidence,
-    LabelRule,
     Period,
     Task,
-    TaskRules,
     assess,
-    compile_labels,
-    compile_tasks,
-    read_rules,
 )
 from engine.domain.care.fhir import age_in_years, parse_date
 from engine.domain.record.precedence import Rules
@@ -56,13 +50,6 @@ class Report:
         return age_in_years(self.born, self.assessment.on) if self.born else None
 
 
-@lru_cache(maxsize=4)
-def care_rules(directory: Path) -> tuple[tuple[LabelRule, ...], TaskRules]:
-    """Label and task rules of `directory` (mappings/care/), compiled once per process."""
-    labels = compile_labels(read_rules("labels", directory))
-    return tuple(labels), compile_tasks(read_rules("tasks", directory))
-
-
 def resources_of(view: PersonView) -> list[dict[str, Any]]:
     """The merged Patient and every current resource, each with meta.source naming the system that recorded it.
 
@@ -78,13 +65,13 @@ def resources_of(view: PersonView) -> list[dict[str, Any]]:
 
 
 def assess_person(
-    conn: Connection, person: str, precedence: Mapping[str, Rules], mappings: Path, on: date
+    conn: Connection, person: str, precedence: Mapping[str, Rules], rules: CareRules, on: date
 ) -> Report:
     """The assessment of `person` on `on`; tasks are planned for the calendar year of `on`."""
-    label_rules, task_rules = care_rules(mappings / "care")
+    task_rules = rules.tasks
     view = person_view(conn, person, precedence)
     period = Period(date(on.year, 1, 1), date(on.year, 12, 31))
-    result = assess(label_rules, task_rules, resources_of(view), on, period)
+    result = assess(rules.labels, task_rules, resources_of(view), on, period)
     body = view.patient.body
     targets = {
         name: tuple((m, limit, task_rules.measures[m].unit) for m, limit in c.thresholds)

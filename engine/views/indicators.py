@@ -25,87 +25,26 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import Connection
 
-from engine.domain.care import LabelRule, TaskRules, labels_of
-from engine.domain.care.control import Control, judgements
+from engine.domain.care import labels_of
+from engine.domain.care.control import judgements
 from engine.domain.care.fhir import Resource, codes, parse_date, when
 from engine.domain.care.labels import birth_date
-from engine.domain.care.match import Matcher, compile_matcher, hits_any
-from engine.domain.indicators import FACT_KINDS, Period, Resident, ServiceFact, Span
+from engine.domain.care.match import hits_any
+from engine.domain.indicators import Period, Resident, ServiceFact, Span
+from engine.domain.indicators.inputs import RecordInputs
 from engine.domain.orgs import OrgTree
 from engine.domain.record.precedence import Rules
 from engine.store import record
-from engine.views.assessment import care_rules, resources_of
+from engine.views.assessment import resources_of
 from engine.views.record_view import person_view
 
 CONTRACT_TYPE = "family-doctor-contract"  # EpisodeOfCare.type of engine/domain/contract/push.py emr_resources
 _IN_FORCE = frozenset({"active", "finished"})
 _PAGE = 500  # persons read per query while streaming the record
-
-
-@dataclass(frozen=True)
-class FollowUp:
-    """A chronic programme: the visits that are its follow-ups, and the control that judges them."""
-
-    condition: str
-    control: Control
-    visits: tuple[Matcher, ...]
-
-
-@dataclass(frozen=True)
-class RecordInputs:
-    """The rules that read indicator inputs out of a person's resources."""
-
-    label_rules: tuple[LabelRule, ...]
-    task_rules: TaskRules  # for the measures and controls follow-ups are judged by
-    labels: Mapping[str, str]  # care label code -> indicator label
-    facts: Mapping[str, tuple[Matcher, ...]]
-    follow_ups: tuple[FollowUp, ...]
-
-
-def load_inputs(mappings: Path) -> RecordInputs:
-    """The rules of `mappings` (the engine.yaml's mappings directory): care/ and indicators/inputs/record.yaml.
-
-    Raises OSError for a missing file and ValueError, naming the file, for one that is wrong."""
-    return _load_inputs(mappings.resolve())
-
-
-@lru_cache(maxsize=4)
-def _load_inputs(mappings: Path) -> RecordInputs:
-    label_rules, task_rules = care_rules(mappings / "care")
-    file = mappings / "indicators" / "inputs" / "record.yaml"
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{file}: {exc}") from None
-    known = {rule.code for rule in label_rules}
-    unknown = sorted(set(data.get("labels", {})) - known)
-    if unknown:
-        raise ValueError(f"{file}: labels: no care label {', '.join(unknown)} in {mappings / 'care' / 'labels.yaml'}")
-    kinds = set(FACT_KINDS) - {"follow_up"}
-    wrong = sorted(set(data.get("facts", {})) - kinds)
-    if wrong:
-        raise ValueError(f"{file}: facts: unknown kind {', '.join(wrong)}; expected one of {', '.join(sorted(kinds))}")
-    follow_ups = []
-    for condition, spec in (data.get("follow_ups") or {}).items():
-        control = task_rules.controls.get(spec.get("control"))
-        if control is None or not spec.get("visits"):
-            controls = ", ".join(task_rules.controls)
-            raise ValueError(f"{file}: follow_ups.{condition}: needs visits: and a control: (one of {controls})")
-        follow_ups.append(FollowUp(condition, control, tuple(compile_matcher(m) for m in spec["visits"])))
-    return RecordInputs(
-        label_rules=label_rules,
-        task_rules=task_rules,
-        labels=dict(data.get("labels", {})),
-        facts={kind: tuple(compile_matcher(m) for m in specs) for kind, specs in data.get("facts", {}).items()},
-        follow_ups=tuple(follow_ups),
-    )
 
 
 def residents_from_record(

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from engine.domain.care import LabelRule, TaskRules, compile_labels, compile_tasks, read_rules
+from engine.domain.care import LabelRule, TaskRules
+from tests.care.rules import shipped_care
 
 
 @pytest.fixture(scope="session")
 def label_rules() -> list[LabelRule]:
-    return compile_labels(read_rules("labels"))
+    return list(shipped_care().labels)
 
 
 @pytest.fixture(scope="session")
 def task_rules() -> TaskRules:
-    return compile_tasks(read_rules("tasks"))
+    return shipped_care().tasks

@@ -10,10 +10,10 @@ import orjson
 import pytest
 
 from engine.config import TaskEventsSource
-from engine.domain.care.load import RULES_DIR
 from engine.pipeline.care_events import CareEvents
 from engine.pipeline.care_loop import CareLoop
 from engine.store import care_tasks, dbapi
+from tests.care.rules import shipped_care
 from tests.care.test_task_store import Store, hypertensive
 
 
@@ -30,7 +30,7 @@ def loop() -> CareLoop:
         },
         node="test",
     )
-    return CareLoop(events, care_rules=RULES_DIR)
+    return CareLoop(events, care_rules=shipped_care())
 
 
 def refresh(store: Store, on: str) -> None:

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import Engine
 
 from engine.domain.care import TaskState
-from engine.domain.care.load import RULES_DIR
 from engine.domain.mapping.result import Mapped, Resource
 from engine.pipeline.care_tasks import TaskChange, refresh
 from engine.pipeline.record import apply
 from engine.store import care_tasks
 from engine.store.database import migrate, open_engine
+from tests.care.rules import shipped_care
 from tests.record.people import HIS, HIS_MRN, PHS, message, mrn, patient, resident, source
 from tests.support.mpi import shipped_resolver
 
@@ -82,7 +82,7 @@ class Store:
 
     def refresh(self, on: str) -> list[TaskChange]:
         with self.engine.begin() as conn:
-            return refresh(conn, care_tasks.persons(conn), date.fromisoformat(on), time.time(), RULES_DIR)
+            return refresh(conn, care_tasks.persons(conn), date.fromisoformat(on), time.time(), shipped_care())
 
     def tasks(self, state: TaskState | None = None) -> list[care_tasks.StoredTask]:
         with self.engine.connect() as conn:

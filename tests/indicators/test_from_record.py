@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +24,17 @@ from engine.config.indicators import SHIPPED as DEFINITIONS
 from engine.config.indicators import load_indicators
 from engine.config.orgs import SHIPPED as REGISTRY
 from engine.config.orgs import load_organisations
+from engine.config.rules import load_rules
 from engine.domain.contract import Contract, Doctor, Period, Status, Team
 from engine.domain.contract import Resident as ContractResident
 from engine.domain.contract.uhr import record_resources
 from engine.domain.indicators import Resident, Row, ServiceFact, Span, compute, parse_period
+from engine.domain.indicators.inputs import RecordInputs
 from engine.domain.mapping.result import RESIDENT_ID_SYSTEM, Mapped, Resource
 from engine.domain.orgs import OrgTree
 from engine.pipeline.record import Provenance, apply
 from engine.store.database import migrate, open_engine
-from engine.views.indicators import load_inputs, resident_of, residents_from_record
+from engine.views.indicators import resident_of, residents_from_record
 from tests.support.mpi import shipped_resolver
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
@@ -43,6 +46,14 @@ ZHANG = "360426195803120015"
 LI = "360426196007040027"
 CHEN = "360426197001010032"
 CHENGGUAN, DONGXI, BAISHI = "339901101", "339901102", "339901103"
+
+
+@cache
+def load_inputs() -> RecordInputs:
+    """The shipped record inputs, compiled as the configuration loader compiles them."""
+    rules, errors = load_rules(MAPPINGS)
+    assert rules.record_inputs is not None, errors
+    return rules.record_inputs
 
 
 def _ref(kind: str, local: str) -> dict[str, str]:
@@ -176,7 +187,7 @@ def store(store_url: str) -> Iterator[Engine]:
 def _residents(store: Engine) -> dict[str, Resident]:
     """Keyed by birth year: the person ids are the store's own."""
     with store.connect() as conn:
-        people = list(residents_from_record(conn, {}, registry(), load_inputs(MAPPINGS), PERIOD))
+        people = list(residents_from_record(conn, {}, registry(), load_inputs(), PERIOD))
     return {str(p.birth_date.year if p.birth_date else None): p for p in people}
 
 
@@ -185,7 +196,7 @@ def _rows(store: Engine, code: str) -> dict[str, tuple[int, int]]:
     definitions, errors = load_indicators(DEFINITIONS)
     assert not errors, errors
     with store.connect() as conn:
-        residents = residents_from_record(conn, {}, registry(), load_inputs(MAPPINGS), PERIOD)
+        residents = residents_from_record(conn, {}, registry(), load_inputs(), PERIOD)
         rows: list[Row] = compute([d for d in definitions if d.code == code], residents, PERIOD, registry())
     return {r.team or r.org: (r.numerator, r.denominator) for r in rows}
 
@@ -242,7 +253,7 @@ def _uncontracted(*visits: Resource) -> Resident:
     """resident_of on resources as resources_of gives them: the merged Patient first, here without an institution."""
     merged = {**patient(CHEN, "陈建军", "male", "1970-01-01").body, "id": "p1"}
     resources = [merged, *(v.body for v in visits)]
-    return resident_of("p1", resources, registry(), load_inputs(MAPPINGS), PERIOD)
+    return resident_of("p1", resources, registry(), load_inputs(), PERIOD)
 
 
 def test_without_a_managing_organisation_the_latest_visits_institution_holds_the_record() -> None:

@@ -15,8 +15,8 @@ import pytest
 import yaml
 from fhir.resources.R4B import get_fhir_model_class
 
-from engine.config.mappings import load_mappings
-from engine.domain.mapping import MappingSet, load_table
+from engine.config.mappings import load_mappings, load_table
+from engine.domain.mapping import MappingSet
 from engine.pipeline.mapping import map_file
 from engine.runtime.mapping_tests import run_case
 

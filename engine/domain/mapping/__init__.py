@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from .compiler import INPUTS, Located, Mapping, Reader, Source, compile_mapping
 from .errors import BadValue, CompileError, MappingError, NoMapping
 from .result import MRN_TYPE, RESIDENT_ID_SYSTEM, Event, Mapped, Resource
-from .tables import Code, CodeTable, load_table, table_from_csv, table_from_data
+from .tables import Code, CodeTable, table_from_csv, table_from_data
 
 __all__ = [
     "INPUTS",
@@ -37,7 +37,6 @@ __all__ = [
     "Resource",
     "Source",
     "compile_mapping",
-    "load_table",
     "table_from_csv",
     "table_from_data",
 ]

@@ -1,14 +1,12 @@
-"""Code tables: a source's local codes -> standard codes, read from YAML or CSV files in mappings/tables/."""
+"""Code tables: a source's local codes -> standard codes, from the YAML or CSV files of mappings/tables/ (read by
+engine/config/mappings.py)."""
 
 from __future__ import annotations
 
 import csv
 import io
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from .errors import CompileError
 
@@ -109,9 +107,3 @@ def table_from_csv(name: str, text: str) -> CodeTable:
         meta["ignore_case"] = meta["ignore_case"].lower() in ("true", "yes", "1")
     return table_from_data(name, meta)
 
-
-def load_table(file: Path) -> CodeTable:
-    text = file.read_text(encoding="utf-8")
-    if file.suffix == ".csv":
-        return table_from_csv(file.stem, text)
-    return table_from_data(file.stem, yaml.safe_load(text))
