@@ -8,7 +8,8 @@ from pathlib import Path
 from tests.support.corpus import CORPUS
 from tests.support.daemon import Daemon, free_port, wait_until, write_config
 from tests.support.emr import RunningEmr
-from tests.support.http import journal, request
+from tests.support.http import request
+from tests.support.store_view import journal
 
 PATIENTS = (CORPUS / "smart-sample-bulk-fhir" / "Patient.000.ndjson").read_text(encoding="utf-8").splitlines()
 

@@ -12,7 +12,8 @@ import pytest
 
 from tests.support.corpus import CORPUS, one
 from tests.support.daemon import Daemon, free_port, wait_until, write_config
-from tests.support.http import journal, request
+from tests.support.http import request
+from tests.support.store_view import journal
 
 CDA = one("hl7-c-cda-examples/Unstructured/CDA with Embedded Text plain/CDA_Embedded_Text_Plain_Surgical_Consult.xml")
 XXE = b"""<?xml version="1.0"?>
