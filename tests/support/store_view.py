@@ -54,9 +54,9 @@ def messages(config: Path, *, channel: str | None = None) -> list[dict[str, Any]
     ]
 
 
-def journal(config: Path) -> list[dict[str, Any]]:
-    """Every journaled message, oldest first."""
-    return sorted(messages(config), key=lambda r: r["id"])
+def journal(config: Path, *, channel: str | None = None) -> list[dict[str, Any]]:
+    """Every journaled message (or one channel's), oldest first."""
+    return sorted(messages(config, channel=channel), key=lambda r: r["id"])
 
 
 def destination_statuses(config: Path, *, channel: str | None = None) -> list[str]:
