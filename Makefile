@@ -22,9 +22,14 @@ $(VENV)/.bench: $(STAMP)
 run: $(STAMP)
 	$(BIN)/huitong demo
 
+# The suite on every core (a test file's tests stay on one worker, so a module's daemon starts once), then the
+# tests marked after_everything over the logs all workers wrote to one shared directory.
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	logs=$$(mktemp -d) && export HUITONG_TEST_LOG_DIR=$$logs && \
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not after_everything" && \
+	$(BIN)/python -m pytest -m after_everything; \
+	status=$$?; rm -rf $$logs; exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

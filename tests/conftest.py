@@ -17,10 +17,18 @@ POSTGRES_URL = os.environ.get("HUITONG_TEST_POSTGRES_URL")
 
 
 @pytest.fixture(scope="session")
-def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every log this run writes (daemons and in-process) lands here; the masking test reads all of it."""
-    path = tmp_path_factory.getbasetemp() / "logs"
-    path.mkdir(exist_ok=True)
+def run_log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where every log of the run lands: $HUITONG_TEST_LOG_DIR when `make test` shares it between the xdist
+    workers and the later `after_everything` run, else the session's own temporary directory."""
+    shared = os.environ.get("HUITONG_TEST_LOG_DIR")
+    return Path(shared) if shared else tmp_path_factory.getbasetemp() / "logs"
+
+
+@pytest.fixture(scope="session")
+def log_dir(run_log_dir: Path) -> Path:
+    """This process's logs (daemons and in-process), a folder per xdist worker so two workers never share a file."""
+    path = run_log_dir / os.environ.get("PYTEST_XDIST_WORKER", "main")
+    path.mkdir(parents=True, exist_ok=True)
     return path
 
 

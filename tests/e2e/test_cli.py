@@ -6,7 +6,6 @@ import json
 import re
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,9 @@ from engine.connectors.mllp.client import exchange
 from engine.store.database import open_engine
 from engine.store.schema import audit
 from tests.support.corpus import CORPUS
-from tests.support.daemon import HUITONG, Daemon, free_port, huitong, write_config
+from tests.support.daemon import HUITONG, Daemon, free_port, huitong, wait_until, write_config
 from tests.support.messages import adt
+from tests.support.store_view import destination_statuses
 
 MISTAKES = {
     "unknown key": (
@@ -88,10 +88,8 @@ def test_send_messages_show_and_stats_tell_what_happened(tmp_path: Path, log_dir
         sent = huitong("send", str(good), str(other), "--to", f"127.0.0.1:{port}")
         assert sent.returncode == 0, sent.stderr
         assert [line.split()[0] for line in sent.stdout.splitlines()] == ["AA", "AA"]
-        for _ in range(100):
-            stats = json.loads(huitong("stats", "--json", config=config).stdout)
-            if stats.get("cli", {}).get("sent") == 1:
-                break
+        wait_until(lambda: destination_statuses(config) == ["SENT"])
+        stats = json.loads(huitong("stats", "--json", config=config).stdout)
     assert stats["cli"] == {
         "received": 2,
         "processed": 1,
@@ -153,10 +151,7 @@ def test_reprocess_by_id_and_by_filter_runs_messages_again_and_is_audited(tmp_pa
     by_filter = huitong("messages", "reprocess", "--channel", "again", "--status", "filtered", config=config)
     assert by_filter.stdout.startswith("reprocessing 1 message(s)"), by_filter.stdout
     with Daemon(config, ports=(port,)):
-        for _ in range(100):
-            if len(list(out.glob("*.hl7"))) == 2:
-                break
-            time.sleep(0.1)
+        wait_until(lambda: len(list(out.glob("*.hl7"))) == 2)
     assert sorted(p.name.split("_")[-1] for p in out.glob("*.hl7")) == ["REP0001.hl7", "REP0002.hl7"]
     engine = open_engine(f"sqlite:///{tmp_path / 'store.db'}")
     with engine.connect() as conn:

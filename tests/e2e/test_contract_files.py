@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tests.contract.conftest import SAMPLES
 from tests.support.daemon import Daemon, huitong, wait_until, write_config
+from tests.support.store_view import destination_statuses
 
 BROKEN = b"""<?xml version="1.0" encoding="UTF-8"?>
 <FamilyDoctorContract vendor="bsoft-scm"><ContractId>SC-BAD</ContractId><Version>one</Version></FamilyDoctorContract>
@@ -62,9 +63,7 @@ def test_a_dropped_contract_is_passed_on_once_even_when_dropped_again(
         [first] = wait_until(lambda: list(out.glob("*.json")), timeout=30)
         shutil.copy(SAMPLES / "signing.xml", inbox / "b.xml")  # the same export, dropped again
         wait_until(lambda: not list(inbox.glob("*.xml")), timeout=30)
-        wait_until(
-            lambda: "SENT" in huitong("messages", "list", "--channel", "phs-contract-files", config=config).stdout
-        )
+        wait_until(lambda: "SENT" in destination_statuses(config, channel="phs-contract-files"))
     body = json.loads(first.read_text(encoding="utf-8"))
     assert (body["event"], body["contract"]["contract_id"]) == ("contract.signed", "SC3604262025000101")
     assert len(list(out.glob("*.json"))) == 1
@@ -80,12 +79,7 @@ def test_a_file_that_breaks_the_schema_is_refused_by_name_and_the_next_one_goes_
         shutil.copy(SAMPLES / "termination.xml", inbox / "b.xml")
         wait_until(lambda: list(out.glob("*.json")), timeout=30)
         listing = wait_until(
-            lambda: (
-                text
-                if "DEAD"
-                in (text := huitong("messages", "list", "--channel", "phs-contract-files", config=config).stdout)
-                else None
-            ),
+            lambda: (s if "DEAD" in (s := destination_statuses(config, channel="phs-contract-files")) else None),
             timeout=30,
         )
     assert "DEAD" in listing

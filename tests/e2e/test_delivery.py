@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -13,11 +12,8 @@ from tests.support.daemon import Daemon, free_port, huitong, wait_until, write_c
 from tests.support.faults import outage_of_delivery_results, set_outage
 from tests.support.messages import adt, field
 from tests.support.mllp_peer import MllpPeer
-
-
-def statuses(config: Path) -> list[str]:
-    done = huitong("messages", "list", "--json", "--limit", "1000", config=config)
-    return [d["status"] for row in json.loads(done.stdout) for d in row["destinations"]]
+from tests.support.store_view import destination_statuses as statuses
+from tests.support.store_view import messages
 
 
 def setup(tmp_path: Path, store_url: str, log_dir: Path, peer_port: int, **dest: object) -> tuple[Path, int]:
@@ -106,7 +102,7 @@ def test_an_AR_from_the_destination_is_dead_at_once_and_AE_is_retried(
         wait_until(lambda: sorted(statuses(config)) == ["DEAD", "DEAD", "SENT"])
         rows = {
             r["control_id"]: r["destinations"][0]
-            for r in json.loads(huitong("messages", "list", "--json", config=config).stdout)
+            for r in messages(config)
         }
     assert rows["REJECT1"]["attempts"] == 1 and rows["REJECT1"]["last_error"].startswith("AR")
     assert rows["ERROR01"]["attempts"] == 3 and rows["ERROR01"]["last_error"].startswith("AE")

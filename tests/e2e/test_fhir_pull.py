@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.support.corpus import CORPUS
 from tests.support.daemon import Daemon, wait_until, write_config
 from tests.support.emr import RunningEmr
-from tests.support.http import journal
+from tests.support.store_view import journal
 
 NDJSON = CORPUS / "smart-sample-bulk-fhir" / "Patient.000.ndjson"
 IDS = [json.loads(line)["id"] for line in NDJSON.read_text(encoding="utf-8").splitlines()]

@@ -10,7 +10,8 @@ import pytest
 
 from tests.support.corpus import CORPUS
 from tests.support.daemon import Daemon, free_port, write_config
-from tests.support.http import journal, request
+from tests.support.http import request
+from tests.support.store_view import journal
 
 TOKEN = "s3cret-token"
 PATIENTS = (CORPUS / "smart-sample-bulk-fhir" / "Patient.000.ndjson").read_text(encoding="utf-8").splitlines()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from engine.domain.formats.hl7v2 import canonical, split_messages
 from tests.support.corpus import one
-from tests.support.daemon import Daemon, huitong, wait_until, write_config
+from tests.support.daemon import Daemon, wait_until, write_config
+from tests.support.store_view import messages
 
 
 def test_dropped_files_are_journaled_moved_and_delivered(store_url: str, tmp_path: Path, log_dir: Path) -> None:
@@ -34,7 +34,7 @@ def test_dropped_files_are_journaled_moved_and_delivered(store_url: str, tmp_pat
     expected = [canonical(m) for m in split_messages(batch) + split_messages(oru)]
     with Daemon(config, command=("daemon",)):
         wait_until(lambda: len(list(out.glob("*.hl7"))) == len(expected))
-        rows = json.loads(huitong("messages", "list", "--json", config=config).stdout)
+        rows = messages(config)
     assert sorted(p.name for p in (inbox / "done").iterdir()) == ["a_batch.hl7", "b_oru.hl7"]
     assert [p.name for p in (inbox / "error").iterdir()] == ["c_bad.hl7"]
     assert (inbox / "ignored.txt").exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -15,9 +14,10 @@ import pytest
 from engine.connectors.mllp.client import Connection
 from engine.domain.formats.hl7v2 import canonical, read_ack, read_header, split_messages
 from tests.support.corpus import SAMPLES, one
-from tests.support.daemon import Daemon, free_port, huitong, wait_until, write_config
+from tests.support.daemon import Daemon, free_port, wait_until, write_config
 from tests.support.messages import adt
 from tests.support.mllp_peer import MllpPeer
+from tests.support.store_view import messages as messages_json
 
 MLLP_SEND = str(Path(sys.executable).with_name("mllp_send"))
 
@@ -84,12 +84,6 @@ def mllp_send(path: Path, port: int) -> list[str]:
     )
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     return [line for line in done.stdout.decode("latin-1").split("\n") if line.strip()]
-
-
-def messages_json(config: Path, *extra: str) -> list[dict]:
-    done = huitong("messages", "list", "--json", "--limit", "10000", *extra, config=config)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 @pytest.mark.parametrize(("name", "data"), sent_files(), ids=[n for n, _ in sent_files()])

@@ -9,6 +9,7 @@ from pathlib import Path
 from engine.connectors.mllp.client import exchange
 from tests.support.corpus import SAMPLES
 from tests.support.daemon import Daemon, free_port, huitong, wait_until, write_config
+from tests.support.store_view import destination_statuses
 
 ADT = (SAMPLES / "hl7v2" / "adt_a04_gb18030.hl7").read_bytes()
 RESIDENT_ID = "110101199003071233"  # PID-3 of the sample
@@ -54,7 +55,7 @@ def test_a_registration_without_the_resident_id_joins_the_person_and_subscribers
     with Daemon(config, ports=(county, township)):
         [ack] = exchange("127.0.0.1", county, [ADT])
         assert b"MSA|AA|" in ack
-        wait_until(lambda: "SENT" in huitong("messages", "list", "--channel", "county", config=config).stdout)
+        wait_until(lambda: "SENT" in destination_statuses(config, channel="county"))
         [ack] = exchange("127.0.0.1", township, [TOWNSHIP])
         assert b"MSA|AA|" in ack
         events = wait_until(lambda: list(outbox.glob("*.json")), timeout=30)

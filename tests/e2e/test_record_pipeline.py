@@ -13,6 +13,7 @@ import yaml
 from engine.connectors.mllp.client import exchange
 from tests.support.corpus import SAMPLES
 from tests.support.daemon import Daemon, free_port, huitong, wait_until, write_config
+from tests.support.store_view import destination_statuses, messages
 
 CN = Path(__file__).resolve().parents[2] / "mappings" / "tests" / "hl7v2" / "cn"
 ADT = (SAMPLES / "hl7v2" / "adt_a04_gb18030.hl7").read_bytes()
@@ -36,11 +37,6 @@ def setup(tmp_path: Path, store_url: str, log_dir: Path) -> tuple[Path, int]:
         log_dir / f"record-{tmp_path.name}.jsonl",
     )
     return config, port
-
-
-def destination_statuses(config: Path) -> list[str]:
-    done = huitong("messages", "list", "--json", config=config)
-    return [d["status"] for row in json.loads(done.stdout) for d in row["destinations"]]
 
 
 def test_an_adt_sent_over_mllp_lands_in_the_record_of_its_resident(
@@ -83,7 +79,7 @@ def test_a_value_its_mapping_cannot_use_is_left_out_and_messages_show_names_the_
         acks = list(exchange("127.0.0.1", port, [bad, ORU]))
         assert all(b"MSA|AA|" in a for a in acks)  # accepted: the journal has it, the mapping runs later
         wait_until(lambda: destination_statuses(config) == ["SENT", "SENT"])
-    [first, _] = json.loads(huitong("messages", "list", "--json", config=config).stdout)[::-1]
+    [first, _] = messages(config)[::-1]
     shown = json.loads(huitong("messages", "show", str(first["id"]), "--json", config=config).stdout)
     [record] = shown["destinations"]
     assert record["response"].startswith("mapped with notes:")

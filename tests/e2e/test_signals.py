@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
@@ -11,8 +10,9 @@ import yaml
 
 from engine.connectors.mllp.client import Connection, exchange
 from engine.domain.formats.hl7v2 import read_ack
-from tests.support.daemon import Daemon, free_port, huitong, wait_port, wait_until, write_config
+from tests.support.daemon import Daemon, free_port, wait_port, wait_until, write_config
 from tests.support.messages import adt
+from tests.support.store_view import messages
 
 
 def ask(conn: Connection, payload: bytes) -> str:
@@ -46,7 +46,7 @@ def test_sigterm_while_messages_flow_exits_0_and_every_acked_message_is_journale
     time.sleep(1.0)
     assert daemon.stop() == 0
     sender.join(10)
-    rows = json.loads(huitong("messages", "list", "--json", "--limit", "100000", config=config).stdout)
+    rows = messages(config)
     journaled = {r["control_id"] for r in rows}
     assert acked and set(acked) <= journaled
     assert all(r["status"] == "PROCESSED" for r in rows)
@@ -82,13 +82,13 @@ def test_sighup_reloads_changed_channels_and_keeps_other_connections(tmp_path: P
 
         (tmp_path / "channels" / "c.yaml").write_text("channel: c\nsource: {type: mllp, listen: nowhere}\n")
         daemon.hup()
-        time.sleep(1.0)
+        log_file = log_dir / "sighup.jsonl"
+        wait_until(lambda: "reload refused" in log_file.read_text(encoding="utf-8"))  # the reload was tried
         assert ask(kept, adt("STILL01")) == "AA"  # a bad configuration is refused; everything keeps running
         assert read_ack(next(exchange("127.0.0.1", c_port, [adt("STILL02")]))).code == "AA"
 
         def status_of(control_id: str) -> str:
-            rows = json.loads(huitong("messages", "list", "--json", config=config).stdout)
-            return next(r["status"] for r in rows if r["control_id"] == control_id)
+            return next(r["status"] for r in messages(config) if r["control_id"] == control_id)
 
         wait_until(lambda: status_of("FILTER1") != "RECEIVED", timeout=10)
         assert status_of("FILTER1") == "FILTERED"  # channel b runs its new filter

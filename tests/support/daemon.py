@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -13,6 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
+from sqlalchemy import create_engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 HUITONG = str(Path(sys.executable).with_name("huitong"))
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"  # the shipped mappings
@@ -67,14 +69,21 @@ def write_config(root: Path, store_url: str, channels: dict[str, dict], log_file
     return config
 
 
-def _migrated(path: Path) -> bool:
-    if not path.exists():
-        return False
+def _migrated(url: str) -> bool:
+    """Whether the store has its tables; a SQLite file is opened read-only, so asking does not make one."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.exists():
+            return False
+        url = f"sqlite:///file:{path}?mode=ro&uri=true"
+    engine = create_engine(url, poolclass=NullPool)
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as conn:
-            return bool(conn.execute("SELECT version_num FROM alembic_version").fetchall())
-    except sqlite3.Error:  # being made: the table is not there yet, or the file is locked for the migration
+        with engine.connect() as conn:
+            return bool(conn.exec_driver_sql("SELECT version_num FROM alembic_version").fetchall())
+    except SQLAlchemyError:  # being made: the table is not there yet, or the file is locked for the migration
         return False
+    finally:
+        engine.dispose()
 
 
 class Daemon:
@@ -102,15 +111,12 @@ class Daemon:
         return self
 
     def _wait_for_the_store(self, timeout: float = 20.0) -> None:
-        """Until the daemon has made its SQLite store: the read commands a test polls with do not make one."""
+        """Until the daemon has migrated its store, so that a test reading it finds the tables."""
         store = yaml.safe_load(self.config.read_text()).get("store", "")
-        if not store.startswith("sqlite:///"):
-            return
-        path = Path(store.removeprefix("sqlite:///"))
         deadline = time.monotonic() + timeout
-        while not _migrated(path):
+        while not _migrated(store):
             if time.monotonic() > deadline or (self.proc is not None and self.proc.poll() is not None):
-                raise TimeoutError(f"no store at {path}")
+                raise TimeoutError(f"no store at {store}")
             time.sleep(0.02)
 
     def stop(self, timeout: float = 30.0) -> int:

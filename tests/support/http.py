@@ -6,10 +6,7 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-from tests.support.daemon import huitong
 
 
 @dataclass(frozen=True)
@@ -33,10 +30,3 @@ def request(
             return Answer(response.status, response.read())
     except urllib.error.HTTPError as error:
         return Answer(error.code, error.read())
-
-
-def journal(config: Path) -> list[dict[str, Any]]:
-    """Every journaled message, oldest first."""
-    done = huitong("messages", "list", "--json", "--limit", "10000", config=config)
-    assert done.returncode == 0, done.stderr
-    return sorted(json.loads(done.stdout), key=lambda r: r["id"])
