@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import orjson
+import structlog
 from sqlalchemy import Connection, Engine, func, select
 
 from engine.config import ChannelSpec, EngineConfig, FhirDestination, RecordDestination
@@ -30,7 +31,6 @@ from engine.domain.outcome import PENDING_DELIVERY, DeliveryStatus, MessageStatu
 from engine.domain.routing import type_matches
 from engine.pipeline.mapping import map_message
 from engine.runtime.delivery import DeliveryWorker
-from engine.runtime.logging import get_logger
 from engine.runtime.progress import Progress
 from engine.runtime.wiring import Wiring, routes_of
 from engine.runtime.writer import StoreWriter
@@ -40,7 +40,7 @@ from engine.store import source_state
 from engine.store.schema import messages
 from engine.store.schema import outbox as outbox_table
 
-log = get_logger("huitong.backfill")
+log = structlog.get_logger("huitong.backfill")
 
 BATCH = 200  # messages per transaction: a running daemon's intake waits at most one such commit
 PAUSE = 0.02  # seconds between batches, so the daemon's own transactions get the store in between

@@ -13,19 +13,19 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
+import structlog
 from sqlalchemy import Connection, Engine
 
 from engine.config import ChannelSpec, EngineConfig, load_config
 from engine.runtime import retention
 from engine.runtime.channels import RunningChannel
-from engine.runtime.logging import get_logger
 from engine.runtime.record_process import record_destinations
 from engine.runtime.wiring import Wiring, routes_of
 from engine.sources import ChannelStartError
 from engine.store import care_tasks, locks
 from engine.store.database import migrate, open_engine
 
-log = get_logger("huitong.daemon")
+log = structlog.get_logger("huitong.daemon")
 
 # Another node may be processing a RECEIVED message this recently; only older ones are swept up.
 SHARED_STORE_SWEEP_AGE = 30.0

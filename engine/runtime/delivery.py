@@ -9,6 +9,7 @@ import functools
 import time
 from datetime import datetime
 
+import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Connection
 
@@ -18,11 +19,10 @@ from engine.domain.masking import mask_text
 from engine.domain.outcome import DeliveryStatus
 from engine.domain.retry import RetryPolicy
 from engine.pipeline.stages import Stage
-from engine.runtime.logging import get_logger
 from engine.runtime.writer import StoreWriter
 from engine.store import outbox
 
-log = get_logger("huitong.delivery")
+log = structlog.get_logger("huitong.delivery")
 
 
 class DeliveryWorker:

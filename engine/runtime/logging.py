@@ -66,7 +66,3 @@ def configure(level: str = "info", fmt: str = "auto", file: str | None = None, s
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-
-
-def get_logger(name: str) -> Any:
-    return structlog.get_logger(name)

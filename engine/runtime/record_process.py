@@ -15,13 +15,14 @@ import signal
 import sys
 import threading
 
+import structlog
+
 from engine.config import EngineConfig
 from engine.pipeline import stages
-from engine.runtime.logging import get_logger
 from engine.runtime.wiring import Wiring
 from engine.store.database import open_engine
 
-log = get_logger("huitong.record")
+log = structlog.get_logger("huitong.record")
 
 IDLE_LOOK = 1.0  # seconds between looks when the daemon has said nothing
 

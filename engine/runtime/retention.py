@@ -7,15 +7,15 @@ import functools
 import time
 from collections.abc import Sequence
 
+import structlog
 from sqlalchemy import Engine
 
 from engine.config.models import ChannelSpec
 from engine.pipeline.retention import Pruned, audited, step, would_prune
-from engine.runtime.logging import get_logger
 from engine.runtime.writer import StoreWriter
 from engine.store.database import reclaim
 
-log = get_logger("huitong.retention")
+log = structlog.get_logger("huitong.retention")
 EVERY = 3600.0  # seconds between the daemon's runs
 
 

@@ -21,17 +21,17 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import structlog
 from sqlalchemy import Connection, Engine
 
 from engine.domain.routing import ChannelRoutes
 from engine.pipeline.process import Woken, commit_intake, process_received
-from engine.runtime.logging import get_logger
 from engine.store import journal, source_state
 from engine.store.database import WRITER
 from engine.store.journal import JournalEntry
 
 T = TypeVar("T")
-log = get_logger("huitong.writer")
+log = structlog.get_logger("huitong.writer")
 
 IntakeDone = Callable[[Exception | None], None]
 
