@@ -43,11 +43,19 @@ V2_TYPES = frozenset(
         "ADT_A04",
         "ADT_A05",
         "ADT_A08",
+        "ADT_A09",
+        "ADT_A10",
         "ADT_A11",
         "ADT_A13",
+        "ADT_A14",
+        "ADT_A15",
+        "ADT_A16",
         "ADT_A28",
         "ADT_A31",
         "ADT_A40",
+        "ADT_A41",
+        "ADT_A47",
+        "ADT_A60",
         "ORU_R01",
         "VXU_V04",
         "ORM_O01",
@@ -258,8 +266,8 @@ Every fact on either side that the other lacks is explained below.
 
 Inputs: every case of Microsoft FHIR-Converter's functional tests (`tests/corpus/microsoft-fhir-converter/
 test-cases.csv`, commit `70fd328`) whose kind is Ccda, or whose HL7 v2 message type is one Huitong maps
-(ADT A01/A02/A03/A04/A05/A08/A11/A13/A28/A31/A40, ORU^R01, VXU^V04, ORM^O01, OML^O21, REF^I12/I14). The
-input
+(ADT A01/A02/A03/A04/A05/A08/A09/A10/A11/A13/A14/A15/A16/A28/A31/A40/A41/A47/A60, ORU^R01, VXU^V04,
+ORM^O01, OML^O21, REF^I12/I14). The input
 is mapped by Huitong's engine (C-CDA: `mappings/cda/ccda.yaml`; HL7 v2: the first mapping that takes the
 message) and compared with FHIR-Converter's expected bundle (for C-CDA without its last entry, the
 DocumentReference that its own test drops too).
