@@ -43,11 +43,19 @@ V2_TYPES = frozenset(
         "ADT_A04",
         "ADT_A05",
         "ADT_A08",
+        "ADT_A09",
+        "ADT_A10",
         "ADT_A11",
         "ADT_A13",
+        "ADT_A14",
+        "ADT_A15",
+        "ADT_A16",
         "ADT_A28",
         "ADT_A31",
         "ADT_A40",
+        "ADT_A41",
+        "ADT_A47",
+        "ADT_A60",
         "ORU_R01",
         "VXU_V04",
         "ORM_O01",
@@ -230,7 +238,9 @@ FIELDS = "\n".join(
         "| Observation | code; value (valueQuantity value as a number, valueString, valueInteger); value.coded (the "
         "codes of valueCodeableConcept); valueQuantity unit; effective (effectiveDateTime or effectivePeriod.start) |",
         "| Immunization | vaccineCode; occurrenceDateTime |",
-        "| ServiceRequest | code |",
+        "| ServiceRequest | code; authoredOn; occurrence (occurrenceDateTime or occurrencePeriod.start) |",
+        "| AllergyIntolerance | code; onset (onsetDateTime) |",
+        "| Procedure | code; performed (performedDateTime or performedPeriod.start) |",
     ]
 )
 
@@ -256,7 +266,8 @@ Every fact on either side that the other lacks is explained below.
 
 Inputs: every case of Microsoft FHIR-Converter's functional tests (`tests/corpus/microsoft-fhir-converter/
 test-cases.csv`, commit `70fd328`) whose kind is Ccda, or whose HL7 v2 message type is one Huitong maps
-(ADT A01/A02/A03/A04/A05/A08/A11/A13/A28/A31/A40, ORU^R01, VXU^V04, ORM^O01, OML^O21, REF^I12/I14). The input
+(ADT A01/A02/A03/A04/A05/A08/A09/A10/A11/A13/A14/A15/A16/A28/A31/A40/A41/A47/A60, ORU^R01, VXU^V04,
+ORM^O01, OML^O21, REF^I12/I14). The input
 is mapped by Huitong's engine (C-CDA: `mappings/cda/ccda.yaml`; HL7 v2: the first mapping that takes the
 message) and compared with FHIR-Converter's expected bundle (for C-CDA without its last entry, the
 DocumentReference that its own test drops too).
@@ -272,10 +283,11 @@ Facts are multisets: two Observations with the same code are two facts.
 figure the bar applies to. **Jaccard** is |agreed| / |ours ∪ theirs|: a fact only we emit counts against us as
 much as a fact only they emit. Both are reported because they answer different questions: most facts only we
 emit come from sections FHIR-Converter's template for the given document type does not read (see "Why the
-differences"), which recall does not punish and Jaccard does. Coded concepts (Condition, Observation and
-ServiceRequest code, Observation value.coded, vaccineCode) agree when they share a code: FHIR-Converter keeps
-one coding (sometimes the CDA `<translation>` instead of the `<code>`), we keep the code and its translations.
-Times (birthDate, period, effective, occurrence) agree at
+differences"), which recall does not punish and Jaccard does. Coded concepts (Condition, Observation,
+Procedure, AllergyIntolerance and ServiceRequest code, Observation value.coded, vaccineCode) agree when they
+share a code: FHIR-Converter keeps one coding (sometimes the CDA `<translation>` instead of the `<code>`), we
+keep the code and its translations. Times (birthDate, period, effective, occurrence, performed, authoredOn,
+onset) agree at
 the precision both give: when both carry a time and a zone, as the same instant to the minute; otherwise when
 the shorter is a prefix of the longer as written (date-only values carry no zone). Totals sum the
 facts of all mapped cases.

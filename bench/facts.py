@@ -2,7 +2,8 @@
 
 A fact is ``(resource type, field, normalised value)``. Only what a reader of the record would act on is
 taken: who the patient is, which encounter, which diagnoses, which measurements with which values and
-times, which vaccines, which orders. Ids, references, displays, narrative, meta and ordering are ignored.
+times, which vaccines,
+which procedures, which orders. Ids, references, displays, narrative, meta and ordering are ignored.
 
 Pure functions over dicts; used by ``bench/conformance.py`` (against Microsoft FHIR-Converter's expected
 bundles) and ``bench/cda.py`` (against python-fhir-converter output in the same run).
@@ -18,7 +19,9 @@ from typing import Any
 Fact = tuple[str, str, str]
 
 # Fields whose values are FHIR date/dateTime: compared at the precision both sides give.
-TIME_FIELDS = frozenset({"birthDate", "period.start", "period.end", "effective", "occurrence"})
+TIME_FIELDS = frozenset(
+    {"birthDate", "period.start", "period.end", "effective", "occurrence", "performed", "authoredOn", "onset"}
+)
 # Fields whose value is a coded concept: the codes of its codings, joined with "|" in sorted order. Two
 # concepts agree when they share a code (a CDA <code> and its <translation>s are codings of one concept;
 # one converter may keep them all, another only one).
@@ -122,6 +125,14 @@ def facts(source: Any) -> Counter[Fact]:
             add(t, "occurrence", r.get("occurrenceDateTime"))
         elif t == "ServiceRequest":
             add(t, "code", _codes(r.get("code")))
+            add(t, "authoredOn", r.get("authoredOn"))
+            add(t, "occurrence", r.get("occurrenceDateTime") or (r.get("occurrencePeriod") or {}).get("start"))
+        elif t == "AllergyIntolerance":
+            add(t, "code", _codes(r.get("code")))
+            add(t, "onset", r.get("onsetDateTime"))
+        elif t == "Procedure":
+            add(t, "code", _codes(r.get("code")))
+            add(t, "performed", r.get("performedDateTime") or (r.get("performedPeriod") or {}).get("start"))
     return out
 
 

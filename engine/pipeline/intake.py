@@ -23,6 +23,7 @@ from engine.domain.outcome import MessageStatus
 from engine.store.journal import JournalEntry
 
 STORE_FAILED = "the message could not be stored; send it again later"
+NOTED = "accepted with notes: "  # how an accepted message's error column starts when basic validation noted deviations
 
 
 @dataclass(slots=True)
@@ -73,6 +74,8 @@ def receive(
         if found.ack_code != "AA":
             entry.status = MessageStatus.ERROR
             entry.error = mask_text(found.reason)
+        elif found.problems:  # accepted with notes (basic validation): the journal keeps them
+            entry.error = NOTED + "; ".join(p.text for p in found.problems)
         out.append(Received(entry, found))
     return out
 

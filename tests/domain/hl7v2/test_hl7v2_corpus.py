@@ -22,22 +22,24 @@ MALFORMED = [f.path for f in files("hl7v2-malformed")]
 
 # Messages in er7 files that break a rule the engine applies to every message (not file-specific rules):
 # (file, message index) -> (ACK code, 0357 code).
+# MSH-11 "N" is not in HL7 table 0103 (P, D, T): basic accepts it with a note (AA, 202 as a W), strict
+# refuses it (AR 202).
+ER7_PROCESSING_ID_N = {
+    (f"cdc-trusted-intermediary/examples/Test/Automated/{name}", 0)
+    for name in (
+        "001_Staging_ORM_O01_short_linked_to_002_ORU.hl7",
+        "002_Staging_ORU_O01_short_linked_to_001_ORM.hl7",
+        "003_CA_ORU_R01_CDPH_produced.hl7",
+        "004_CA_ORU_R01_leading_zeroes.hl7",
+        "006_CA_ORU_R01_LOINC.hl7",
+        "007_CA_ORU_R01_PLT.hl7",
+        "009_CA_ORU_R01_remove_99717-5_OBX.hl7",
+        "010_LA_ORU_R01_NBS_0_initial_obr_flatten_example_1.hl7",
+        "012_Ochsner_LA_OML_O21.hl7",
+    )
+}
 ER7_REFUSED_BY_RULE = {
-    # MSH-11 "N" is not in HL7 table 0103 (P, D, T): AR 202.
-    **{
-        (f"cdc-trusted-intermediary/examples/Test/Automated/{name}", 0): ("AR", 202)
-        for name in (
-            "001_Staging_ORM_O01_short_linked_to_002_ORU.hl7",
-            "002_Staging_ORU_O01_short_linked_to_001_ORM.hl7",
-            "003_CA_ORU_R01_CDPH_produced.hl7",
-            "004_CA_ORU_R01_leading_zeroes.hl7",
-            "006_CA_ORU_R01_LOINC.hl7",
-            "007_CA_ORU_R01_PLT.hl7",
-            "009_CA_ORU_R01_remove_99717-5_OBX.hl7",
-            "010_LA_ORU_R01_NBS_0_initial_obr_flatten_example_1.hl7",
-            "012_Ochsner_LA_OML_O21.hl7",
-        )
-    },
+    **{key: ("AA", 202) for key in ER7_PROCESSING_ID_N},
     # MSH-10 (message control ID) empty: AR 101.
     ("hapi-hl7v2/hapi-test/src/test/resources/ca/uhn/hl7v2/parser/example_oml_o21.hl7", 10): ("AR", 101),
     ("hapi-hl7v2/hapi-test/src/test/resources/ca/uhn/hl7v2/parser/example_oml_o21.hl7", 11): ("AR", 101),
@@ -71,9 +73,18 @@ def test_well_formed_corpus_messages_get_aa_under_basic_validation(path):
         expected = ER7_REFUSED_BY_RULE.get((ident(path), index))
         if expected is None:
             assert result.ack_code == "AA", f"message {index}: {result.reason}"
+        elif expected[0] == "AA":
+            assert (result.ack_code, result.problems[0].code, result.problems[0].severity) == (*expected, "W")
+            assert not result.reason
         else:
             assert (result.ack_code, result.problems[0].code) == expected
             assert result.reason
+
+
+@pytest.mark.parametrize("key", sorted(ER7_PROCESSING_ID_N), ids=lambda k: k[0])
+def test_strict_validation_refuses_the_processing_id_basic_lets_through(key):
+    result = inspect_file(CORPUS / key[0], "strict")[key[1]]
+    assert (result.ack_code, result.problems[0].code) == ("AR", 202)
 
 
 @pytest.mark.parametrize("path", MALFORMED, ids=ident)

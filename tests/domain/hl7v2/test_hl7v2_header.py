@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.domain.formats.hl7v2 import HeaderError, read_header
+from engine.domain.formats.hl7v2.header import scan_header
 
 MSH = (
     b"MSH|^~\\&|HIS^1.2.3^ISO|County Hospital|LIS|Lab|20250312093000+0800||ADT^A04^ADT_A01|CTRL-1|P^T|2.4"
@@ -63,13 +64,26 @@ def test_header_text_is_decoded_with_msh18():
         (b"MSH|^~\\&|A|B|C|D|2025||||1|P|2.5\r", "MSH-9"),
         (b"MSH|^~\\&|A|B|C|D|2025||ADT^A0|1|P|2.5\r", "MSH-9"),
         (b"MSH|^~\\&|A|B|C|D|2025||ADT^A01|  |P|2.5\r", "MSH-10"),
-        (b"MSH|^~\\&|A|B|C|D|2025||ADT^A01|1|X|2.5\r", "MSH-11"),
-        (b"MSH|^~\\&|A|B|C|D|2025||ADT^A01|1|P^Z|2.5\r", "MSH-11"),
-        (b"MSH|^~\\&|A|B|C|D|2025||ADT^A01|1|P|\r", "MSH-12"),
         (b"MSH|^~\\&|A|B|C|D|2025||ADT^A01|1|P|3.0\r", "MSH-12"),
+        (b"MSH|^~\\&|A|B|C|D|2025||ADT^A01|1|X|3.0\r", "MSH-11"),
     ],
 )
 def test_an_unusable_header_raises_header_error_naming_the_field(raw, field):
     with pytest.raises(HeaderError) as caught:
         read_header(raw)
     assert caught.value.field == field and caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (b"MSH|^~\\&|A|B|C|D|2025||ADT^A01|1|X|2.5\r", "MSH-11"),
+        (b"MSH|^~\\&|A|B|C|D|2025||ADT^A01|1|P^Z|2.5\r", "MSH-11"),
+        (b"MSH|^~\\&|A|B|C|D|2025||ADT^A01|1|P|\r", "MSH-12"),
+    ],
+)
+def test_a_deviating_msh11_or_empty_msh12_is_reported_yet_readable(raw, field):
+    """The validation level decides about these (basic accepts them with a note); reading goes on."""
+    _, error = scan_header(raw)
+    assert error is not None and error.field == field
+    assert read_header(raw).control_id == "1"

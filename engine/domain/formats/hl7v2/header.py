@@ -204,11 +204,15 @@ def _known_charset(value: bytes) -> bool:
 def read_header(raw: bytes, default_charset: str = "utf-8") -> Header:
     """Parse the MSH segment of one message; raise ``HeaderError(reason, field)`` if it is unusable.
 
-    Unusable means the message cannot be accepted at all: no MSH, bad delimiters, missing or invalid
-    MSH-9, MSH-10, MSH-11 or MSH-12.
+    Unusable means the message cannot be read at all: no MSH, bad delimiters, missing or invalid MSH-9 or
+    MSH-10, an MSH-12 naming an unknown version. An MSH-11 outside tables 0103/0207 or an empty MSH-12 does not
+    stop reading: whether to accept them is the validation level's call (``validate.header_notes``), and a
+    message the intake accepted must stay readable for mapping and routing.
     """
     header, error = scan_header(raw, default_charset)
-    if error is not None:
+    if error is not None and not (
+        header is not None and error.code in (202, 203) and (not header.version or header.version in KNOWN_VERSIONS)
+    ):
         raise error
     assert header is not None
     return header

@@ -13,7 +13,7 @@ from ._frozen import builder
 from .errors import UnknownCharset
 from .header import Header, scan_header
 from .message import Message
-from .validate import Problem, validate
+from .validate import Problem, header_notes, notes_only, validate
 from .wire import BOM, canonical, message_charset
 
 __all__ = ["Inspection", "inspect"]
@@ -51,11 +51,18 @@ def inspect(raw: bytes, *, default_charset: str, validation: str = "basic") -> I
 
     AR: the message cannot be accepted at all (no or unusable MSH, unknown charset, undecodable bytes).
     AE: it is readable but its content breaks the rules of ``validation`` (``"basic"`` or ``"strict"``).
-    AA: otherwise. ``default_charset`` is the channel's codec for messages with an empty MSH-18.
+    AA: otherwise, also when ``basic`` found only harmless deviations (notes, severity ``W``, kept in
+    ``problems`` with ``reason`` empty). ``default_charset`` is the channel's codec for messages with an empty
+    MSH-18.
     """
     if validation not in _LEVELS:
         raise ValueError(f"validation must be 'basic' or 'strict', not {validation!r}")
     header, error = scan_header(raw, default_charset)
+    notes: list[Problem] = []
+    if error is not None and header is not None and error.code in (202, 203):
+        tolerated = header_notes(header, validation)
+        if tolerated is not None:
+            error, notes = None, tolerated
     if error is not None or header is None:
         assert error is not None
         return _refuse(header, None, Problem(error.code, error.field, error.reason))
@@ -74,9 +81,9 @@ def inspect(raw: bytes, *, default_charset: str, validation: str = "basic") -> I
     except LookupError:
         return _refuse(header, None, Problem(207, "MSH-18", f"the channel's default charset {codec!r} is not a codec"))
     message = Message(text, header)
-    problems = validate(message, validation)
-    if not problems:
-        return _new(header, codec, text, (), "AA", "", message)
+    problems = notes + validate(message, validation)
+    if notes_only(problems):
+        return _new(header, codec, text, tuple(problems), "AA", "", message)
     reason = problems[0].text
     if len(problems) > 1:
         reason += f" (and {len(problems) - 1} more)"

@@ -1,7 +1,9 @@
 """Content checks for a readable message, as HL7 table 0357 problems.
 
 Two levels. ``basic`` runs on every message on the ACK path and stays cheap: segment IDs, control
-characters, one MSH per message. ``strict`` is opt-in per channel and walks the message against the
+characters, one MSH per message. It is liberal where real senders deviate harmlessly: an unknown MSH-11
+processing ID, an empty MSH-12 and empty fields past a segment's last defined one are accepted with a
+note (severity ``W``). ``strict`` is opt-in per channel, refuses those, and walks the message against the
 HL7 reference data of its own version (required segments and fields, data type formats, OBX-5 against
 OBX-2, coding systems in CE/CWE/CNE). Problem texts name positions and rules, never field values,
 so they can go into ACKs and logs without leaking personal data.
@@ -15,9 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._reference import LATEST, VersionRef, all_datatypes, coding_systems, reference
+from .header import _PROCESSING_IDS, _PROCESSING_MODES, KNOWN_VERSIONS, Header
 from .message import Message
 
-__all__ = ["ERROR_CODES", "Problem", "validate"]
+__all__ = ["ERROR_CODES", "Problem", "header_notes", "notes_only", "validate"]
 
 #: HL7 table 0357 (message error condition codes) as used by this engine.
 ERROR_CODES = {
@@ -44,15 +47,41 @@ class Problem:
     code: int
     location: str
     text: str
-    severity: str = "E"
+    severity: str = "E"  # "W": a deviation ``basic`` accepts, kept as a note
+
+
+def notes_only(problems: list[Problem]) -> bool:
+    """True when every problem is a note (``W``): the message is accepted (AA) and the notes journaled."""
+    return all(p.severity == "W" for p in problems)
+
+
+def header_notes(header: Header, level: str) -> list[Problem] | None:
+    """``basic``'s notes for an MSH-11/MSH-12 the header check refused; None when the refusal stands.
+
+    Called only when MSH-9 and MSH-10 passed (the header check stops at the first error, in field order). A
+    processing ID outside table 0103 (``N``, ``Q`` …) is read as production and an empty MSH-12 with the
+    latest reference data; an MSH-12 that names an unknown version is still refused, as is all of it in
+    ``strict``.
+    """
+    if level != "basic":
+        return None
+    notes = []
+    pid, _, mode = header.processing_id.partition(header.encoding_chars[0])
+    if pid not in _PROCESSING_IDS or mode.partition(header.encoding_chars[0])[0] not in _PROCESSING_MODES:
+        notes.append(Problem(202, "MSH-11", "MSH-11 (processing ID) is not P, D or T; read as P", "W"))
+    if not header.version:
+        notes.append(Problem(203, "MSH-12", "MSH-12 (version ID) is empty; read as the latest version", "W"))
+    elif header.version not in KNOWN_VERSIONS:
+        return None
+    return notes
 
 
 def validate(message: Message, level: str) -> list[Problem]:
     """Problems found in ``message`` at ``level`` (``"basic"`` or ``"strict"``); empty when clean."""
     if level == "basic":
-        return _basic(message)
+        return _basic(message) + _trailing(message, "W")
     if level == "strict":
-        return _basic(message) + _strict(message)
+        return _basic(message) + _strict(message) + _trailing(message, "E")
     raise ValueError(f"validation level must be 'basic' or 'strict', not {level!r}")
 
 
@@ -96,6 +125,39 @@ def _basic(message: Message) -> list[Problem]:
                 field = s.count(fs, 0, m.start()) + (1 if sid == "MSH" else 0)
                 where = f"{_where(segs, n, sid)}-{field}"
                 problems.append(Problem(102, where, f"{where} contains a control character"))
+    return problems
+
+
+def _trailing(message: Message, severity: str) -> list[Problem]:
+    """Segments that end in empty fields past the last field their version defines (``|||`` padding).
+
+    Only segments whose text ends with the field separator are looked up, so a clean message costs one
+    string test per segment. A note in ``basic``, an error in ``strict``."""
+    h = message.header
+    fs = h.field_sep
+    ref = reference(h.version) if h.version else reference(LATEST)
+    if ref is None:
+        return []
+    problems = []
+    segs = message.segment_texts()
+    for n, s in enumerate(segs):
+        if not s.endswith(fs):
+            continue
+        sid = s[:3]
+        defs = ref.segments.get(sid)
+        if not defs:
+            continue
+        fields = s.split(fs)
+        if sid == "MSH":
+            fields.insert(1, fs)
+        last = len(fields) - 1
+        while last > 0 and not fields[last]:
+            last -= 1
+        defined = max(fd.number for fd in defs)
+        if len(fields) - 1 > defined and last <= defined:
+            where = _where(segs, n, sid)
+            text = f"{where} has empty fields past {where}-{defined}, the last one v{ref.version} defines"
+            problems.append(Problem(102, f"{where}-{defined + 1}", text, severity))
     return problems
 
 
