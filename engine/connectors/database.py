@@ -138,3 +138,9 @@ def read_page(
         result.close()
         conn.rollback()
     return Page(rows, skipped)
+
+
+def count_rows(engine: Engine, query: str, mark: Any) -> int:
+    """How many rows the source's query gives from ``mark`` on (a backfill's progress bar)."""
+    with engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT COUNT(*) FROM ({query}) AS q"), {"watermark": mark}).scalar_one())

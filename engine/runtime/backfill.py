@@ -22,7 +22,7 @@ from pathlib import Path
 
 import orjson
 import structlog
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 
 from engine.config import ChannelSpec, EngineConfig, FhirDestination, RecordDestination
 from engine.domain.mapping import NoMapping
@@ -36,9 +36,7 @@ from engine.runtime.wiring import Wiring, routes_of
 from engine.runtime.writer import StoreWriter
 from engine.sources import Bulk, Reader, Refused, component_of
 from engine.sources.reading import Item, OriginDone, Position, Unreadable
-from engine.store import source_state
-from engine.store.schema import messages
-from engine.store.schema import outbox as outbox_table
+from engine.store import outbox, source_state
 
 log = structlog.get_logger("huitong.backfill")
 
@@ -261,20 +259,8 @@ class Backfill:
                 await asyncio.sleep(LOOK)
 
     def _pending(self, conn: Connection, state: State, due_by: float | None = None) -> int:
-        o = outbox_table.c
-        query = (
-            select(func.count())
-            .select_from(outbox_table.join(messages, messages.c.id == o.message_id))
-            .where(
-                o.channel == self.spec.channel,
-                o.message_id >= state.first_id,
-                messages.c.node == self.node,
-                o.status.in_(PENDING_DELIVERY),
-            )
-        )
-        if due_by is not None:
-            query = query.where(o.next_attempt_at <= due_by)
-        return int(conn.execute(query).scalar_one())
+        assert state.first_id is not None
+        return outbox.node_pending(conn, self.spec.channel, self.node, state.first_id, due_by)
 
     def _due(self, state: State, now: float) -> int:
         with self.engine.connect() as conn:
@@ -284,19 +270,7 @@ class Backfill:
         """The backfill's deliveries that are not SENT, grouped by status, destination and reason."""
         if state.first_id is None:
             return []
-        o = outbox_table.c
-        rows = conn.execute(
-            select(o.status, o.destination, o.last_error, messages.c.source)
-            .select_from(outbox_table.join(messages, messages.c.id == o.message_id))
-            .where(
-                o.channel == self.spec.channel,
-                o.message_id >= state.first_id,
-                messages.c.node == self.node,
-                o.status != DeliveryStatus.SENT,
-            )
-            .order_by(o.id)
-            .execution_options(yield_per=1000)  # an archive may leave millions SKIPPED: counted, a few files kept
-        )
+        rows = outbox.node_unsent(conn, self.spec.channel, self.node, state.first_id)
         counts: Counter[tuple[str, str, str]] = Counter()
         files: dict[tuple[str, str, str], list[str]] = {}
         for status, destination, error, source in rows:
@@ -311,14 +285,7 @@ class Backfill:
     def _statuses(self, conn: Connection, state: State) -> dict[str, int]:
         if state.first_id is None:
             return {}
-        o = outbox_table.c
-        rows = conn.execute(
-            select(o.status, func.count())
-            .select_from(outbox_table.join(messages, messages.c.id == o.message_id))
-            .where(o.channel == self.spec.channel, o.message_id >= state.first_id, messages.c.node == self.node)
-            .group_by(o.status)
-        )
-        return {status: int(n) for status, n in rows}
+        return outbox.node_statuses(conn, self.spec.channel, self.node, state.first_id)
 
     async def _drain(self, state: State) -> bool:
         """Wait until every delivery of the backfill is done (SENT, SKIPPED or DEAD); True when some are left for

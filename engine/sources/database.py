@@ -17,12 +17,12 @@ from typing import Any
 
 import orjson
 import structlog
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.config import ChannelSpec, EngineConfig
 from engine.config.models import DatabaseSource
-from engine.connectors.database import Page, read_page, source_engine
+from engine.connectors.database import Page, count_rows, read_page, source_engine
 from engine.sources.component import Bulk, Component, Context, Polling, register
 from engine.sources.journal import Journal
 from engine.sources.reading import Item, OriginDone, Position, Read
@@ -146,10 +146,7 @@ class DatabaseReader:
 
     def remaining(self, after: Position) -> int:
         mark, seen = self._start(after)
-        query = f"SELECT COUNT(*) FROM ({self.source.query}) AS q"
-        with self.engine.connect() as conn:
-            total = int(conn.execute(text(query), {"watermark": mark}).scalar_one())
-        return max(0, total - len(seen))
+        return max(0, count_rows(self.engine, self.source.query, mark) - len(seen))
 
     def _past(self, value: Any) -> bool:
         if self.until is None or value is None:

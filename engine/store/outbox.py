@@ -7,7 +7,7 @@ same person (order key) is still pending, so a destination sees each person's me
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
@@ -181,3 +181,47 @@ def requeue(conn: Connection, message_ids: Sequence[int], now: float) -> int:
             last_error=None,
         )
     ).rowcount
+
+
+# -- a node's run (a backfill): its channel's deliveries from a message id on -----------------------------------
+def _of_node(channel: str, node: str, first_id: int) -> Any:
+    o = outbox.c
+    return and_(o.channel == channel, o.message_id >= first_id, messages.c.node == node)
+
+
+def node_pending(conn: Connection, channel: str, node: str, first_id: int, due_by: float | None = None) -> int:
+    """Deliveries of the node's messages still to do (those due by ``due_by``, if given)."""
+    o = outbox.c
+    query = (
+        select(func.count())
+        .select_from(outbox.join(messages, messages.c.id == o.message_id))
+        .where(_of_node(channel, node, first_id), o.status.in_(PENDING_DELIVERY))
+    )
+    if due_by is not None:
+        query = query.where(o.next_attempt_at <= due_by)
+    return int(conn.execute(query).scalar_one())
+
+
+def node_statuses(conn: Connection, channel: str, node: str, first_id: int) -> dict[str, int]:
+    o = outbox.c
+    rows = conn.execute(
+        select(o.status, func.count())
+        .select_from(outbox.join(messages, messages.c.id == o.message_id))
+        .where(_of_node(channel, node, first_id))
+        .group_by(o.status)
+    )
+    return {status: int(n) for status, n in rows}
+
+
+def node_unsent(conn: Connection, channel: str, node: str, first_id: int) -> Iterator[Any]:
+    """(status, destination, last error, message source) of each delivery not SENT, streamed in id order (an
+    archive may leave millions SKIPPED)."""
+    o = outbox.c
+    rows = conn.execute(
+        select(o.status, o.destination, o.last_error, messages.c.source)
+        .select_from(outbox.join(messages, messages.c.id == o.message_id))
+        .where(_of_node(channel, node, first_id), o.status != DeliveryStatus.SENT)
+        .order_by(o.id)
+        .execution_options(yield_per=1000)
+    )
+    yield from rows
