@@ -361,3 +361,15 @@ fhir_search_date = Table(
 )
 Index("ix_fhir_search_date_range", *(fhir_search_date.c[n] for n in ("type", "param", "low", "high")))
 Index("ix_fhir_search_date_resource", fhir_search_date.c.resource_id)
+
+# Bearer tokens of the FHIR API (engine/store/tokens.py): the sha256 of the secret, never the secret.
+fhir_tokens = Table(
+    "fhir_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True, doc="named in the audit trail as the reader"),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("scopes", Text, nullable=False, doc="space-separated SMART scopes"),
+    Column("patient", RecordId, doc="the person a patient/ scope reads; NULL for system/ scopes"),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+)

@@ -72,9 +72,15 @@ def history_bundle(base: str, versions: Sequence[Stored]) -> dict[str, Any]:
 
 
 def search(
-    conn: Connection, base: str, kind: str, query: Sequence[tuple[str, str]], max_count: int
-) -> dict[str, Any]:
-    """A searchset Bundle: ``total``, a page of ``_count`` (default and most ``max_count``), a next link."""
+    conn: Connection,
+    base: str,
+    kind: str,
+    query: Sequence[tuple[str, str]],
+    max_count: int,
+    bound: str | None = None,
+) -> tuple[dict[str, Any], list[Stored]]:
+    """A searchset Bundle (``total``, a page of ``_count``, at most ``max_count``, a next link) and its page.
+    ``bound``: the one person whose resources the reader may see (a patient-bound token)."""
     if kind not in TYPES:
         raise BadRequest(f"{kind} cannot be searched here; the types served are {', '.join(TYPES)}")
     count, offset = _paging(query, max_count)
@@ -84,10 +90,12 @@ def search(
         if name in _PAGING:
             continue
         if name == "patient" and kind in PER_PATIENT:
-            found = {p for v in _values(name, value) if (p := _person(conn, v)) is not None}
+            found = {p for v in _values(name, value) if (p := person(conn, v)) is not None}
             persons = sorted(found if persons is None else found & set(persons))
             continue
         groups.append(_conditions(kind, name, value))
+    if bound is not None:
+        persons = [bound] if persons is None or bound in persons else []
     total, page = fhir_read.search(conn, kind, persons, groups, count, offset)
     asked = [(n, v) for n, v in query if n not in ("_offset", "_format")]
     links = [{"relation": "self", "url": _url(base, kind, asked, count, offset)}]
@@ -101,7 +109,7 @@ def search(
         "entry": [
             {"fullUrl": f"{base}/{s.type}/{s.id}", "resource": resource(s), "search": {"mode": "match"}} for s in page
         ],
-    }
+    }, page
 
 
 def _url(base: str, kind: str, asked: list[tuple[str, str]], count: int, offset: int) -> str:
@@ -140,7 +148,7 @@ def _values(name: str, value: str) -> list[str]:
     return values
 
 
-def _person(conn: Connection, reference: str) -> str | None:
+def person(conn: Connection, reference: str) -> str | None:
     """The enterprise person a ``patient`` value names: a person id or one of its Patient resources."""
     ident = reference.removeprefix("Patient/")
     return fhir_read.person_of_patient(conn, ident) or record.surviving(conn, ident)

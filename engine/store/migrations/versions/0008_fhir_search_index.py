@@ -1,4 +1,4 @@
-"""the FHIR search index: one table per parameter type, filled for the record already on file
+"""the FHIR API: its search index (one table per parameter type, filled for the record already on file) and tokens
 
 Revision ID: 0008_fhir_search_index
 Revises: 0007_outbox_pending_order
@@ -45,6 +45,17 @@ def upgrade() -> None:
     op.create_index("ix_fhir_search_date_range", "fhir_search_date", ["type", "param", "low", "high"])
     op.create_index("ix_fhir_search_date_resource", "fhir_search_date", ["resource_id"])
     _index_the_record()
+    op.create_table(
+        "fhir_tokens",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.Column("scopes", sa.Text(), nullable=False),
+        sa.Column("patient", sa.String(length=32), nullable=True),
+        sa.Column("created_at", sa.Double(), nullable=False),
+        sa.Column("expires_at", sa.Double(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("hash", name="uq_fhir_tokens_hash"),
+    )
 
 
 def _index_the_record() -> None:
@@ -69,5 +80,5 @@ def _index_the_record() -> None:
 
 
 def downgrade() -> None:
-    for table in ("fhir_search_date", "fhir_search_string", "fhir_search_token"):
+    for table in ("fhir_tokens", "fhir_search_date", "fhir_search_string", "fhir_search_token"):
         op.drop_table(table)
