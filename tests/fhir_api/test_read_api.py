@@ -220,3 +220,20 @@ def test_every_read_is_audited_with_the_token_and_the_patient(fhir: Server) -> N
     assert any(d["interaction"] == "read" and d["query"] == f"/fhir/Patient/{me['id']}" for d in details)
     for (actor, person, _), d in zip(rows, details, strict=True):
         assert actor == f"token:{d['token']}" and len(person) == 32  # the person's id, never a name
+
+
+def test_fhirpy_searches_reads_and_pages_observations(fhir: Server) -> None:
+    """A stock FHIR client (fhirpy, from PyPI) against the daemon: search by identifier, read, page."""
+    from fhirpy import SyncFHIRClient
+
+    client = SyncFHIRClient(fhir.base, authorization=f"Bearer {fhir.token}")
+    found = client.resources("Patient").search(identifier=CHEN_ID).first()
+    assert found is not None and found["birthDate"] == "1949-09-02"
+    read = client.reference("Patient", found.id).to_resource()
+    assert read.serialize() == found.serialize()
+    observations = client.resources("Observation").search(patient=found.id).limit(1)
+    paged = list(observations.fetch_all())  # one resource a page: every page through its next link
+    total = get(f"{fhir}/Observation?patient={found.id}&_count=0")[1]["total"]  # fhirpy's count() asks _totalMethod
+    assert len(paged) == total >= 1
+    assert len({o.id for o in paged}) == len(paged)
+    assert all(o["meta"]["source"] == "his.county-people-hospital" for o in paged)
