@@ -10,7 +10,21 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cli import backfill, demo, indicators, mappings, messages, mpi, prune, record, run, send, tasks, validate
+from cli import (
+    backfill,
+    demo,
+    indicators,
+    mappings,
+    messages,
+    mpi,
+    prune,
+    record,
+    run,
+    send,
+    tasks,
+    tokens,
+    validate,
+)
 from cli.common import DEFAULT_CONFIG
 
 
@@ -38,6 +52,7 @@ def parser() -> argparse.ArgumentParser:
     prune.add_parsers(sub, common)
     messages.add_stats_parser(sub, common)
     demo.add_parsers(sub, common)
+    tokens.add_parsers(sub, common)
     return top
 
 

@@ -18,6 +18,7 @@ ALLOWED = {
     "views": {"domain", "config", "store"},
     "pipeline": {"domain", "config", "store", "views"},
     "sources": {"domain", "config", "connectors", "pipeline", "store"},
+    "api": {"domain", "config", "connectors", "store", "views"},
 }
 
 

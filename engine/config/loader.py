@@ -336,6 +336,7 @@ def load_config(
         node=engine.node or socket.gethostname(),
         logging=engine.logging,
         record=engine.record,
+        fhir_api=engine.fhir_api,
         channels=specs,
         profiles=profiles,
         bundle=Bundle(mapping_set, matcher, rules, orgs, contract_reader, service_rules),

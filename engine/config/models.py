@@ -48,6 +48,7 @@ __all__ = [
     "DestinationTLS",
     "EngineConfig",
     "EngineFile",
+    "FhirApiSpec",
     "FhirDestination",
     "FhirPullSource",
     "FhirPushSource",
@@ -129,6 +130,7 @@ class EngineFile(_Spec):
         description="directory of mappings, code tables and mapping tests (docs/mappings.md)",
     )
     record: RecordSpec = Field(default_factory=lambda: RecordSpec(), description="unified health record settings")
+    fhir_api: FhirApiSpec | None = Field(default=None, description="serve the record as FHIR R4; off when absent")
     mpi: ResolvedPath | None = Field(
         default=None,
         description="master patient index settings (comparisons, blocking, thresholds; the trained model is "
@@ -162,6 +164,14 @@ class SourceTLS(_Spec):
                 "certificates; add ca_file or set client_auth: none",
             )
         return self
+
+
+class FhirApiSpec(_Spec):
+    """The FHIR R4 read API over the record (docs/fhir-api.md): its own listener, TLS like the MLLP listeners."""
+
+    listen: HostPortValue = Field(description="host:port to listen on, e.g. 0.0.0.0:8090")
+    tls: SourceTLS | None = Field(default=None, description="TLS settings; plain HTTP when absent")
+    max_count: int = Field(default=200, gt=0, le=1000, description="largest page a search answers (_count)")
 
 
 class ObservationRule(_Spec):
@@ -616,6 +626,7 @@ class EngineConfig(_Spec):
     node: str
     logging: LoggingSpec = Field(default_factory=lambda: LoggingSpec())
     record: RecordSpec = Field(default_factory=lambda: RecordSpec())
+    fhir_api: FhirApiSpec | None = None
     channels: dict[str, ChannelSpec] = Field(default_factory=dict)
     profiles: dict[Path, ObservationProfile] = Field(default_factory=dict, description="by file, as loaded")
     mpi_settings: Path | None = None

@@ -27,10 +27,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from engine.domain import fhir_search
 from engine.domain.mapping.result import Mapped, Resource
 from engine.domain.record import references
 from engine.domain.record.facts import fact_digest
-from engine.store import record
+from engine.store import fhir_index, record
 from engine.store.persons import Identification, PersonResolver, new_id
 from engine.store.record import Link, Row, Version
 
@@ -112,6 +113,7 @@ class _Batch:
         self.created: dict[str, Row] = {}
         self.changed: dict[str, Row] = {}
         self.versions: list[Version] = []
+        self.indexed: dict[str, tuple[str, fhir_search.Entries]] = {}  # by id: the last version's search rows
         self.links: list[Link] = []
         self.unlinked: list[tuple[str, str, str]] = []
         self.rows: dict[str, Row] = {}  # by id: one object per stored resource, however it was found
@@ -149,6 +151,7 @@ class _Batch:
             links=self.links,
             unlinked=self.unlinked,
         )
+        fhir_index.replace(self.conn, self.indexed)
         mapped, prov = self.items[-1]
         for event in mapped.events:
             if event.kind == MERGE:
@@ -210,6 +213,7 @@ class _Batch:
                         self.now,
                     )
                 )
+                self.indexed[row.id] = (row.type, fhir_search.entries(resource.body))
         return summary
 
     def _place(

@@ -16,7 +16,9 @@ from datetime import date, datetime, timedelta
 import structlog
 from sqlalchemy import Connection, Engine
 
+from engine.api import fhir as fhir_api
 from engine.config import ChannelSpec, EngineConfig, load_config
+from engine.connectors.http import HttpListener
 from engine.runtime import retention
 from engine.runtime.channels import RunningChannel
 from engine.runtime.record_process import record_destinations
@@ -45,6 +47,7 @@ class Daemon:
         self._record_tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._record_wake_due = False
+        self._fhir_api: HttpListener | None = None
 
     def _wanted(self, config: EngineConfig) -> dict[str, ChannelSpec]:
         return {
@@ -96,6 +99,7 @@ class Daemon:
             for spec in wanted.values():
                 await self._start(spec)
             self._start_record_process()
+            await self._start_fhir_api(engine)
         except ChannelStartError as exc:  # never a half-running daemon: stop what started, say why, exit 1
             log.error("channel could not start; stopping", error=str(exc))
             await self.shutdown()
@@ -151,6 +155,19 @@ class Daemon:
         if changes:
             log.info("care tasks moved with the calendar", persons=len(persons), changes=changes)
             self.writer.request_sweep()
+
+    async def _start_fhir_api(self, engine: Engine) -> None:
+        """The FHIR read API (docs/fhir-api.md), when engine.yaml asks for it and the daemon runs every channel."""
+        spec = self.config.fhir_api
+        if spec is None or self.only is not None:
+            return
+        listener = fhir_api.listener(engine, spec)
+        try:
+            await listener.start()
+        except OSError as exc:
+            raise ChannelStartError(f"fhir_api cannot listen on {spec.listen}: {exc.strerror or exc}") from exc
+        self._fhir_api = listener
+        log.info("fhir api started", listen=str(spec.listen), port=listener.bound_port)
 
     async def _start(self, spec: ChannelSpec) -> None:
         stages_elsewhere = self.config.record.processes > 0
@@ -265,6 +282,8 @@ class Daemon:
 
     async def shutdown(self) -> None:
         log.info("stopping")
+        if self._fhir_api is not None:
+            await self._fhir_api.stop()
         await asyncio.gather(*(ch.stop() for ch in self.channels.values()))
         await self._stop_record_process()
         await self.wiring.close()

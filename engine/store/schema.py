@@ -325,3 +325,51 @@ care_tasks = Table(
 )
 Index("ix_care_tasks_person", care_tasks.c.person_id)
 Index("ix_care_tasks_state", care_tasks.c.state)
+
+# --- FHIR search index (engine/domain/fhir_search.py): the current version's parameters, one table per type ---
+fhir_search_token = Table(
+    "fhir_search_token",
+    metadata,
+    Column("resource_id", RecordId, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("system", String(255), nullable=False, doc="'' when the value has none"),
+    Column("value", String(255), nullable=False),
+)
+Index("ix_fhir_search_token_value", *(fhir_search_token.c[n] for n in ("type", "param", "value", "system")))
+Index("ix_fhir_search_token_resource", fhir_search_token.c.resource_id)
+
+fhir_search_string = Table(
+    "fhir_search_string",
+    metadata,
+    Column("resource_id", RecordId, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("value_normalised", String(255), nullable=False, doc="fhir_search.name_forms: written form, pinyin"),
+)
+Index("ix_fhir_search_string_value", *(fhir_search_string.c[n] for n in ("type", "param", "value_normalised")))
+Index("ix_fhir_search_string_resource", fhir_search_string.c.resource_id)
+
+fhir_search_date = Table(
+    "fhir_search_date",
+    metadata,
+    Column("resource_id", RecordId, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("low", String(19), nullable=False, doc="YYYY-MM-DDTHH:MM:SS: the first instant covered"),
+    Column("high", String(19), nullable=False, doc="the last instant covered"),
+)
+Index("ix_fhir_search_date_range", *(fhir_search_date.c[n] for n in ("type", "param", "low", "high")))
+Index("ix_fhir_search_date_resource", fhir_search_date.c.resource_id)
+
+# Bearer tokens of the FHIR API (engine/store/tokens.py): the sha256 of the secret, never the secret.
+fhir_tokens = Table(
+    "fhir_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True, doc="named in the audit trail as the reader"),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("scopes", Text, nullable=False, doc="space-separated SMART scopes"),
+    Column("patient", RecordId, doc="the person a patient/ scope reads; NULL for system/ scopes"),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+)

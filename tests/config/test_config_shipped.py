@@ -11,6 +11,7 @@ import pytest
 from engine.config import (
     ContractEventsSource,
     DestinationTLS,
+    FhirApiSpec,
     FhirDestination,
     FhirPullSource,
     FhirPushSource,
@@ -102,6 +103,7 @@ def test_reference_documents_every_key_of_every_model() -> None:
         ObservationProfile,
         ObservationRule,
         RecordSpec,
+        FhirApiSpec,
     ]
     missing = {f"{m.__name__}.{name}" for m in models for name in m.model_fields if name not in documented}
     assert missing == set()

@@ -6,6 +6,7 @@ Bytes in, bytes out: what a body means (FHIR, XML) is decided by the runtime and
 from __future__ import annotations
 
 import hmac
+import ssl
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -49,8 +50,17 @@ def peer_of(request: web.Request) -> str:
 class HttpListener:
     """An aiohttp application served on host:port until stopped."""
 
-    def __init__(self, app: web.Application, host: str, port: int, *, grace: float = 10.0) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        host: str,
+        port: int,
+        *,
+        grace: float = 10.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.app = app
+        self.ssl_context = ssl_context
         self.grace = grace  # seconds requests in hand get to finish when stopping
         self.host = host
         self.port = port
@@ -60,7 +70,9 @@ class HttpListener:
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=self.grace)
         await self._runner.setup()
-        self._site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True, backlog=512)
+        self._site = web.TCPSite(
+            self._runner, self.host, self.port, reuse_address=True, backlog=512, ssl_context=self.ssl_context
+        )
         try:
             await self._site.start()
         except OSError:

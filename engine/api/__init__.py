@@ -1,0 +1,1 @@
+"""HTTP surfaces that serve what the engine holds to other systems (the FHIR read API)."""

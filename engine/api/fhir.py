@@ -1,0 +1,178 @@
+"""The FHIR R4 read API's listener: bearer tokens, routes, FHIR errors, and the store reads run off the event loop.
+
+Every request but ``metadata`` needs a valid token (401 otherwise); a patient-bound token sees its patient only
+(anything else is "not found", which does not tell whether it exists). Each read of a resident's data is audited
+in the same transaction: the token, the patients whose resources were answered, the query. No log line names a
+patient or holds a query string.
+
+Every answer is FHIR JSON; every refusal an OperationOutcome with the right status (400, 404, 405), and a
+failure of ours is logged and answered 503 (the store could not be read) rather than a bare 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import structlog
+from aiohttp import web
+from sqlalchemy import Engine
+
+from engine.config import FhirApiSpec
+from engine.connectors.http import HttpListener
+from engine.connectors.tls import server_context
+from engine.domain.access import Grant
+from engine.domain.formats.fhir import operation_outcome
+from engine.store import audit, fhir_read, tokens
+from engine.store.fhir_read import Stored
+from engine.views import fhir
+from engine.views.fhir_capability import capability_statement
+
+log = structlog.get_logger("huitong.fhir_api")
+FHIR_JSON = "application/fhir+json"
+BASE_PATH = "/fhir"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def reply(status: int, body: dict[str, Any]) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(body), content_type=FHIR_JSON)
+
+
+def refuse(status: int, code: str, text: str) -> web.Response:
+    return reply(status, operation_outcome("error", code, text))
+
+
+class _Forbidden(Exception):
+    """The token is valid but its scopes do not reach this type (403)."""
+
+
+@web.middleware
+async def _fhir_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except fhir.BadRequest as exc:
+        return refuse(400, "invalid", str(exc))
+    except _Forbidden as exc:
+        return refuse(403, "forbidden", str(exc))
+    except web.HTTPNotFound:
+        return refuse(404, "not-found", "no such FHIR endpoint here; see /fhir/metadata")
+    except web.HTTPMethodNotAllowed:
+        return refuse(405, "not-supported", "this server only reads: GET")
+    except web.HTTPException as exc:
+        return refuse(exc.status, "processing", exc.reason)
+    except Exception:
+        log.exception("fhir api request failed", path=request.path)  # the path holds ids only, never content
+        return refuse(503, "transient", "the record could not be read; try again")
+
+
+def application(store: Engine, spec: FhirApiSpec) -> web.Application:
+    """GET metadata, search, read, history and vread under /fhir."""
+
+    def base(request: web.Request) -> str:
+        return f"{request.scheme}://{request.host}{BASE_PATH}"
+
+    async def run(job: Callable[[Any], Any], *, write: bool = False) -> Any:
+        def in_thread() -> Any:
+            with store.begin() if write else store.connect() as conn:
+                return job(conn)
+
+        return await asyncio.to_thread(in_thread)
+
+    def served(request: web.Request, kind: str) -> Grant:
+        if kind not in fhir.TYPES:
+            raise web.HTTPNotFound
+        grant: Grant = request["grant"]
+        if not grant.may_read(kind):
+            raise _Forbidden(f"the token's scopes do not cover {kind}")
+        return grant
+
+    def visible(grant: Grant, found: list[Stored]) -> list[Stored]:
+        """What the grant may see: a patient-bound token its patient's resources only."""
+        return [s for s in found if grant.patient in (None, s.person_id)]
+
+    async def audited(request: web.Request, interaction: str, found: list[Stored]) -> None:
+        """One audit row per patient whose data is answered, committed before the answer leaves (a transaction
+        of its own: on SQLite a read transaction cannot take the write lock while the daemon writes)."""
+        grant: Grant = request["grant"]
+        detail = {"interaction": interaction, "query": request.path_qs, "token": grant.token_id}
+
+        def job(conn: Any) -> None:
+            for person in sorted({s.person_id for s in found}):
+                audit.record(conn, "fhir.read", person, detail, actor=f"token:{grant.token_id}")
+
+        if found:
+            await run(job, write=True)
+
+    @web.middleware
+    async def authenticated(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path == f"{BASE_PATH}/metadata":
+            return await handler(request)
+        scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+        token = None
+        if scheme.lower() == "bearer" and secret.strip():
+            token = await run(lambda conn: tokens.valid(conn, secret.strip(), time.time()))
+        if token is None:
+            answer = refuse(401, "login", "a valid bearer token is required (huitong tokens create)")
+            answer.headers["WWW-Authenticate"] = "Bearer"
+            return answer
+        request["grant"] = Grant(token.id, token.scopes, token.patient)
+        return await handler(request)
+
+    async def metadata(request: web.Request) -> web.Response:
+        return reply(200, capability_statement(base(request)))
+
+    async def search(request: web.Request) -> web.Response:
+        kind = request.match_info["type"]
+        grant = served(request, kind)
+        query = list(request.query.items())
+        bundle, page = await run(
+            lambda conn: fhir.search(conn, base(request), kind, query, spec.max_count, grant.patient)
+        )
+        await audited(request, "search", page)
+        return reply(200, bundle)
+
+    async def read(request: web.Request) -> web.Response:
+        kind, ident = request.match_info["type"], request.match_info["id"]
+        grant = served(request, kind)
+        found = visible(grant, [s for s in [await run(lambda conn: fhir_read.current(conn, kind, ident))] if s])
+        if not found:
+            return refuse(404, "not-found", f"{kind}/{ident} is not in the record")
+        await audited(request, "read", found)
+        return reply(200, fhir.resource(found[0]))
+
+    async def history(request: web.Request) -> web.Response:
+        kind, ident = request.match_info["type"], request.match_info["id"]
+        grant = served(request, kind)
+        versions = visible(grant, await run(lambda conn: fhir_read.history(conn, kind, ident)))
+        if not versions:
+            return refuse(404, "not-found", f"{kind}/{ident} is not in the record")
+        await audited(request, "history", versions)
+        return reply(200, fhir.history_bundle(base(request), versions))
+
+    async def vread(request: web.Request) -> web.Response:
+        kind, ident, vid = request.match_info["type"], request.match_info["id"], request.match_info["vid"]
+        grant = served(request, kind)
+        version = int(vid) if vid.isascii() and vid.isdigit() and len(vid) < 10 else None
+        found = [] if version is None else await run(lambda conn: fhir_read.history(conn, kind, ident, version))
+        found = visible(grant, found)
+        if not found:
+            return refuse(404, "not-found", f"{kind}/{ident} has no version {vid}")
+        await audited(request, "vread", found)
+        return reply(200, fhir.resource(found[0]))
+
+    app = web.Application(middlewares=[_fhir_errors, authenticated])
+    kind, ident = "{type:[A-Z][A-Za-z]{1,63}}", "{id:[A-Za-z0-9.-]{1,64}}"
+    app.router.add_get(f"{BASE_PATH}/metadata", metadata)
+    app.router.add_get(f"{BASE_PATH}/{kind}", search)
+    app.router.add_get(f"{BASE_PATH}/{kind}/{ident}", read)
+    app.router.add_get(f"{BASE_PATH}/{kind}/{ident}/_history", history)
+    app.router.add_get(f"{BASE_PATH}/{kind}/{ident}/_history/{{vid}}", vread)
+    return app
+
+
+def listener(store: Engine, spec: FhirApiSpec) -> HttpListener:
+    context = server_context(spec.tls) if spec.tls is not None else None
+    return HttpListener(application(store, spec), spec.listen.host, spec.listen.port, ssl_context=context)

@@ -1,0 +1,51 @@
+"""The FHIR search index's SQL: a resource's rows replaced whenever a version of it is written.
+
+The rows come from engine/domain/fhir_search.entries; this module only stores and looks them up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import Connection
+
+from engine.domain.fhir_search import Entries
+from engine.store import dbapi
+
+TABLES = ("fhir_search_token", "fhir_search_string", "fhir_search_date")
+MAX = 255  # the value columns' length: a longer value is indexed cut, so only a search by its start finds it
+
+
+def replace(conn: Connection, indexed: Mapping[str, tuple[str, Entries]]) -> None:
+    """Each resource's index rows replaced by ``indexed[resource id] = (type, entries)``."""
+    if not indexed:
+        return
+    ids = [(rid,) for rid in indexed]
+    for table in TABLES:
+        dbapi.executemany(conn, f"DELETE FROM {table} WHERE resource_id = ?", ids)
+    dbapi.executemany(
+        conn,
+        "INSERT INTO fhir_search_token (resource_id, type, param, system, value) VALUES (?, ?, ?, ?, ?)",
+        [(rid, kind, p, s[:MAX], v[:MAX]) for rid, (kind, e) in indexed.items() for p, s, v in sorted(e.tokens)],
+    )
+    dbapi.executemany(
+        conn,
+        "INSERT INTO fhir_search_string (resource_id, type, param, value_normalised) VALUES (?, ?, ?, ?)",
+        [(rid, kind, p, v[:MAX]) for rid, (kind, e) in indexed.items() for p, v in sorted(e.strings)],
+    )
+    dbapi.executemany(
+        conn,
+        "INSERT INTO fhir_search_date (resource_id, type, param, low, high) VALUES (?, ?, ?, ?, ?)",
+        [(rid, kind, p, lo, hi) for rid, (kind, e) in indexed.items() for p, lo, hi in sorted(e.dates)],
+    )
+
+
+def by_token(conn: Connection, kind: str, param: str, value: str, system: str | None = None) -> list[str]:
+    """The ids of the resources of ``kind`` whose ``param`` is ``value`` (in ``system`` when given)."""
+    sql = "SELECT DISTINCT resource_id FROM fhir_search_token WHERE type = ? AND param = ? AND value = ?"
+    params: list[str] = [kind, param, value[:MAX]]
+    if system is not None:
+        sql += " AND system = ?"
+        params.append(system[:MAX])
+    return sorted(row[0] for row in dbapi.fetchall(conn, sql, params))
+
