@@ -151,7 +151,7 @@ class _Batch:
             links=self.links,
             unlinked=self.unlinked,
         )
-        fhir_index.replace(self.conn, self.indexed)
+        fhir_index.replace(self.conn, self.indexed, new=self.created)
         mapped, prov = self.items[-1]
         for event in mapped.events:
             if event.kind == MERGE:

@@ -71,13 +71,12 @@ class Daemon:
             sweep_age=None if single_node else SHARED_STORE_SWEEP_AGE,
             senders=self._senders,
         )
-        self.writer, self.scheduler = self.wiring.writer, self.wiring.scheduler
         # What this node held when it last stopped (or crashed) is its own again, and comes first.
         recovered = self.wiring.start(recover=True)
         if recovered:
             log.info("recovered messages journaled before a stop", messages=recovered)
-        self.scheduler.add_job(self._sweep, "interval", seconds=2, id="sweep", next_run_time=datetime.now())
-        self.scheduler.add_job(  # first a minute after start: windows may have moved while the daemon was down
+        self.wiring.scheduler.add_job(self._sweep, "interval", seconds=2, id="sweep", next_run_time=datetime.now())
+        self.wiring.scheduler.add_job(  # first a minute after start: windows may have moved while the daemon was down
             self._care_calendar,
             "interval",
             seconds=CARE_CALENDAR,
@@ -86,7 +85,7 @@ class Daemon:
             coalesce=True,
             next_run_time=datetime.now() + timedelta(minutes=1),
         )
-        self.scheduler.add_job(  # retention: channels' old messages pruned, hourly, first five minutes after start
+        self.wiring.scheduler.add_job(  # retention: old messages pruned hourly, first five minutes after start
             self._prune,
             "interval",
             seconds=retention.EVERY,
@@ -118,14 +117,14 @@ class Daemon:
         return sum(ch.source.senders(now) for ch in self.channels.values())
 
     async def _sweep(self) -> None:
-        self.writer.request_sweep()
+        self.wiring.writer.request_sweep()
 
     async def _prune(self) -> None:
         specs = [s for s in self.config.channels.values() if s.retention is not None]
         if not specs or self._engine is None:
             return
         try:
-            await retention.prune_in_daemon(self.writer, self._engine, specs)
+            await retention.prune_in_daemon(self.wiring.writer, self._engine, specs)
         except Exception as exc:  # the store failed: nothing of the batch in hand was committed; the next run goes on
             log.error("pruning failed; retrying at the next run", error=str(exc))
 
@@ -151,10 +150,10 @@ class Daemon:
 
         changes = 0
         for i in range(0, len(persons), CARE_CALENDAR_CHUNK):
-            changes += await self.writer.submit(refresh(persons[i : i + CARE_CALENDAR_CHUNK]))
+            changes += await self.wiring.writer.submit(refresh(persons[i : i + CARE_CALENDAR_CHUNK]))
         if changes:
             log.info("care tasks moved with the calendar", persons=len(persons), changes=changes)
-            self.writer.request_sweep()
+            self.wiring.writer.request_sweep()
 
     async def _start_fhir_api(self, engine: Engine) -> None:
         """The FHIR read API (docs/fhir-api.md), when engine.yaml asks for it and the daemon runs every channel."""
@@ -259,7 +258,7 @@ class Daemon:
         self.wiring.configure(result.config)
         for name in changed:
             await self.channels.pop(name).stop()
-        self.writer.channels = {name: routes_of(spec) for name, spec in new.items()}
+        self.wiring.writer.channels = {name: routes_of(spec) for name, spec in new.items()}
         for name, spec in new.items():
             if name not in self.channels:
                 try:
@@ -268,7 +267,7 @@ class Daemon:
                     log.error("reload: channel could not start", channel=name, error=str(exc))
                     if name in old:  # bring the previous version back rather than leave the channel down
                         await self._start(old[name])
-                        self.writer.channels[name] = routes_of(old[name])
+                        self.wiring.writer.channels[name] = routes_of(old[name])
         if changed or any(n not in old for n in new):  # the record process reads the configuration at start
             await self._stop_record_process()
             self._stopping = False

@@ -5,7 +5,7 @@ The rows come from engine/domain/fhir_search.entries; this module only stores an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from sqlalchemy import Connection
 
@@ -16,13 +16,15 @@ TABLES = ("fhir_search_token", "fhir_search_string", "fhir_search_date")
 MAX = 255  # the value columns' length: a longer value is indexed cut, so only a search by its start finds it
 
 
-def replace(conn: Connection, indexed: Mapping[str, tuple[str, Entries]]) -> None:
-    """Each resource's index rows replaced by ``indexed[resource id] = (type, entries)``."""
+def replace(conn: Connection, indexed: Mapping[str, tuple[str, Entries]], new: Collection[str] = ()) -> None:
+    """Each resource's index rows replaced by ``indexed[resource id] = (type, entries)``; resources in ``new`` were
+    created in this transaction and have no rows to delete."""
     if not indexed:
         return
-    ids = [(rid,) for rid in indexed]
+    ids = [(rid,) for rid in indexed if rid not in new]
     for table in TABLES:
-        dbapi.executemany(conn, f"DELETE FROM {table} WHERE resource_id = ?", ids)
+        if ids:
+            dbapi.executemany(conn, f"DELETE FROM {table} WHERE resource_id = ?", ids)
     dbapi.executemany(
         conn,
         "INSERT INTO fhir_search_token (resource_id, type, param, system, value) VALUES (?, ?, ?, ?, ?)",
