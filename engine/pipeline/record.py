@@ -213,7 +213,7 @@ class _Batch:
                         self.now,
                     )
                 )
-                self.indexed[row.id] = (row.type, fhir_search.entries(resource.body))
+                self.indexed[row.id] = (row.type, fhir_search.entries(resource.body, summary.ids))
         return summary
 
     def _place(

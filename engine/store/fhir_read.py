@@ -95,6 +95,98 @@ def date(kind: str, param: str, test: str, bounds: Sequence[str]) -> Condition:
     return Condition(sql, (kind, param, *bounds))
 
 
+def quantity(
+    kind: str, param: str, test: str, bounds: Sequence[float], system: str | None, code: str | None
+) -> Condition:
+    """``test`` compares the index's ``value`` with the ``?`` placeholders, bound to ``bounds`` in order."""
+    sql = f"SELECT resource_id FROM fhir_search_quantity WHERE type = ? AND param = ? AND {test}"
+    params: list[Any] = [kind, param, *bounds]
+    for column, given in (("system", system), ("code", code)):
+        if given:
+            sql += f" AND {column} = ?"
+            params.append(given)
+    return Condition(sql, tuple(params))
+
+
+def reference(kind: str, param: str, targets: Sequence[str]) -> Condition:
+    """Resources whose ``param`` points at one of ``targets`` ("Type/id")."""
+    marks = ", ".join("?" * len(targets))
+    sql = f"SELECT resource_id FROM fhir_search_reference WHERE target IN ({marks}) AND type = ? AND param = ?"
+    return Condition(sql, (*targets, kind, param))
+
+
+def resource_id(ident: str) -> Condition:
+    return Condition("SELECT id FROM record_resources WHERE id = ?", (ident,))
+
+
+def last_updated(kind: str, test: str, bounds: Sequence[float]) -> Condition:
+    """``test`` compares ``updated_at`` (epoch seconds) with the ``?`` placeholders, bound to ``bounds``."""
+    return Condition(f"SELECT id FROM record_resources WHERE type = ? AND {test}", (kind, *bounds))
+
+
+def type_of(conn: Connection, ident: str) -> str | None:
+    rows = dbapi.fetchall(conn, "SELECT type FROM record_resources WHERE id = ?", [ident])
+    return rows[0][0] if rows else None
+
+
+def currents(conn: Connection, ids: Sequence[str]) -> list[Stored]:
+    """The current versions of these resources (those that exist), in id order."""
+    out: list[Stored] = []
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        out += _stored(
+            dbapi.fetchall(
+                conn,
+                f"SELECT {_COLUMNS} FROM record_resources r JOIN record_versions v ON v.resource_id = r.id"
+                f" AND v.version = r.version WHERE r.id IN ({', '.join('?' * len(part))})",
+                part,
+            )
+        )
+    return sorted(out, key=lambda s: s.id)
+
+
+def targets(conn: Connection, resource_ids: Sequence[str], param: str) -> list[str]:
+    """Where the ``param`` references of these resources point ("Type/id"), each once."""
+    if not resource_ids:
+        return []
+    marks = ", ".join("?" * len(resource_ids))
+    sql = f"SELECT DISTINCT target FROM fhir_search_reference WHERE resource_id IN ({marks}) AND param = ?"
+    return sorted(r[0] for r in dbapi.fetchall(conn, sql, [*resource_ids, param]))
+
+
+def referring(conn: Connection, kind: str, param: str, targets: Sequence[str], limit: int) -> list[str]:
+    """The ids of resources of ``kind`` whose ``param`` points at one of ``targets``, at most ``limit``."""
+    if not targets:
+        return []
+    found = reference(kind, param, targets)
+    return [r[0] for r in dbapi.fetchall(conn, found.sql + " ORDER BY resource_id LIMIT ?", [*found.params, limit])]
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """One _sort key: an SQL expression over the resource row ``r`` and its parameters, ascending or not."""
+
+    sql: str
+    params: tuple[Any, ...]
+    descending: bool
+
+
+def by_id(descending: bool) -> Order:
+    return Order("r.id", (), descending)
+
+
+def by_last_updated(descending: bool) -> Order:
+    return Order("r.updated_at", (), descending)
+
+
+def by_date(param: str, descending: bool) -> Order:
+    """By when the parameter's values begin (the latest beginning first when descending, so a stay still open sorts by
+    its admission); resources without it last."""
+    edge, missing = ("MAX(d.low)", "''") if descending else ("MIN(d.low)", "'~'")
+    sql = f"COALESCE((SELECT {edge} FROM fhir_search_date d WHERE d.resource_id = r.id AND d.param = ?), {missing})"
+    return Order(sql, (param,), descending)
+
+
 def search(
     conn: Connection,
     kind: str,
@@ -102,9 +194,11 @@ def search(
     conditions: Sequence[Sequence[Condition]],
     count: int,
     offset: int,
+    order: Sequence[Order] = (),
 ) -> tuple[int, list[Stored]]:
     """(how many match, the page of ``count`` after ``offset``): every group of ``conditions`` holds (AND), one
-    condition of a group is enough (OR); ``persons`` limits the search to those persons' resources."""
+    condition of a group is enough (OR); ``persons`` limits the search to those persons' resources. Matches come
+    in ``order``, then by id."""
     where = ["r.type = ?"]
     params: list[Any] = [kind]
     if persons is not None:
@@ -119,10 +213,12 @@ def search(
     total = dbapi.fetchall(conn, f"SELECT COUNT(*) FROM record_resources r WHERE {clause}", params)[0][0]
     if count == 0:
         return int(total), []
+    keys = [*order, *([] if any(o.sql == "r.id" for o in order) else [by_id(False)])]
+    ordering = ", ".join(f"{o.sql} {'DESC' if o.descending else 'ASC'}" for o in keys)
     rows = dbapi.fetchall(
         conn,
         f"SELECT {_COLUMNS} FROM record_resources r JOIN record_versions v ON v.resource_id = r.id"
-        f" AND v.version = r.version WHERE {clause} ORDER BY r.id LIMIT ? OFFSET ?",
-        [*params, count, offset],
+        f" AND v.version = r.version WHERE {clause} ORDER BY {ordering} LIMIT ? OFFSET ?",
+        [*params, *(p for o in keys for p in o.params), count, offset],
     )
     return int(total), _stored(rows)

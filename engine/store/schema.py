@@ -362,6 +362,31 @@ fhir_search_date = Table(
 Index("ix_fhir_search_date_range", *(fhir_search_date.c[n] for n in ("type", "param", "low", "high")))
 Index("ix_fhir_search_date_resource", fhir_search_date.c.resource_id)
 
+fhir_search_quantity = Table(
+    "fhir_search_quantity",
+    metadata,
+    Column("resource_id", RecordId, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("system", String(255), nullable=False, doc="'' when the quantity has none"),
+    Column("code", String(255), nullable=False, doc="the unit's code, else its text; '' when neither"),
+    Column("value", Double, nullable=False),
+)
+Index("ix_fhir_search_quantity_value", *(fhir_search_quantity.c[n] for n in ("type", "param", "value")))
+Index("ix_fhir_search_quantity_resource", fhir_search_quantity.c.resource_id)
+
+fhir_search_reference = Table(
+    "fhir_search_reference",
+    metadata,
+    Column("resource_id", RecordId, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("param", String(64), nullable=False),
+    Column("target", String(255), nullable=False, doc="Type/id as the record stores it"),
+)
+Index("ix_fhir_search_reference_target", *(fhir_search_reference.c[n] for n in ("target", "type", "param")))
+Index("ix_fhir_search_reference_resource", fhir_search_reference.c.resource_id)
+Index("ix_record_resources_type_updated", record_resources.c.type, record_resources.c.updated_at)
+
 # Bearer tokens of the FHIR API (engine/store/tokens.py): the sha256 of the secret, never the secret.
 fhir_tokens = Table(
     "fhir_tokens",

@@ -7,10 +7,19 @@ from typing import Any
 from engine.domain import fhir_search
 from engine.views.fhir import PER_PATIENT, TYPES
 
-_PAGING = [
+_COMMON = [
+    {"name": "_id", "type": "token"},
+    {"name": "_lastUpdated", "type": "date", "documentation": "when the version was recorded"},
     {"name": "_count", "type": "number", "documentation": "page size"},
     {"name": "_offset", "type": "number", "documentation": "the page's first match (the next link sets it)"},
+    {"name": "_sort", "type": "special", "documentation": "_id, _lastUpdated or a date parameter; - for descending"},
+    {"name": "_summary", "type": "special", "documentation": "true, text, data, count or false"},
+    {"name": "_elements", "type": "special", "documentation": "top-level elements to answer"},
 ]
+
+
+def _references(kind: str) -> list[str]:
+    return [f"{kind}:{name}" for name, t in fhir_search.PARAMETERS[kind].items() if t == "reference"]
 
 
 def capability_statement(base: str) -> dict[str, Any]:
@@ -35,8 +44,10 @@ def capability_statement(base: str) -> dict[str, Any]:
                         "searchParam": [
                             *({"name": name, "type": param_type} for name, param_type in params.items()),
                             *([{"name": "patient", "type": "reference"}] if kind in PER_PATIENT else []),
-                            *_PAGING,
+                            *_COMMON,
                         ],
+                        "searchInclude": _references(kind),
+                        "searchRevInclude": [r for other in TYPES for r in _references(other)],
                     }
                     for kind, params in ((k, fhir_search.PARAMETERS[k]) for k in TYPES)
                 ],

@@ -11,7 +11,14 @@ from engine.domain import fhir_search
 from engine.domain.mapping.result import Resource
 from engine.pipeline.record import AppliedSummary, apply
 from engine.store import fhir_index
-from engine.store.schema import fhir_search_date, fhir_search_string, fhir_search_token, record_resources
+from engine.store.schema import (
+    fhir_search_date,
+    fhir_search_quantity,
+    fhir_search_reference,
+    fhir_search_string,
+    fhir_search_token,
+    record_resources,
+)
 from tests.record.people import HIS, HIS_MRN, WANG_HIS, WANG_NAME, condition, encounter, message, patient, source
 from tests.support.mpi import shipped_resolver
 
@@ -23,13 +30,19 @@ def run(store: Engine, *items: Any, now: float = NOW) -> list[AppliedSummary]:
         return apply(conn, list(items), now, shipped_resolver())
 
 
-def index_of(store: Engine, kind: str) -> tuple[set[tuple[str, ...]], set[tuple[str, ...]], set[tuple[str, ...]]]:
-    """The (token, string, date) rows of every resource of one type."""
+def index_of(store: Engine, kind: str) -> tuple[set[tuple[Any, ...]], ...]:
+    """The (token, string, date, quantity, reference) rows of every resource of one type."""
     ids = select(record_resources.c.id).where(record_resources.c.type == kind).scalar_subquery()
     with store.connect() as conn:
         return tuple(  # type: ignore[return-value]
             {tuple(r)[2:] for r in conn.execute(select(t).where(t.c.resource_id.in_(ids)))}
-            for t in (fhir_search_token, fhir_search_string, fhir_search_date)
+            for t in (
+                fhir_search_token,
+                fhir_search_string,
+                fhir_search_date,
+                fhir_search_quantity,
+                fhir_search_reference,
+            )
         )
 
 
@@ -56,7 +69,7 @@ WANG = patient(
 
 def test_a_patient_written_through_the_record_has_its_index_rows(store: Engine) -> None:
     run(store, (message(WANG), source(HIS, 1)))
-    tokens, strings, dates = index_of(store, "Patient")
+    tokens, strings, dates, _, _ = index_of(store, "Patient")
     assert tokens == {
         ("identifier", HIS_MRN, "H0012345"),
         ("gender", "", "male"),
@@ -69,12 +82,12 @@ def test_a_patient_written_through_the_record_has_its_index_rows(store: Engine) 
 
 def test_traditional_and_pinyin_names_meet_the_indexed_form(store: Engine) -> None:
     run(store, (message(WANG), source(HIS, 1)))
-    _, strings, _ = index_of(store, "Patient")
+    strings = index_of(store, "Patient")[1]
     for query in ("王建國", "Wang Jianguo", "WANG JIANGUO", "建國"):
         assert fhir_search.name_forms(query) & {v for _, v in strings}, query
 
 
-def test_clinical_resources_index_code_and_date(store: Engine) -> None:
+def test_clinical_resources_index_code_status_date_and_their_references(store: Engine) -> None:
     run(
         store,
         (
@@ -87,17 +100,32 @@ def test_clinical_resources_index_code_and_date(store: Engine) -> None:
             source(HIS, 1),
         ),
     )
-    assert index_of(store, "Observation") == (
-        {("code", "http://loinc.org", "8480-6")},
-        set(),
-        {("date", "2026-03-01T08:30:00", "2026-03-01T08:30:00")},
-    )
-    assert index_of(store, "Condition") == (
-        {("code", "http://hl7.org/fhir/sid/icd-10", "I10")},
-        set(),
-        {("onset-date", "2024-05-01T00:00:00", "2024-05-31T23:59:59")},
-    )
+    with store.connect() as conn:
+        person = conn.execute(select(record_resources.c.person_id)).scalars().first()
+    tokens, strings, dates, quantities, references = index_of(store, "Observation")
+    assert tokens == {("code", "http://loinc.org", "8480-6"), ("status", "", "final")}
+    assert (strings, quantities) == (set(), set())
+    assert dates == {("date", "2026-03-01T08:30:00", "2026-03-01T08:30:00")}
+    assert references == {("subject", f"Patient/{person}")}, "the message's local id became the person's"
+    assert index_of(store, "Condition")[0] >= {("code", "http://hl7.org/fhir/sid/icd-10", "I10")}
+    assert index_of(store, "Condition")[2] == {("onset-date", "2024-05-01T00:00:00", "2024-05-31T23:59:59")}
     assert index_of(store, "Encounter")[2] == {("date", "2026-03-01T08:00:00", "9999")}
+
+
+def test_a_measured_value_is_indexed_as_a_quantity(store: Engine) -> None:
+    measured = observation("8480-6", "2026-03-01")
+    ucum = "http://unitsofmeasure.org"
+    measured.body["valueQuantity"] = {"value": 152, "unit": "mmHg", "system": ucum, "code": "mm[Hg]"}
+    run(store, (message(patient(WANG_HIS), measured), source(HIS, 1)))
+    assert index_of(store, "Observation")[3] == {("value-quantity", ucum, "mm[Hg]", 152.0)}
+
+
+def test_an_address_is_indexed_by_each_of_its_parts(store: Engine) -> None:
+    home = {"text": "江西省瑞金市象湖镇红都大道 12 号", "city": "瑞金市", "district": "象湖镇"}
+    lives = patient(WANG_HIS, address=[home])
+    run(store, (message(lives), source(HIS, 1)))
+    addresses = {v for p, v in index_of(store, "Patient")[1] if p == "address"}
+    assert addresses == {"江西省瑞金市象湖镇红都大道12号", "瑞金市", "象湖镇"}
 
 
 def test_a_new_version_replaces_the_rows_of_the_old_one(store: Engine) -> None:
@@ -114,17 +142,28 @@ def test_an_identifier_search_finds_the_patient_through_the_index(store: Engine)
         assert fhir_index.by_token(conn, "Patient", "identifier", "H0012345", "urn:other") == []
 
 
-def test_explain_shows_the_index_used_for_an_identifier_search(store: Engine) -> None:
+@pytest.mark.parametrize(
+    ("table", "where", "index"),
+    [
+        ("token", "type = 'Patient' AND param = 'identifier' AND value = 'H0012345' AND system = 'x'", "token_value"),
+        ("string", "type = 'Patient' AND param = 'name' AND value_normalised LIKE 'WANG%'", "string_value"),
+        ("date", "type = 'Observation' AND param = 'date' AND low >= '2026' AND high <= '2027'", "date_range"),
+        ("quantity", "type = 'Observation' AND param = 'value-quantity' AND value > 7.0", "quantity_value"),
+        ("reference", "target IN ('Patient/x') AND type = 'Observation' AND param = 'subject'", "reference_target"),
+    ],
+)
+def test_explain_shows_each_search_table_answered_from_its_index(
+    store: Engine, table: str, where: str, index: str
+) -> None:
     run(store, (message(WANG), source(HIS, 1)))
-    where = "type = 'Patient' AND param = 'identifier' AND value = 'H0012345' AND system = 'x'"
-    sql = f"SELECT resource_id FROM fhir_search_token WHERE {where}"
+    sql = f"SELECT resource_id FROM fhir_search_{table} WHERE {where}"
     with store.connect() as conn:
         if store.dialect.name == "sqlite":
             plan = " ".join(str(r[-1]) for r in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
         else:
             conn.execute(text("SET enable_seqscan = off"))  # a table of a few rows is scanned otherwise
             plan = " ".join(r[0] for r in conn.execute(text(f"EXPLAIN {sql}")))
-    assert "ix_fhir_search_token_value" in plan, plan
+    assert f"ix_fhir_search_{index}" in plan, plan
 
 
 @pytest.mark.parametrize(
