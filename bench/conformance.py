@@ -1,18 +1,19 @@
 """Key-fact conformance of Huitong's mappings against Microsoft FHIR-Converter's expected bundles.
 
-For every case of ``tests/corpus/microsoft-fhir-converter/test-cases.csv`` whose input Huitong maps (kind Ccda,
-or an HL7 v2 message type listed in ``V2_TYPES``), the input is mapped with our engine and the key facts of our
+For every C-CDA and HL7 v2 case of ``tests/corpus/microsoft-fhir-converter/test-cases.csv`` (every such case of the
+shared corpus), the input is mapped with our engine and the key facts of our
 resources (``bench/facts.py``) are compared with those of FHIR-Converter's expected bundle, ignoring ids and
 order. Two figures per case and in total, over multisets of facts: **recall** |agreed| / |theirs| (how many of
-the facts FHIR-Converter emits we emit too: the bar) and **Jaccard** |agreed| / |ours ∪ theirs| (facts only we
+the facts FHIR-Converter emits we emit too) and **Jaccard** |agreed| / |ours ∪ theirs| (facts only we
 emit count against us too). Time facts agree at the precision both give, coded concepts when they share a code.
+The bar (95% per case) applies to recall with the deliberate differences (``DELIBERATE``) set aside; both recalls
+are shown.
 
     python bench/conformance.py                # print the table
     python bench/conformance.py --write-doc    # also write docs/conformance.md
     python bench/conformance.py --json         # the figures as JSON (bench/results/conformance.json)
 
-An HL7 v2 case whose message no mapping takes yet (the HL7 v2 mappings are written on another branch) is
-listed as "not mapped" and left out of the total.
+An HL7 v2 case whose message no mapping takes is listed as "not mapped" and left out of the total.
 """
 
 from __future__ import annotations
@@ -35,36 +36,50 @@ CORPUS = ROOT / "tests" / "corpus" / "microsoft-fhir-converter"
 DOC = ROOT / "docs" / "conformance.md"
 RESULT = ROOT / "bench" / "results" / "conformance.json"
 
-V2_TYPES = frozenset(
-    {
-        "ADT_A01",
-        "ADT_A02",
-        "ADT_A03",
-        "ADT_A04",
-        "ADT_A05",
-        "ADT_A08",
-        "ADT_A09",
-        "ADT_A10",
-        "ADT_A11",
-        "ADT_A13",
-        "ADT_A14",
-        "ADT_A15",
-        "ADT_A16",
-        "ADT_A28",
-        "ADT_A31",
-        "ADT_A40",
-        "ADT_A41",
-        "ADT_A47",
-        "ADT_A60",
-        "ORU_R01",
-        "VXU_V04",
-        "ORM_O01",
-        "OML_O21",
-        "REF_I12",
-        "REF_I14",
-    }
-)
 BAR = 0.95
+
+# FHIR-Converter facts we leave out on purpose, as (resource type, field, value) -> the reason's number in
+# bench/conformance_notes.md ("Set aside"), where each cites the standard that backs it. A case's recall is given
+# as measured and with these set aside; the bar applies to the second, and the table shows both.
+DELIBERATE: dict[Fact, str] = {
+    # codes in FHIR-Converter's placeholder system http://example.com/...; we code PDA and ACC as VRDR does
+    ("Observation", "code", "autopsy"): "S1",
+    ("Observation", "code", "coroner"): "S1",
+    ("Observation", "code", "death-certificate"): "S1",
+    ("Observation", "code", "injury-incident"): "S1",
+    ("Procedure", "code", "autopsy-performed"): "S1",
+    ("Procedure", "code", "death-certification"): "S1",
+    ("Observation", "value.coded", "Y"): "S1",  # PDA-3 as an Observation: no standard code
+    # IN2-7 Medicaid case name and IN2-8 case number: the IG maps IN2 to Coverage, not to the patient
+    ("Patient", "identifier", "MCN-008"): "S2",
+    ("Patient", "name.family", "Jack"): "S2",
+    ("Patient", "name.given", "A"): "S2",  # the case name's given names: only with its family name (ONLY_WITH)
+    ("Patient", "name.given", "ADAM"): "S2",
+    ("Patient", "name.given", "Addsm"): "S2",
+    # no PV1-44/PV1-45 sent: PV2-8/PV2-9 are the expected admit/discharge, not the period
+    ("Encounter", "period.end", "2015-02-09T15:54:19+05:30"): "S3",
+    ("Encounter", "period.end", "2015-02-09T11:34:19+05:30"): "S3",
+    ("Encounter", "period.end", "2015-02-10T15:54:19+05:30"): "S3",
+    ("Encounter", "period.start", "2015-02-08T11:34:19+05:30"): "S3",
+    ("ServiceRequest", "authoredOn", "1990-05-01T12:16:00+05:30"): "S4",  # RF1 in an ADT: not in its structure
+    ("ServiceRequest", "authoredOn", "2020-09-10T20:15:00+05:30"): "S5",  # ORC-9 of the ORU's next order group
+    # FT1-25: a charge's procedure code (ChargeItem.code), not a record that a procedure was done
+    ("Procedure", "code", "71045"): "S6",
+    ("Procedure", "code", "99011"): "S6",
+    ("Procedure", "code", "92002"): "S6",
+    ("Patient", "name.family", "123121234A"): "S7",  # ADT01-23: in no name field of the message
+    # MDM: CON-24 is the consenter (IG CON[Consent]), not the patient; PID-2 repeats PID-3's number
+    ("Patient", "name.family", "Smith"): "S8",
+    ("Patient", "name.given", "Robert"): "S8",
+    ("Patient", "identifier", "987654321"): "S9",
+    # C-CDA: the encounter's CPT code is Encounter.type (C-CDA on FHIR); class is v3 ActEncounterCode
+    ("Encounter", "class", "99213"): "S10",
+}
+# A fact set aside only in a case that also misses this other fact (the given names of IN2-7 are the patient's
+# own given names in these samples: missing without the family name `Jack`, they are a real miss).
+ONLY_WITH: dict[Fact, Fact] = {
+    ("Patient", "name.given", g): ("Patient", "name.family", "Jack") for g in ("A", "ADAM", "Addsm")
+}
 
 
 @dataclass
@@ -92,6 +107,27 @@ class Case:
         return self.n_agreed + sum(self.only_ours.values()) + sum(self.only_theirs.values())
 
     @property
+    def set_aside(self) -> Counter[Fact]:
+        """FHIR-Converter facts we leave out on purpose (``DELIBERATE``)."""
+        return Counter(
+            {
+                f: n
+                for f, n in self.only_theirs.items()
+                if f in DELIBERATE and (f not in ONLY_WITH or ONLY_WITH[f] in self.only_theirs)
+            }
+        )
+
+    @property
+    def n_set_aside(self) -> int:
+        return sum(self.set_aside.values())
+
+    @property
+    def gated_recall(self) -> float | None:
+        """Recall with the deliberate differences set aside: the figure the bar applies to."""
+        theirs = self.n_theirs - self.n_set_aside
+        return self.n_agreed / theirs if theirs else None
+
+    @property
     def name(self) -> str:
         return Path(self.input).name
 
@@ -100,7 +136,7 @@ def cases() -> list[Case]:
     out = []
     with (CORPUS / "test-cases.csv").open(newline="") as f:
         for row in csv.DictReader(f):
-            if row["kind"] == "Ccda" or (row["kind"] == "Hl7v2" and row["root_template"] in V2_TYPES):
+            if row["kind"] in ("Ccda", "Hl7v2"):
                 out.append(Case(row["kind"], row["root_template"], row["input"], row["expected"]))
     return out
 
@@ -173,24 +209,45 @@ def _fmt(facts_: Counter[Fact], limit: int | None = 12) -> str:
 
 def table(results: list[Case]) -> str:
     lines = [
-        "| kind | template | input | agreed | only ours | only theirs | recall | Jaccard |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| kind | template | input | agreed | only ours | only theirs | set aside | recall | recall, set aside "
+        "excluded | Jaccard |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for c in results:
         if c.mapped:
+            aside = c.n_set_aside
+            reasons = ", ".join(sorted({DELIBERATE[f] for f in c.set_aside}, key=_reason_order))
+            gated = _pct(c.n_agreed, c.n_theirs - aside)
+            mark = "" if c.gated_recall is None or c.gated_recall >= BAR else " ✗"
             lines.append(
                 f"| {c.kind} | {c.template} | `{c.name}` | {c.n_agreed} | {sum(c.only_ours.values())} | "
-                f"{sum(c.only_theirs.values())} | {_pct(c.n_agreed, c.n_theirs)} | {_pct(c.n_agreed, c.n_union)} |"
+                f"{sum(c.only_theirs.values())} | {aside}{f' ({reasons})' if reasons else ''} | "
+                f"{_pct(c.n_agreed, c.n_theirs)} | {gated}{mark} | {_pct(c.n_agreed, c.n_union)} |"
             )
         else:
             why = "error: " + c.error if c.error else "not mapped (no mapping takes it yet)"
-            lines.append(f"| {c.kind} | {c.template} | `{c.name}` | — | — | {sum(c.only_theirs.values())} | {why} | |")
+            lines.append(
+                f"| {c.kind} | {c.template} | `{c.name}` | — | — | {sum(c.only_theirs.values())} | | {why} | | |"
+            )
     for kind in ("Ccda", "Hl7v2", None):
         a, u = totals(results, kind)
         _, t = recall(results, kind)
+        aside = sum(c.n_set_aside for c in results if c.mapped and (kind is None or c.kind == kind))
         label = kind or "**all mapped cases**"
-        lines.append(f"| {label} | | total | {a} | {u - t} | {t - a} | **{_pct(a, t)}** of {t} | {_pct(a, u)} of {u} |")
+        lines.append(
+            f"| {label} | | total | {a} | {u - t} | {t - a} | {aside} | **{_pct(a, t)}** of {t} | "
+            f"{_pct(a, t - aside)} of {t - aside} | {_pct(a, u)} of {u} |"
+        )
     return "\n".join(lines)
+
+
+def _reason_order(reason: str) -> int:
+    return int(reason[1:])
+
+
+def below_bar(results: list[Case]) -> list[Case]:
+    """Mapped cases whose recall, deliberate differences set aside, is under the bar."""
+    return [c for c in results if c.mapped and c.gated_recall is not None and c.gated_recall < BAR]
 
 
 def by_field(results: list[Case]) -> str:
@@ -250,6 +307,9 @@ def write_doc(results: list[Case]) -> None:
     _, t = recall(results)
     rc, jc = recall(results, "Ccda"), totals(results, "Ccda")
     rv, jv = recall(results, "Hl7v2"), totals(results, "Hl7v2")
+    gated = [c for c in results if c.mapped and c.gated_recall is not None]
+    below = below_bar(results)
+    n_v2 = sum(1 for c in results if c.kind == "Hl7v2")
     justification = (ROOT / "bench" / "conformance_notes.md").read_text(encoding="utf-8")
     text = f"""# Conformance with Microsoft FHIR-Converter
 
@@ -259,15 +319,18 @@ differences is kept in `bench/conformance_notes.md` and copied in).
 **C-CDA: we reproduce {rc[0]} of FHIR-Converter's {rc[1]} facts (recall {_pct(*rc)}; the bar is {BAR:.0%}); counting
 the facts only we emit against us as well, {jc[0]} of {jc[1]} agree (Jaccard {_pct(*jc)}).
 HL7 v2: recall {_pct(*rv)} of {rv[1]}, Jaccard {_pct(*jv)} of {jv[1]}.
-All mapped cases: recall {_pct(a, t)} of {t}, Jaccard {_pct(a, u)} of {u}.**
+All mapped cases: recall {_pct(a, t)} of {t}, Jaccard {_pct(a, u)} of {u}.
+Per case, with the deliberate differences set aside: {len(gated) - len(below)} of {len(gated)} mapped cases meet
+the bar{"" if not below else "; under it (open gaps, see below): " + ", ".join(f"`{c.name}`" for c in below)}.**
 Every fact on either side that the other lacks is explained below.
 
 ## What is compared
 
-Inputs: every case of Microsoft FHIR-Converter's functional tests (`tests/corpus/microsoft-fhir-converter/
-test-cases.csv`, commit `70fd328`) whose kind is Ccda, or whose HL7 v2 message type is one Huitong maps
-(ADT A01/A02/A03/A04/A05/A08/A09/A10/A11/A13/A14/A15/A16/A28/A31/A40/A41/A47/A60, ORU^R01, VXU^V04,
-ORM^O01, OML^O21, REF^I12/I14). The input
+Inputs: every C-CDA and HL7 v2 case of Microsoft FHIR-Converter's functional tests in the shared corpus
+(`tests/corpus/microsoft-fhir-converter/test-cases.csv`, commit `70fd328`: {len(results)} cases, {n_v2} HL7 v2 of
+{len({c.template for c in results if c.kind == "Hl7v2"})} message types). FHIR-Converter has no case for ADT^A17
+(swap patients), which Huitong does not map: an A17 carries two PID/PV1 pairs, and the HL7 v2 mappings make one
+Patient per message. The input
 is mapped by Huitong's engine (C-CDA: `mappings/cda/ccda.yaml`; HL7 v2: the first mapping that takes the
 message) and compared with FHIR-Converter's expected bundle (for C-CDA without its last entry, the
 DocumentReference that its own test drops too).
@@ -280,7 +343,9 @@ Ids, references, display texts, narrative, meta, and the order of resources and 
 Facts are multisets: two Observations with the same code are two facts.
 
 **Recall** of a case is |agreed| / |theirs|: the share of FHIR-Converter's facts we reproduce; this is the
-figure the bar applies to. **Jaccard** is |agreed| / |ours ∪ theirs|: a fact only we emit counts against us as
+figure the bar applies to, once the facts we leave out on purpose are set aside (column "set aside", with the
+numbers of the reasons in "Why the differences"; a case under the bar is marked ✗).
+**Jaccard** is |agreed| / |ours ∪ theirs|: a fact only we emit counts against us as
 much as a fact only they emit. Both are reported because they answer different questions: most facts only we
 emit come from sections FHIR-Converter's template for the given document type does not read (see "Why the
 differences"), which recall does not punish and Jaccard does. Coded concepts (Condition, Observation,

@@ -225,3 +225,38 @@ def test_a_date_that_is_no_real_day_is_left_out_with_a_note(value: str) -> None:
     for to_fhir in (date_filter("birthDate"), datetime_filter("+08:00", "effectiveDateTime")):
         with pytest.raises(BadValue):
             to_fhir(value)
+
+
+def test_for_segments_before_another_takes_a_patients_and_a_specimens_own_obx_not_the_order_results(
+    hl7v2_mapping: Callable[..., MappingSet],
+) -> None:
+    oul = one("microsoft-fhir-converter/data/SampleData/Hl7v2/OUL-R22-02.hl7")
+    mappings = hl7v2_mapping(
+        """
+        - rule: patient-observation
+          resource: Observation
+          for: OBX before OBR|SPM
+          body: {code: {text: "{{ -3.1 }}"}, effectiveDateTime: "{{ -14 | date }}"}
+        - rule: specimen
+          resource: Specimen
+          for: SPM
+          body: {identifier: [{value: "{{ -2.1.1 }}"}]}
+          resources:
+            - rule: specimen-observation
+              resource: Observation
+              for: OBX before OBR
+              body: {code: {text: "{{ -3.1 }}"}, effectiveDateTime: "{{ -14 | date }}"}
+        """
+    )
+    observations = [
+        (r["id"].rsplit("-", 1)[0], r.get("effectiveDateTime"))
+        for r in run(mappings, oul)
+        if r["resourceType"] == "Observation"
+    ]
+    # OBX 4 follows the PID; OBX 7 and OBX 17 each follow an SPM and come before its OBR; the OBX after the
+    # OBRs (slide images) are the orders' results and are not taken
+    assert observations == [
+        ("patient-observation", "1999-07-02"),
+        ("specimen-observation", "1999-08-02"),
+        ("specimen-observation", "2000-08-02"),
+    ]

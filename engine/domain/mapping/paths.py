@@ -30,9 +30,7 @@ _V2 = re.compile(
 def _parts(path: str) -> dict[str, Any]:
     m = _V2.fullmatch(path)
     if m is None or not path or (m["seg"] is None and m["field"] is None and m["comp"] is None):
-        raise CompileError(
-            f"not an HL7 v2 path: {path!r} (expected e.g. PID-3.1, PID-3(2).1, OBX[2]-5, -5.1 or .1)"
-        )
+        raise CompileError(f"not an HL7 v2 path: {path!r} (expected e.g. PID-3.1, PID-3(2).1, OBX[2]-5, -5.1 or .1)")
     g = m.groupdict()
     return {k: (int(v) if v and v.isdigit() else v) for k, v in g.items()}
 
@@ -77,6 +75,7 @@ def v2_getter(path: str) -> Getter:
     p = _parts(path)
     seg_id, occ, field, rep, comp, sub = p["seg"], p["occ"], p["field"], p["rep"] or 1, p["comp"], p["sub"]
     if seg_id is None and field is None:  # ".1": a component of the current repetition
+
         def from_rep(ctx: Ctx) -> Any:
             raw = ctx.current_rep()
             if raw is None:
@@ -132,11 +131,32 @@ def v2_all_getter(path: str) -> Getter:
     return get_all
 
 
+_BEFORE = re.compile(r"(?P<seg>[A-Z][A-Z0-9]{2}) before (?P<stop>[A-Z][A-Z0-9]{2}(?:\|[A-Z][A-Z0-9]{2})*)")
+
+
 def v2_iterator(path: str) -> Iterator:
-    """``OBX``: segments (within the enclosing group); ``PID-3`` / ``-3``: the field's repetitions."""
+    """``OBX``: segments (within the enclosing group); ``OBX before OBR`` (or ``OBR|SPM``): those of them that
+    come before the next such segment (a patient's or a specimen's own OBX, not the results of its orders);
+    ``PID-3`` / ``-3``: the field's repetitions."""
+    before = _BEFORE.fullmatch(path)
+    if before is not None:
+        every, stop_ids = v2_iterator(before["seg"]), before["stop"].split("|")
+
+        def segments_before(ctx: Ctx) -> list[Ctx]:
+            items = every(ctx)
+            if not items:
+                return items
+            view = ctx.view
+            assert view is not None
+            start = ctx.current_segment()
+            stop = min(next((i for i in view.by_id.get(s, ()) if i > start), len(view.texts)) for s in stop_ids)
+            return [c for c in items if c.pos < stop]
+
+        return segments_before
     p = _parts(path)
     seg_id, field = p["seg"], p["field"]
     if field is None and seg_id is not None and p["comp"] is None:
+
         def segments(ctx: Ctx) -> list[Ctx]:
             view = ctx.view
             assert view is not None
@@ -149,7 +169,9 @@ def v2_iterator(path: str) -> Iterator:
 
         return segments
     if field is None or p["comp"] is not None:
-        raise CompileError(f"for: {path!r}: iterate over segments (OBX) or a field's repetitions (PID-3, -3)")
+        raise CompileError(
+            f"for: {path!r}: iterate over segments (OBX, OBX before OBR) or a field's repetitions (PID-3, -3)"
+        )
     occ = p["occ"]
 
     def repetitions(ctx: Ctx) -> list[Ctx]:
