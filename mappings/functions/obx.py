@@ -51,6 +51,14 @@ def _content_type(kind: str, subtype: str) -> str | None:
     return f"{major}/{minor}" if major and minor and " " not in minor else None
 
 
+def _is_base64(data: str) -> bool:
+    try:
+        base64.b64decode(data, validate=True)
+    except ValueError:
+        return False
+    return True
+
+
 def _attachment(kind: str, raw: str) -> dict[str, Any] | None:
     parts = [*raw.split("^"), "", "", "", "", ""]
     if kind == "RP":
@@ -62,7 +70,8 @@ def _attachment(kind: str, raw: str) -> dict[str, Any] | None:
         _app, media, sub, encoding, data = parts[:5]
         if not data:
             return None
-        if encoding.strip().upper() != "BASE64":
+        if encoding.strip().upper() != "BASE64" or not _is_base64(data.strip()):
+            # Text, or a sender's "Base64" that is none (a placeholder): kept as sent, encoded, so nothing is lost.
             data = base64.b64encode(data.encode("utf-8")).decode("ascii")
         att = {"data": data.strip()}
     content_type = _content_type(media, sub)
