@@ -13,6 +13,21 @@ _PAGING = [
 ]
 
 
+# The enterprise Patient's operations (views/fhir_patient.py, views/fhir_match.py), and Provenance
+# (views/fhir_provenance.py).
+_OPERATIONS = {
+    "operation": [
+        {"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
+        {"name": "match", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-match"},
+    ]
+}
+_PROVENANCE = {
+    "type": "Provenance",
+    "interaction": [{"code": "read"}, {"code": "search-type"}],
+    "searchParam": [{"name": "target", "type": "reference", "documentation": "Type/id or Type/id/_history/n"}],
+}
+
+
 def capability_statement(base: str) -> dict[str, Any]:
     return {
         "resourceType": "CapabilityStatement",
@@ -37,9 +52,11 @@ def capability_statement(base: str) -> dict[str, Any]:
                             *([{"name": "patient", "type": "reference"}] if kind in PER_PATIENT else []),
                             *_PAGING,
                         ],
+                        **(_OPERATIONS if kind == "Patient" else {}),
                     }
                     for kind, params in ((k, fhir_search.PARAMETERS[k]) for k in TYPES)
-                ],
+                ]
+                + [_PROVENANCE],
             }
         ],
     }
