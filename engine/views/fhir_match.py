@@ -43,7 +43,10 @@ def request(body: bytes, max_count: int) -> MatchRequest:
     if not isinstance(parameters, dict) or parameters.get("resourceType") != "Parameters":
         raise BadRequest("the body must be a Parameters resource (resource, onlyCertainMatches, count)")
     given: dict[str, Any] = {}
-    for p in parameters.get("parameter") or []:
+    listed = parameters.get("parameter") or []
+    if not isinstance(listed, list):
+        raise BadRequest("parameter: a list of the parameters resource, onlyCertainMatches, count")
+    for p in listed:
         name = p.get("name") if isinstance(p, dict) else None
         if name not in ("resource", "onlyCertainMatches", "count"):
             raise BadRequest(f"parameter {name!r} is not one of $match's: resource, onlyCertainMatches, count")
@@ -61,7 +64,7 @@ def request(body: bytes, max_count: int) -> MatchRequest:
         raise BadRequest(f"parameter count: a valueInteger from 1 to {max_count}")
     try:
         row = features.from_patient(patient)
-    except (AttributeError, TypeError):
+    except (AttributeError, TypeError, LookupError):  # a list where an object belongs, or the other way round
         raise BadRequest("parameter resource: the Patient's identifier, name, telecom or address is no FHIR") from None
     if not any(row.get(c) for c in ("id_raw", "name", "phone")):
         raise BadRequest("parameter resource: the Patient needs a resident ID, a name or a phone to match by")

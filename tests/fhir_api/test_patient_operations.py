@@ -59,7 +59,7 @@ class Server:
     def get(self, path: str, token: str | None = "") -> tuple[int, dict[str, Any]]:
         return call(path if path.startswith("http") else self.base + path, self.token if token == "" else token)
 
-    def post(self, path: str, body: dict[str, Any], token: str | None = "") -> tuple[int, dict[str, Any]]:
+    def post(self, path: str, body: Any, token: str | None = "") -> tuple[int, dict[str, Any]]:
         return call(self.base + path, self.token if token == "" else token, body)
 
 
@@ -285,9 +285,12 @@ def test_match_grades_the_mpi_candidates_with_score_and_match_grade(fhir: Server
         match({"name": [{"text": "陈桂兰"}]}, {"name": "count", "valueInteger": 0}),
         match({"name": [{"text": "陈桂兰"}]}, {"name": "colour", "valueString": "blue"}),
         match({"name": "陈桂兰"}),
+        match({"name": {"text": "陈桂兰"}, "address": ["x"]}),
+        {"resourceType": "Parameters", "parameter": 5},
+        [],
     ],
 )
-def test_match_refuses_what_is_no_patient_match_request(fhir: Server, body: dict[str, Any]) -> None:
+def test_match_refuses_what_is_no_patient_match_request(fhir: Server, body: Any) -> None:
     status, outcome = fhir.post("/Patient/$match", body)
     assert (status, outcome["resourceType"]) == (400, "OperationOutcome")
 

@@ -18,7 +18,7 @@ def make_token(config: Path, *args: str) -> str:
     return made.stdout.strip().splitlines()[-1]
 
 
-def call(url: str, token: str | None, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+def call(url: str, token: str | None, body: Any = None) -> tuple[int, dict[str, Any]]:
     """(status, FHIR JSON answer) of a GET, or of a POST of ``body``; no token: no Authorization header."""
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     data = None
