@@ -13,22 +13,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import structlog
 from aiohttp import web
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from engine.config import FhirApiSpec
 from engine.connectors.http import HttpListener
 from engine.connectors.tls import server_context
 from engine.domain.access import Grant
 from engine.domain.formats.fhir import operation_outcome
+from engine.domain.mpi.matcher import PersonScore
+from engine.domain.record.precedence import Rules
 from engine.store import audit, fhir_read, tokens
 from engine.store.fhir_read import Stored
-from engine.views import fhir
+from engine.views import fhir, fhir_match, fhir_patient, fhir_provenance
 from engine.views.fhir_capability import capability_statement
 
 log = structlog.get_logger("huitong.fhir_api")
@@ -43,6 +46,15 @@ def reply(status: int, body: dict[str, Any]) -> web.Response:
 
 def refuse(status: int, code: str, text: str) -> web.Response:
     return reply(status, operation_outcome("error", code, text))
+
+
+@dataclass(frozen=True, slots=True)
+class People:
+    """What the daemon lends the API for the enterprise Patient and $match, asked at each request so that a
+    reloaded configuration counts: the record's precedence rules, and the MPI's search (huitong mpi search)."""
+
+    precedence: Callable[[], Mapping[str, Rules]]
+    match: Callable[[Connection, dict[str, Any], int], list[PersonScore]]
 
 
 class _Forbidden(Exception):
@@ -60,7 +72,7 @@ async def _fhir_errors(request: web.Request, handler: Handler) -> web.StreamResp
     except web.HTTPNotFound:
         return refuse(404, "not-found", "no such FHIR endpoint here; see /fhir/metadata")
     except web.HTTPMethodNotAllowed:
-        return refuse(405, "not-supported", "this server only reads: GET")
+        return refuse(405, "not-supported", "this server only reads: GET (and POST for Patient/$match)")
     except web.HTTPException as exc:
         return refuse(exc.status, "processing", exc.reason)
     except Exception:
@@ -68,8 +80,9 @@ async def _fhir_errors(request: web.Request, handler: Handler) -> web.StreamResp
         return refuse(503, "transient", "the record could not be read; try again")
 
 
-def application(store: Engine, spec: FhirApiSpec) -> web.Application:
-    """GET metadata, search, read, history and vread under /fhir."""
+def application(store: Engine, spec: FhirApiSpec, people: People) -> web.Application:
+    """GET metadata, search, read, history and vread under /fhir; the enterprise Patient, $everything, $match and
+    Provenance."""
 
     def base(request: web.Request) -> str:
         return f"{request.scheme}://{request.host}{BASE_PATH}"
@@ -94,16 +107,20 @@ def application(store: Engine, spec: FhirApiSpec) -> web.Application:
         return [s for s in found if grant.patient in (None, s.person_id)]
 
     async def audited(request: web.Request, interaction: str, found: list[Stored]) -> None:
+        await audited_persons(request, interaction, {s.person_id for s in found})
+
+    async def audited_persons(request: web.Request, interaction: str, persons: Iterable[str]) -> None:
         """One audit row per patient whose data is answered, committed before the answer leaves (a transaction
         of its own: on SQLite a read transaction cannot take the write lock while the daemon writes)."""
         grant: Grant = request["grant"]
         detail = {"interaction": interaction, "query": request.path_qs, "token": grant.token_id}
+        answered = sorted(set(persons))
 
         def job(conn: Any) -> None:
-            for person in sorted({s.person_id for s in found}):
+            for person in answered:
                 audit.record(conn, "fhir.read", person, detail, actor=f"token:{grant.token_id}")
 
-        if found:
+        if answered:
             await run(job, write=True)
 
     @web.middleware
@@ -163,9 +180,102 @@ def application(store: Engine, spec: FhirApiSpec) -> web.Application:
         await audited(request, "vread", found)
         return reply(200, fhir.resource(found[0]))
 
+    # --- the enterprise Patient, $everything, $match (views/fhir_patient.py, views/fhir_match.py) ---
+
+    async def patient_read(request: web.Request) -> web.StreamResponse:
+        """A source's Patient resource as any resource; else the person the id names (references carry it)."""
+        ident = request.match_info["id"]
+        if await run(lambda conn: fhir_read.current(conn, "Patient", ident)) is not None:
+            return await read(request)
+        grant = served(request, "Patient")
+        found = await run(lambda conn: fhir_patient.enterprise(conn, ident, people.precedence()))
+        if found is None or grant.patient not in (None, found[0]):
+            return refuse(404, "not-found", f"Patient/{ident} is not in the record")
+        await audited_persons(request, "read", [found[0]])
+        return reply(200, found[1])
+
+    async def patient_history(request: web.Request) -> web.StreamResponse:
+        ident = request.match_info["id"]
+        grant = served(request, "Patient")
+        if await run(lambda conn: fhir_read.current(conn, "Patient", ident)) is not None:
+            return await history(request)
+        survivor = await run(lambda conn: fhir.person(conn, ident))
+        if survivor is None or grant.patient not in (None, survivor):
+            return refuse(404, "not-found", f"Patient/{ident} is not in the record")
+        text = f"Patient/{ident} is the enterprise patient, made on read: its sources' histories are its Patient.link"
+        return refuse(404, "not-found", text)
+
+    async def everything(request: web.Request) -> web.Response:
+        ident = request.match_info["id"]
+        grant = served(request, "Patient")
+        query = list(request.query.items())
+
+        def job(conn: Connection) -> tuple[str, dict[str, Any]] | None:
+            person = fhir.person(conn, ident)
+            if person is None or grant.patient not in (None, person):
+                return None
+            return person, fhir_patient.everything(
+                conn, base(request), person, query, spec.max_count, people.precedence(), grant.may_read
+            )
+
+        answer = await run(job)
+        if answer is None:
+            return refuse(404, "not-found", f"Patient/{ident} is not in the record")
+        person, bundle = answer
+        await audited_persons(request, "everything", [person] if bundle["entry"] else [])
+        return reply(200, bundle)
+
+    async def match(request: web.Request) -> web.Response:
+        grant = served(request, "Patient")
+        if grant.patient is not None:
+            raise _Forbidden("Patient/$match searches every resident: it needs a system scope")
+        asked = fhir_match.request(await request.read(), spec.max_count)
+
+        def job(conn: Connection) -> dict[str, Any]:
+            scores = people.match(conn, asked.row, asked.count)
+            return fhir_match.bundle(conn, base(request), scores, asked, people.precedence())
+
+        bundle = await run(job)
+        await audited_persons(request, "match", [e["resource"]["id"] for e in bundle["entry"]])
+        return reply(200, bundle)
+
+    # --- Provenance (views/fhir_provenance.py) ---
+
+    async def provenance_read(request: web.Request) -> web.Response:
+        ident = request.match_info["id"]
+        grant = served_provenance(request)
+        origin = await run(lambda conn: fhir_provenance.read(conn, ident))
+        if origin is None or not grant.may_read(origin.type) or grant.patient not in (None, origin.person_id):
+            return refuse(404, "not-found", f"Provenance/{ident} is not in the record")
+        await audited_persons(request, "read", [origin.person_id])
+        return reply(200, fhir_provenance.provenance(origin))
+
+    async def provenance_search(request: web.Request) -> web.Response:
+        grant = served_provenance(request)
+        query = list(request.query.items())
+        found, kind = await run(lambda conn: fhir_provenance.search(conn, base(request), query))
+        if not grant.may_read(kind):
+            raise _Forbidden(f"the token's scopes do not cover {kind}")
+        found = [o for o in found if grant.patient in (None, o.person_id)]
+        await audited_persons(request, "search", [o.person_id for o in found])
+        return reply(200, fhir_provenance.bundle(base(request), found))
+
+    def served_provenance(request: web.Request) -> Grant:
+        grant: Grant = request["grant"]
+        if not grant.may_read("Provenance"):
+            raise _Forbidden("the token's scopes do not cover Provenance")
+        return grant
+
     app = web.Application(middlewares=[_fhir_errors, authenticated])
     kind, ident = "{type:[A-Z][A-Za-z]{1,63}}", "{id:[A-Za-z0-9.-]{1,64}}"
     app.router.add_get(f"{BASE_PATH}/metadata", metadata)
+    app.router.add_post(f"{BASE_PATH}/Patient/$match", match)
+    patient = "{type:Patient}"  # the generic read and history answer a source's Patient
+    app.router.add_get(f"{BASE_PATH}/{patient}/{ident}", patient_read)
+    app.router.add_get(f"{BASE_PATH}/{patient}/{ident}/_history", patient_history)
+    app.router.add_get(f"{BASE_PATH}/{patient}/{ident}/$everything", everything)
+    app.router.add_get(f"{BASE_PATH}/Provenance", provenance_search)
+    app.router.add_get(f"{BASE_PATH}/Provenance/{ident}", provenance_read)
     app.router.add_get(f"{BASE_PATH}/{kind}", search)
     app.router.add_get(f"{BASE_PATH}/{kind}/{ident}", read)
     app.router.add_get(f"{BASE_PATH}/{kind}/{ident}/_history", history)
@@ -173,6 +283,6 @@ def application(store: Engine, spec: FhirApiSpec) -> web.Application:
     return app
 
 
-def listener(store: Engine, spec: FhirApiSpec) -> HttpListener:
+def listener(store: Engine, spec: FhirApiSpec, people: People) -> HttpListener:
     context = server_context(spec.tls) if spec.tls is not None else None
-    return HttpListener(application(store, spec), spec.listen.host, spec.listen.port, ssl_context=context)
+    return HttpListener(application(store, spec, people), spec.listen.host, spec.listen.port, ssl_context=context)

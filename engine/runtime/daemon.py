@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine
 from engine.api import fhir as fhir_api
 from engine.config import ChannelSpec, EngineConfig, load_config
 from engine.connectors.http import HttpListener
+from engine.pipeline import mpi_search
 from engine.runtime import retention
 from engine.runtime.channels import RunningChannel
 from engine.runtime.record_process import record_destinations
@@ -160,7 +161,11 @@ class Daemon:
         spec = self.config.fhir_api
         if spec is None or self.only is not None:
             return
-        listener = fhir_api.listener(engine, spec)
+        people = fhir_api.People(
+            precedence=lambda: self.config.record.precedence,
+            match=lambda conn, row, limit: mpi_search.search(conn, self.wiring.resolver, row, limit),
+        )
+        listener = fhir_api.listener(engine, spec, people)
         try:
             await listener.start()
         except OSError as exc:

@@ -49,6 +49,9 @@ def resource(stored: Stored) -> dict[str, Any]:
         "lastUpdated": instant(stored.at),
         "source": stored.source_system,
     }
+    if stored.type == "Patient":  # one source's Patient of the person: the enterprise Patient is the main one
+        enterprise = {"other": {"reference": f"Patient/{stored.person_id}"}, "type": "refer"}
+        body["link"] = [*(body.get("link") or []), enterprise]
     return body
 
 
@@ -88,7 +91,7 @@ def search(
     the reader may see (a patient-bound token)."""
     if kind not in TYPES:
         raise BadRequest(f"{kind} cannot be searched here; the types served are {', '.join(TYPES)}")
-    count, offset = _paging(query, max_count)
+    count, offset = paging(query, max_count)
     shape = Shape.of(kind, query)
     persons: list[str] | None = None
     groups: list[list[Condition]] = []
@@ -213,7 +216,7 @@ def _url(base: str, kind: str, asked: list[tuple[str, str]], count: int, offset:
     return f"{base}/{kind}?{urlencode(params)}"
 
 
-def _paging(query: Sequence[tuple[str, str]], max_count: int) -> tuple[int, int]:
+def paging(query: Sequence[tuple[str, str]], max_count: int) -> tuple[int, int]:
     values = dict(query)
     if values.get("_format", "json") not in ("json", "application/json", "application/fhir+json"):
         raise BadRequest("_format: only JSON is served")

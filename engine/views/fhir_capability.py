@@ -20,6 +20,19 @@ _COMMON = [
 
 def _references(kind: str) -> list[str]:
     return [f"{kind}:{name}" for name, t in fhir_search.PARAMETERS[kind].items() if t == "reference"]
+# The enterprise Patient's operations (views/fhir_patient.py, views/fhir_match.py), and Provenance
+# (views/fhir_provenance.py).
+_OPERATIONS = {
+    "operation": [
+        {"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
+        {"name": "match", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-match"},
+    ]
+}
+_PROVENANCE = {
+    "type": "Provenance",
+    "interaction": [{"code": "read"}, {"code": "search-type"}],
+    "searchParam": [{"name": "target", "type": "reference", "documentation": "Type/id or Type/id/_history/n"}],
+}
 
 
 def capability_statement(base: str) -> dict[str, Any]:
@@ -48,9 +61,11 @@ def capability_statement(base: str) -> dict[str, Any]:
                         ],
                         "searchInclude": _references(kind),
                         "searchRevInclude": [r for other in TYPES for r in _references(other)],
+                        **(_OPERATIONS if kind == "Patient" else {}),
                     }
                     for kind, params in ((k, fhir_search.PARAMETERS[k]) for k in TYPES)
-                ],
+                ]
+                + [_PROVENANCE],
             }
         ],
     }
