@@ -31,7 +31,7 @@ from engine.domain.mpi.matcher import PersonScore
 from engine.domain.record.precedence import Rules
 from engine.store import audit, fhir_read, tokens
 from engine.store.fhir_read import Stored
-from engine.views import fhir, fhir_match, fhir_patient, fhir_provenance
+from engine.views import fhir, fhir_match, fhir_patient, fhir_provenance, fhir_task
 from engine.views.fhir_capability import capability_statement
 
 log = structlog.get_logger("huitong.fhir_api")
@@ -95,7 +95,7 @@ def application(store: Engine, spec: FhirApiSpec, people: People) -> web.Applica
         return await asyncio.to_thread(in_thread)
 
     def served(request: web.Request, kind: str) -> Grant:
-        if kind not in fhir.TYPES:
+        if kind not in fhir.TYPES and kind != "Task":
             raise web.HTTPNotFound
         grant: Grant = request["grant"]
         if not grant.may_read(kind):
@@ -239,6 +239,26 @@ def application(store: Engine, spec: FhirApiSpec, people: People) -> web.Applica
         await audited_persons(request, "match", [e["resource"]["id"] for e in bundle["entry"]])
         return reply(200, bundle)
 
+    # --- care tasks (views/fhir_task.py) ---
+
+    async def task_search(request: web.Request) -> web.Response:
+        grant = served(request, "Task")
+        query = list(request.query.items())
+        bundle, page = await run(
+            lambda conn: fhir_task.search(conn, base(request), query, spec.max_count, grant.patient)
+        )
+        await audited_persons(request, "search", [s.person_id for s in page])
+        return reply(200, bundle)
+
+    async def task_read(request: web.Request) -> web.Response:
+        ident = request.match_info["id"]
+        grant = served(request, "Task")
+        found = await run(lambda conn: fhir_task.read(conn, ident))
+        if found is None or grant.patient not in (None, found.person_id):
+            return refuse(404, "not-found", f"Task/{ident} is not in the worklist")
+        await audited_persons(request, "read", [found.person_id])
+        return reply(200, fhir_task.resource(found))
+
     # --- Provenance (views/fhir_provenance.py) ---
 
     async def provenance_read(request: web.Request) -> web.Response:
@@ -274,6 +294,8 @@ def application(store: Engine, spec: FhirApiSpec, people: People) -> web.Applica
     app.router.add_get(f"{BASE_PATH}/{patient}/{ident}", patient_read)
     app.router.add_get(f"{BASE_PATH}/{patient}/{ident}/_history", patient_history)
     app.router.add_get(f"{BASE_PATH}/{patient}/{ident}/$everything", everything)
+    app.router.add_get(f"{BASE_PATH}/Task", task_search)
+    app.router.add_get(f"{BASE_PATH}/Task/{ident}", task_read)
     app.router.add_get(f"{BASE_PATH}/Provenance", provenance_search)
     app.router.add_get(f"{BASE_PATH}/Provenance/{ident}", provenance_read)
     app.router.add_get(f"{BASE_PATH}/{kind}", search)

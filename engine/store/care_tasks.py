@@ -61,6 +61,32 @@ def listing(conn: Connection, *, state: TaskState | None = None, person_id: str 
     return [_decode(*row) for row in rows]
 
 
+def search(
+    conn: Connection,
+    *,
+    ids: Sequence[str] | None = None,
+    persons: Sequence[str] | None = None,
+    states: Sequence[TaskState] | None = None,
+    rules: Sequence[str] | None = None,
+    count: int,
+    offset: int,
+) -> tuple[int, list[StoredTask]]:
+    """(how many tasks match, the page of ``count`` after ``offset``, by id); each filter given narrows the match."""
+    where, params = [], []
+    for column, values in (("id", ids), ("person_id", persons), ("state", states), ("rule", rules)):
+        if values is not None:
+            if not values:
+                return 0, []
+            where.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params += [v.value if isinstance(v, TaskState) else v for v in values]
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    total = dbapi.fetchall(conn, f"SELECT COUNT(*) FROM care_tasks{clause}", params)[0][0]
+    rows = dbapi.fetchall(
+        conn, f"SELECT {_COLUMNS} FROM care_tasks{clause} ORDER BY id LIMIT ? OFFSET ?", [*params, count, offset]
+    )
+    return int(total), [_decode(*row) for row in rows]
+
+
 def upsert(conn: Connection, tasks: Sequence[StoredTask]) -> None:
     """Insert new tasks and overwrite stored ones with the same id (their state, evidence and time)."""
     if not tasks:

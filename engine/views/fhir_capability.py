@@ -28,6 +28,18 @@ _OPERATIONS = {
         {"name": "match", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-match"},
     ]
 }
+_TASK = {
+    "type": "Task",
+    "documentation": "care tasks (the family doctor's worklist), recomputed by the care loop: no versions",
+    "interaction": [{"code": "read"}, {"code": "search-type"}],
+    "searchParam": [
+        {"name": "patient", "type": "reference"},
+        {"name": "status", "type": "token"},
+        {"name": "code", "type": "token", "documentation": "the care rule"},
+        {"name": "_id", "type": "token"},
+        *_COMMON[2:4],
+    ],
+}
 _PROVENANCE = {
     "type": "Provenance",
     "interaction": [{"code": "read"}, {"code": "search-type"}],
@@ -65,7 +77,7 @@ def capability_statement(base: str) -> dict[str, Any]:
                     }
                     for kind, params in ((k, fhir_search.PARAMETERS[k]) for k in TYPES)
                 ]
-                + [_PROVENANCE],
+                + [_TASK, _PROVENANCE],
             }
         ],
     }

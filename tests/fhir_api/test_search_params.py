@@ -121,3 +121,19 @@ def test_bad_search_values_are_refused_with_an_operation_outcome(fhir: Server, q
 
 
 _SECOND = datetime.fromtimestamp(1, UTC) - datetime.fromtimestamp(0, UTC)
+
+
+def test_care_tasks_are_served_as_task_for_the_enterprise_patient(fhir: Server) -> None:
+    me = chen(fhir)["id"]
+    person = get(f"{fhir}/Patient/{me}")[1]["link"][0]["other"]["reference"].removeprefix("Patient/")
+    tasks = search(fhir, f"Task?patient={me}&_count=100")
+    assert tasks["total"] >= 1, "陈桂兰 has hypertension and diabetes: follow-up tasks"
+    assert {e["resource"]["for"]["reference"] for e in tasks["entry"]} == {f"Patient/{person}"}
+    first = tasks["entry"][0]["resource"]
+    assert get(f"{fhir}/Task/{first['id']}")[1] == first
+    status = first["status"]
+    same = search(fhir, f"Task?patient={me}&status={status}&_count=100")
+    assert same["total"] >= 1 and all(e["resource"]["status"] == status for e in same["entry"])
+    rule = first["code"]["coding"][0]["code"]
+    assert first["id"] in ids(search(fhir, f"Task?patient={me}&code={rule}&_count=100"))
+    assert get(f"{fhir}/Task?colour=red")[0] == 400

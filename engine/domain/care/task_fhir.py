@@ -30,6 +30,11 @@ _STATUS: dict[TaskState, tuple[str, str, str]] = {
 }
 
 
+def states_of(status: str) -> list[TaskState]:
+    """The task states a FHIR Task.status stands for (ready: due and overdue); none for a status never used."""
+    return [state for state, (fhir_status, _, _) in _STATUS.items() if fhir_status == status]
+
+
 @dataclass(frozen=True)
 class TaskChange:
     """A task that is new for the person, or whose state moved from `before`."""
