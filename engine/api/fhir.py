@@ -31,6 +31,8 @@ from engine.store.fhir_read import Stored
 from engine.views import fhir
 from engine.views.fhir_capability import capability_statement
 
+from . import fhir_bulk
+
 log = structlog.get_logger("huitong.fhir_api")
 FHIR_JSON = "application/fhir+json"
 BASE_PATH = "/fhir"
@@ -166,6 +168,7 @@ def application(store: Engine, spec: FhirApiSpec) -> web.Application:
     app = web.Application(middlewares=[_fhir_errors, authenticated])
     kind, ident = "{type:[A-Z][A-Za-z]{1,63}}", "{id:[A-Za-z0-9.-]{1,64}}"
     app.router.add_get(f"{BASE_PATH}/metadata", metadata)
+    fhir_bulk.add_routes(app, store, spec, BASE_PATH)  # Bulk Data $export and Groups (docs/fhir-api.md)
     app.router.add_get(f"{BASE_PATH}/{kind}", search)
     app.router.add_get(f"{BASE_PATH}/{kind}/{ident}", read)
     app.router.add_get(f"{BASE_PATH}/{kind}/{ident}/_history", history)

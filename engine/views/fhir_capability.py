@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.domain import fhir_search
+from engine.views import fhir_bulk
 from engine.views.fhir import PER_PATIENT, TYPES
 
 _PAGING = [
@@ -21,6 +22,7 @@ def capability_statement(base: str) -> dict[str, Any]:
         "kind": "instance",
         "software": {"name": "Huitong"},
         "implementation": {"description": "the unified health record, read-only", "url": base},
+        "instantiates": [fhir_bulk.CAPABILITY],
         "fhirVersion": "4.0.1",
         "format": ["json"],
         "rest": [
@@ -37,9 +39,12 @@ def capability_statement(base: str) -> dict[str, Any]:
                             *([{"name": "patient", "type": "reference"}] if kind in PER_PATIENT else []),
                             *_PAGING,
                         ],
+                        **({"operation": fhir_bulk.PATIENT_OPERATIONS} if kind == "Patient" else {}),
                     }
                     for kind, params in ((k, fhir_search.PARAMETERS[k]) for k in TYPES)
-                ],
+                ]
+                + [fhir_bulk.GROUP_CAPABILITY],
+                "operation": fhir_bulk.SYSTEM_OPERATIONS,
             }
         ],
     }
