@@ -33,7 +33,7 @@ log = structlog.get_logger("huitong.fhir_bulk")
 PAGE = 500  # resources read at a time
 PERSONS = 500  # persons of a Group asked for at a time
 REPORT_EVERY = 2.0  # seconds between progress reports (each one a write transaction)
-SWEEP_EVERY = 60.0  # seconds between looks for expired jobs when no job wakes the exporter
+SWEEP_EVERY = 60.0  # longest sleep of the exporter with no job (it wakes earlier for a kick-off or an expiry)
 RETRY = 5.0  # seconds before the exporter tries again after the store failed it
 
 
@@ -75,7 +75,7 @@ class Exporter:
         while not self.stopping.is_set():
             pause = SWEEP_EVERY
             try:
-                await asyncio.to_thread(self._sweep)
+                pause = min(pause, await asyncio.to_thread(self._sweep))
                 job = await asyncio.to_thread(self._claim)
                 if job is not None:
                     await asyncio.to_thread(self._export, job)
@@ -104,15 +104,18 @@ class Exporter:
         with self.store.connect().execution_options(**WRITER) as conn, conn.begin():
             return bulk_exports.claim(conn)
 
-    def _sweep(self) -> None:
+    def _sweep(self) -> float:
+        """Remove expired jobs and their files; the seconds until the next one expires (inf: none)."""
         with self.store.connect().execution_options(**WRITER) as conn, conn.begin():
             gone = bulk_exports.expired(conn, time.time())
             for job_id in gone:
                 bulk_exports.remove(conn, job_id)
+            following = bulk_exports.next_expiry(conn)
         for job_id in gone:
             self.remove_files(job_id)
         if gone:
             log.info("bulk exports expired", jobs=len(gone))
+        return float("inf") if following is None else max(0.0, following - time.time())
 
     def _export(self, job: Job) -> None:
         self.remove_files(job.id)

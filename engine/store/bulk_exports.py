@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from engine.store.schema import fhir_exports as t
 
@@ -101,6 +101,11 @@ def requeue_running(conn: Connection) -> list[str]:
 
 def expired(conn: Connection, now: float) -> list[str]:
     return list(conn.execute(select(t.c.id).where(t.c.expires_at <= now)).scalars())
+
+
+def next_expiry(conn: Connection) -> float | None:
+    """When the next finished job expires (None: none is finished)."""
+    return conn.execute(select(func.min(t.c.expires_at))).scalar()
 
 
 def known(conn: Connection, job_ids: Sequence[str]) -> set[str]:

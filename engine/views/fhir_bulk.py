@@ -74,7 +74,6 @@ def manifest(job: Job, files: str) -> dict[str, Any]:
 
 
 _BULK = "http://hl7.org/fhir/uv/bulkdata"
-CAPABILITY = f"{_BULK}/CapabilityStatement/bulk-data"
 SYSTEM_OPERATIONS = [{"name": "export", "definition": f"{_BULK}/OperationDefinition/export"}]
 PATIENT_OPERATIONS = [{"name": "export", "definition": f"{_BULK}/OperationDefinition/patient-export"}]
 GROUP_CAPABILITY = {

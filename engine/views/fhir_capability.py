@@ -22,7 +22,6 @@ def capability_statement(base: str) -> dict[str, Any]:
         "kind": "instance",
         "software": {"name": "Huitong"},
         "implementation": {"description": "the unified health record, read-only", "url": base},
-        "instantiates": [fhir_bulk.CAPABILITY],
         "fhirVersion": "4.0.1",
         "format": ["json"],
         "rest": [

@@ -314,3 +314,24 @@ def test_the_capability_statement_lists_the_export_operations(server: Server) ->
     resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
     assert resources["Group"]["operation"][0]["definition"].endswith("/group-export")
     assert resources["Patient"]["operation"][0]["definition"].endswith("/patient-export")
+
+
+def test_a_job_outlives_a_restart_and_its_files_go_when_it_expires(
+    store_url: str, tmp_path: Path, log_dir: Path
+) -> None:
+    """An empty record, files kept 8 seconds: the manifest is still there after a restart, then gone."""
+    api = free_port()
+    config = write_config(tmp_path, store_url, {}, log_dir / f"fhir-bulk-expiry-{tmp_path.name}.jsonl")
+    exports = tmp_path / "exports"
+    fhir_api = {"listen": f"127.0.0.1:{api}", "export_dir": str(exports), "export_expires": "8s"}
+    config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "fhir_api": fhir_api}))
+    with Daemon(config, ports=(api,)):
+        token = make_token(config, "--scope", "system/*.read")
+        server = Server(f"http://127.0.0.1:{api}/fhir", config, store_url, token, exports)
+        status_url = kick_off(server, "/$export")
+        assert completed(server, status_url)["output"] == []  # nothing in the record: no file
+    job = exports / status_url.rsplit("/", 1)[1]
+    assert job.is_dir()
+    with Daemon(config, ports=(api,)):
+        assert call(status_url, server.token).status == 200
+        wait_until(lambda: call(status_url, server.token).status == 404 and not job.exists())
