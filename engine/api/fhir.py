@@ -34,6 +34,8 @@ from engine.store.fhir_read import Stored
 from engine.views import fhir, fhir_match, fhir_patient, fhir_provenance, fhir_task
 from engine.views.fhir_capability import capability_statement
 
+from . import fhir_bulk
+
 log = structlog.get_logger("huitong.fhir_api")
 FHIR_JSON = "application/fhir+json"
 BASE_PATH = "/fhir"
@@ -72,7 +74,8 @@ async def _fhir_errors(request: web.Request, handler: Handler) -> web.StreamResp
     except web.HTTPNotFound:
         return refuse(404, "not-found", "no such FHIR endpoint here; see /fhir/metadata")
     except web.HTTPMethodNotAllowed:
-        return refuse(405, "not-supported", "this server only reads: GET (and POST for Patient/$match)")
+        allowed = "GET (and POST Patient/$match, DELETE a bulk export's status)"
+        return refuse(405, "not-supported", f"this server reads: {allowed}")
     except web.HTTPException as exc:
         return refuse(exc.status, "processing", exc.reason)
     except Exception:
@@ -298,6 +301,7 @@ def application(store: Engine, spec: FhirApiSpec, people: People) -> web.Applica
     app.router.add_get(f"{BASE_PATH}/Task/{ident}", task_read)
     app.router.add_get(f"{BASE_PATH}/Provenance", provenance_search)
     app.router.add_get(f"{BASE_PATH}/Provenance/{ident}", provenance_read)
+    fhir_bulk.add_routes(app, store, spec, BASE_PATH)  # Bulk Data $export and Groups (docs/fhir-api.md)
     app.router.add_get(f"{BASE_PATH}/{kind}", search)
     app.router.add_get(f"{BASE_PATH}/{kind}/{ident}", read)
     app.router.add_get(f"{BASE_PATH}/{kind}/{ident}/_history", history)

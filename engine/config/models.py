@@ -172,6 +172,21 @@ class FhirApiSpec(_Spec):
     listen: HostPortValue = Field(description="host:port to listen on, e.g. 0.0.0.0:8090")
     tls: SourceTLS | None = Field(default=None, description="TLS settings; plain HTTP when absent")
     max_count: int = Field(default=200, gt=0, le=1000, description="largest page a search answers (_count)")
+    export_dir: ResolvedPath = Field(
+        default=Path("../var/fhir-export"),
+        validate_default=True,
+        description="where Bulk Data export files are written (a folder per job; created if missing)",
+    )
+    export_expires: Duration = Field(
+        default=86400.0, gt=0, description="how long a finished export's files are kept for download, e.g. 1d"
+    )
+
+    @field_validator("export_dir")
+    @classmethod
+    def _a_folder(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} is a file; export_dir must be a folder (made if missing)")
+        return value
 
 
 class ObservationRule(_Spec):

@@ -398,3 +398,23 @@ fhir_tokens = Table(
     Column("created_at", Double, nullable=False),
     Column("expires_at", Double, nullable=False),
 )
+
+# FHIR Bulk Data export jobs (engine/store/bulk_exports.py); their NDJSON files are under fhir_api.export_dir.
+fhir_exports = Table(
+    "fhir_exports",
+    metadata,
+    Column("id", String(32), primary_key=True, doc="the job id in the status and file URLs"),
+    Column("token_id", String(32), nullable=False, doc="the token that asked for it"),
+    Column("level", String(16), nullable=False, doc="system, patient or group"),
+    Column("group_id", String(64), doc="the Group exported (level group)"),
+    Column("request", Text, nullable=False, doc="the kick-off URL, for the manifest"),
+    Column("types", Text, nullable=False, doc="JSON list of the resource types exported"),
+    Column("since", Double, doc="_since: only versions recorded after it"),
+    Column("transaction_time", Double, nullable=False, doc="the versions exported are those current at this time"),
+    Column("status", String(16), nullable=False, doc="accepted, running, completed or failed"),
+    Column("progress", Text, nullable=False, doc="X-Progress while running"),
+    Column("output", Text, nullable=False, doc="JSON list of the files written: type, name, count"),
+    Column("error", Text, doc="why the job failed"),
+    Column("expires_at", Double, doc="when a finished job and its files are removed"),
+)
+Index("ix_fhir_exports_status", fhir_exports.c.status)

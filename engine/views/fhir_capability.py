@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.domain import fhir_search
+from engine.views import fhir_bulk
 from engine.views.fhir import PER_PATIENT, TYPES
 
 _COMMON = [
@@ -20,12 +21,15 @@ _COMMON = [
 
 def _references(kind: str) -> list[str]:
     return [f"{kind}:{name}" for name, t in fhir_search.PARAMETERS[kind].items() if t == "reference"]
+
+
 # The enterprise Patient's operations (views/fhir_patient.py, views/fhir_match.py), and Provenance
 # (views/fhir_provenance.py).
-_OPERATIONS = {
+_PATIENT_OPERATIONS = {
     "operation": [
         {"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
         {"name": "match", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-match"},
+        *fhir_bulk.PATIENT_OPERATIONS,
     ]
 }
 _TASK = {
@@ -73,11 +77,12 @@ def capability_statement(base: str) -> dict[str, Any]:
                         ],
                         "searchInclude": _references(kind),
                         "searchRevInclude": [r for other in TYPES for r in _references(other)],
-                        **(_OPERATIONS if kind == "Patient" else {}),
+                        **(_PATIENT_OPERATIONS if kind == "Patient" else {}),
                     }
                     for kind, params in ((k, fhir_search.PARAMETERS[k]) for k in TYPES)
                 ]
-                + [_TASK, _PROVENANCE],
+                + [_TASK, _PROVENANCE, fhir_bulk.GROUP_CAPABILITY],
+                "operation": fhir_bulk.SYSTEM_OPERATIONS,
             }
         ],
     }

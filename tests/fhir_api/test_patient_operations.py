@@ -341,7 +341,7 @@ def test_every_resource_served_validates_as_fhir_r4(fhir: Server) -> None:
 def test_the_capability_statement_lists_the_operations_and_provenance(fhir: Server) -> None:
     statement = fhir.get("/metadata", None)[1]
     resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
-    assert {o["name"] for o in resources["Patient"]["operation"]} == {"everything", "match"}
+    assert {o["name"] for o in resources["Patient"]["operation"]} == {"everything", "match", "export"}
     assert [p["name"] for p in resources["Provenance"]["searchParam"]] == ["target"]
 
 

@@ -18,7 +18,7 @@ from tests.support.daemon import huitong
 def test_metadata_lists_what_is_served(fhir: Server) -> None:
     status, statement = get(f"{fhir}/metadata", None)  # metadata needs no token
     assert status == 200 and statement["resourceType"] == "CapabilityStatement"
-    served = {r["type"]: {p["name"] for p in r["searchParam"]} for r in statement["rest"][0]["resource"]}
+    served = {r["type"]: {p["name"] for p in r.get("searchParam", ())} for r in statement["rest"][0]["resource"]}
     assert served["Patient"] >= {"identifier", "name", "birthdate", "gender", "phone", "telecom", "_count"}
     assert {"patient", "code", "date"} <= served["Observation"]
 
