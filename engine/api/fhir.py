@@ -24,11 +24,11 @@ from sqlalchemy import Engine
 from engine.config import FhirApiSpec
 from engine.connectors.http import HttpListener
 from engine.connectors.tls import server_context
-from engine.domain.access import Grant
+from engine.domain.access import AUDIT_TYPE, Grant
 from engine.domain.formats.fhir import operation_outcome
 from engine.store import audit, fhir_read, tokens
 from engine.store.fhir_read import Stored
-from engine.views import fhir
+from engine.views import fhir, fhir_audit
 from engine.views.fhir_capability import capability_statement
 
 log = structlog.get_logger("huitong.fhir_api")
@@ -101,7 +101,7 @@ def application(store: Engine, spec: FhirApiSpec) -> web.Application:
 
         def job(conn: Any) -> None:
             for person in sorted({s.person_id for s in found}):
-                audit.record(conn, "fhir.read", person, detail, actor=f"token:{grant.token_id}")
+                audit.record(conn, "fhir.read", person, detail, actor=grant.actor)
 
         if found:
             await run(job, write=True)
@@ -118,7 +118,7 @@ def application(store: Engine, spec: FhirApiSpec) -> web.Application:
             answer = refuse(401, "login", "a valid bearer token is required (huitong tokens create)")
             answer.headers["WWW-Authenticate"] = "Bearer"
             return answer
-        request["grant"] = Grant(token.id, token.scopes, token.patient)
+        request["grant"] = Grant(token.id, token.scopes, token.patient, token.user)
         return await handler(request)
 
     async def metadata(request: web.Request) -> web.Response:
@@ -163,7 +163,27 @@ def application(store: Engine, spec: FhirApiSpec) -> web.Application:
         await audited(request, "vread", found)
         return reply(200, fhir.resource(found[0]))
 
+    def auditor(request: web.Request) -> Grant:
+        """Reading the trail needs AuditEvent named in the scopes; reading it is not itself audited."""
+        grant: Grant = request["grant"]
+        if not grant.may_read(AUDIT_TYPE):
+            raise _Forbidden(f"the token's scopes do not cover {AUDIT_TYPE} ({grant.context}/{AUDIT_TYPE}.read)")
+        return grant
+
+    async def audit_search(request: web.Request) -> web.Response:
+        grant, query = auditor(request), list(request.query.items())
+        return reply(
+            200, await run(lambda conn: fhir_audit.search(conn, base(request), query, spec.max_count, grant.patient))
+        )
+
+    async def audit_read(request: web.Request) -> web.Response:
+        grant, ident = auditor(request), request.match_info["id"]
+        found = await run(lambda conn: fhir_audit.read(conn, ident, grant.patient))
+        return reply(200, found) if found else refuse(404, "not-found", f"{AUDIT_TYPE}/{ident} is not in the trail")
+
     app = web.Application(middlewares=[_fhir_errors, authenticated])
+    app.router.add_get(f"{BASE_PATH}/{AUDIT_TYPE}", audit_search)  # before the record's types: not one of them
+    app.router.add_get(f"{BASE_PATH}/{AUDIT_TYPE}/{{id:[0-9]{{1,18}}}}", audit_read)
     kind, ident = "{type:[A-Z][A-Za-z]{1,63}}", "{id:[A-Za-z0-9.-]{1,64}}"
     app.router.add_get(f"{BASE_PATH}/metadata", metadata)
     app.router.add_get(f"{BASE_PATH}/{kind}", search)

@@ -6,11 +6,18 @@ from typing import Any
 
 from engine.domain import fhir_search
 from engine.views.fhir import PER_PATIENT, TYPES
+from engine.views.fhir_audit import SEARCH_PARAMETERS as AUDIT_PARAMETERS
 
 _PAGING = [
     {"name": "_count", "type": "number", "documentation": "page size"},
     {"name": "_offset", "type": "number", "documentation": "the page's first match (the next link sets it)"},
 ]
+
+_AUDIT_EVENT = {  # the trail of reads (engine/views/fhir_audit.py): needs <context>/AuditEvent.read
+    "type": "AuditEvent",
+    "interaction": [{"code": "read"}, {"code": "search-type"}],
+    "searchParam": [*({"name": n, "type": t} for n, t in AUDIT_PARAMETERS.items()), *_PAGING],
+}
 
 
 def capability_statement(base: str) -> dict[str, Any]:
@@ -39,7 +46,8 @@ def capability_statement(base: str) -> dict[str, Any]:
                         ],
                     }
                     for kind, params in ((k, fhir_search.PARAMETERS[k]) for k in TYPES)
-                ],
+                ]
+                + [_AUDIT_EVENT],
             }
         ],
     }
