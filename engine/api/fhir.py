@@ -30,6 +30,7 @@ from engine.store import audit, fhir_read, tokens
 from engine.store.fhir_read import Stored
 from engine.views import fhir, fhir_audit
 from engine.views.fhir_capability import capability_statement
+from engine.views.fhir_openapi import openapi
 
 log = structlog.get_logger("huitong.fhir_api")
 FHIR_JSON = "application/fhir+json"
@@ -108,7 +109,7 @@ def application(store: Engine, spec: FhirApiSpec) -> web.Application:
 
     @web.middleware
     async def authenticated(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path == f"{BASE_PATH}/metadata":
+        if request.path in (f"{BASE_PATH}/metadata", f"{BASE_PATH}/openapi.json"):  # what is served, to anyone
             return await handler(request)
         scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
         token = None
@@ -123,6 +124,10 @@ def application(store: Engine, spec: FhirApiSpec) -> web.Application:
 
     async def metadata(request: web.Request) -> web.Response:
         return reply(200, capability_statement(base(request)))
+
+    async def openapi_description(request: web.Request) -> web.Response:
+        described = openapi(capability_statement(base(request)), spec.max_count)
+        return web.Response(body=orjson.dumps(described), content_type="application/json")
 
     async def search(request: web.Request) -> web.Response:
         kind = request.match_info["type"]
@@ -186,6 +191,7 @@ def application(store: Engine, spec: FhirApiSpec) -> web.Application:
     app.router.add_get(f"{BASE_PATH}/{AUDIT_TYPE}/{{id:[0-9]{{1,18}}}}", audit_read)
     kind, ident = "{type:[A-Z][A-Za-z]{1,63}}", "{id:[A-Za-z0-9.-]{1,64}}"
     app.router.add_get(f"{BASE_PATH}/metadata", metadata)
+    app.router.add_get(f"{BASE_PATH}/openapi.json", openapi_description)
     app.router.add_get(f"{BASE_PATH}/{kind}", search)
     app.router.add_get(f"{BASE_PATH}/{kind}/{ident}", read)
     app.router.add_get(f"{BASE_PATH}/{kind}/{ident}/_history", history)
