@@ -145,3 +145,12 @@ def test_a_bad_audit_event_search_is_a_400_outcome(fhir: Server, query: str) -> 
     auditor = make_token(fhir.config, "--scope", "system/AuditEvent.read")
     status, outcome = get(f"{fhir}/AuditEvent?{query}", auditor)
     assert (status, outcome["resourceType"]) == (400, "OperationOutcome")
+
+
+def test_the_daemons_log_holds_no_query_and_no_resident_of_the_reads(fhir: Server) -> None:
+    assert get(f"{fhir}/Patient?identifier={CHEN_ID}&name={quote('陈桂兰')}")[0] == 200
+    assert get(f"{fhir}/Patient?birthdate=1949-13-40")[0] == 400
+    logged = fhir.log.read_text(encoding="utf-8")
+    assert logged and "fhir api" in logged  # the listener's lines are in it
+    for secret in (CHEN_ID, "陈桂兰", "identifier=", "birthdate=", "?"):
+        assert secret not in logged, secret
