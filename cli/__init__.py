@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from cli import (
+    audit,
     backfill,
     demo,
     indicators,
@@ -53,6 +54,7 @@ def parser() -> argparse.ArgumentParser:
     messages.add_stats_parser(sub, common)
     demo.add_parsers(sub, common)
     tokens.add_parsers(sub, common)
+    audit.add_parsers(sub, common)
     return top
 
 

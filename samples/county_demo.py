@@ -16,13 +16,16 @@ the shipped channel files whose addresses point at the simulators, which run in 
    signs a new one (polled). The HIS comes back and receives what it missed, in order, once each.
 5. The rest of the HIS traffic; then the indicator table for 2026Q3.
 
-It prints what happened (``--json``: one JSON object on standard output; progress goes to standard error).
+It prints what happened (``--json``: one JSON object on standard output; progress goes to standard error), then
+the record's FHIR API (docs/fhir-api.md): its base URL, a token (system/*.read) and curl commands that read one
+resident, and keeps the engine running for them until Ctrl-C (SIGINT) or SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -73,6 +76,7 @@ class Scenario:
         self.emr = EmrSimulator()
         self.engine_port = _free_port()
         self.posts_port = _free_port()
+        self.fhir_port = _free_port()
         self.daemon: subprocess.Popen[bytes] | None = None
         self.store: Engine | None = None
 
@@ -89,6 +93,7 @@ class Scenario:
             channels="../channels",
             mappings=str(ROOT / "mappings"),
             logging={"level": "info", "format": "json", "file": "../var/log/huitong.jsonl"},
+            fhir_api={"listen": f"127.0.0.1:{self.fhir_port}"},
         )
         path = self.work / "config" / "engine.yaml"
         path.write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -141,6 +146,16 @@ class Scenario:
             except OSError:
                 await asyncio.sleep(0.2)
         raise RuntimeError("the engine did not start listening within 60 s")
+
+    async def serve(self) -> None:
+        """Until SIGINT or SIGTERM (or the engine stops): the engine keeps answering the FHIR API."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        while not stop.is_set() and self.daemon is not None and self.daemon.poll() is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
 
     async def stop(self) -> None:
         if self.daemon is not None and self.daemon.poll() is None:
@@ -243,6 +258,9 @@ class Scenario:
                 ),
                 {"rid": LINKED_RESIDENT},
             ).fetchall()
+            linked_person = conn.execute(
+                text("SELECT person_id FROM record_identifiers WHERE value = :rid"), {"rid": LINKED_RESIDENT}
+            ).scalar()
         his = self.his.pushes()
         records = self.phs.records()
         return {
@@ -290,6 +308,19 @@ class Scenario:
             "tasks_by_state": dict(sorted(tasks.items())),
             "linked_resident": [{"system": s, "local_id": local} for s, local in linked],
             "indicators": json.loads(_huitong(config, "indicators", "--period", PERIOD, "--format", "json")),
+            "fhir_api": self._fhir_api(config, linked_person),
+        }
+
+    def _fhir_api(self, config: Path, person: str | None) -> dict[str, Any]:
+        """The FHIR API's base, a token made for the demo (shown, as `huitong tokens create` shows it once), and
+        the resident whose record the curl commands read (王建国, one person across three systems)."""
+        made = _huitong(config, "tokens", "create", "--scope", "system/*.read", "--expires", "1d")
+        return {
+            "base": f"http://127.0.0.1:{self.fhir_port}/fhir",
+            "token": made.strip().splitlines()[-1],
+            "scope": "system/*.read",
+            "resident_id": LINKED_RESIDENT,
+            "person": person,
         }
 
 
@@ -302,14 +333,27 @@ def _huitong(config: Path, *args: str) -> str:
     return done.stdout
 
 
-async def run(work: Path, say: Any) -> dict[str, Any]:
+async def run(work: Path, say: Any, show: Any) -> None:
+    """The day, then ``show(outcome)``, then the engine serves the FHIR API until SIGINT or SIGTERM."""
     scenario = Scenario(work, say)
     await scenario.start()
     try:
         await scenario.play()
-        return scenario.outcome(work / "config" / "engine.yaml")
+        show(scenario.outcome(work / "config" / "engine.yaml"))
+        await scenario.serve()
     finally:
         await scenario.stop()
+
+
+def curl(fhir: dict[str, Any]) -> list[str]:
+    """Commands that read the resident's record through the FHIR API, as the README shows them."""
+    auth = f"curl -s -H 'Authorization: Bearer {fhir['token']}'"
+    return [
+        f"{auth} '{fhir['base']}/Patient?identifier={fhir['resident_id']}'",
+        f"{auth} '{fhir['base']}/Encounter?patient={fhir['person']}'",
+        f"{auth} '{fhir['base']}/Observation?patient={fhir['person']}&_count=50'",
+        f"{auth} '{fhir['base']}/Patient/{fhir['person']}/$everything?_count=100'",
+    ]
 
 
 def report(outcome: dict[str, Any], config: Path) -> str:
@@ -356,6 +400,14 @@ def report(outcome: dict[str, Any], config: Path) -> str:
         if r["org"] == COUNTY and r["team"] is None
     ]
     lines.append(f"  every institution and team: huitong indicators --period {PERIOD} --config {config}")
+    fhir = outcome["fhir_api"]
+    lines += [
+        "",
+        f"The record as FHIR R4: {fhir['base']}",
+        f"  token ({fhir['scope']}, valid for a day): {fhir['token']}",
+        "  王建国's record, for example:",
+        *(f"  {c}" for c in curl(fhir)),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -369,16 +421,20 @@ def main(argv: list[str] | None = None) -> int:
     def say(line: str) -> None:
         print(line, file=out, flush=True)
 
+    def show(outcome: dict[str, Any]) -> None:
+        if args.json:
+            print(json.dumps(outcome, ensure_ascii=False, indent=2), flush=True)
+        else:
+            sys.stdout.write(report(outcome, args.work / "config" / "engine.yaml"))
+            print(f"\nStore, logs and files: {args.work}")
+        say("\nThe engine keeps running for the FHIR API; Ctrl-C stops it.")
+        sys.stdout.flush()
+
     try:
-        outcome = asyncio.run(run(args.work, say))
+        asyncio.run(run(args.work, say, show))
     except RuntimeError as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
-    if args.json:
-        print(json.dumps(outcome, ensure_ascii=False, indent=2))
-    else:
-        sys.stdout.write(report(outcome, args.work / "config" / "engine.yaml"))
-        print(f"\nStore, logs and files: {args.work}")
     return 0
 
 

@@ -25,14 +25,15 @@ from sqlalchemy import Connection, Engine
 from engine.config import FhirApiSpec
 from engine.connectors.http import HttpListener
 from engine.connectors.tls import server_context
-from engine.domain.access import Grant
+from engine.domain.access import AUDIT_TYPE, Grant
 from engine.domain.formats.fhir import operation_outcome
 from engine.domain.mpi.matcher import PersonScore
 from engine.domain.record.precedence import Rules
 from engine.store import audit, fhir_read, tokens
 from engine.store.fhir_read import Stored
-from engine.views import fhir, fhir_match, fhir_patient, fhir_provenance, fhir_task
+from engine.views import fhir, fhir_audit, fhir_match, fhir_patient, fhir_provenance, fhir_task
 from engine.views.fhir_capability import capability_statement
+from engine.views.fhir_openapi import openapi
 
 from . import fhir_bulk
 
@@ -121,14 +122,14 @@ def application(store: Engine, spec: FhirApiSpec, people: People) -> web.Applica
 
         def job(conn: Any) -> None:
             for person in answered:
-                audit.record(conn, "fhir.read", person, detail, actor=f"token:{grant.token_id}")
+                audit.record(conn, "fhir.read", person, detail, actor=grant.actor)
 
         if answered:
             await run(job, write=True)
 
     @web.middleware
     async def authenticated(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path == f"{BASE_PATH}/metadata":
+        if request.path in (f"{BASE_PATH}/metadata", f"{BASE_PATH}/openapi.json"):  # what is served, to anyone
             return await handler(request)
         scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
         token = None
@@ -138,11 +139,15 @@ def application(store: Engine, spec: FhirApiSpec, people: People) -> web.Applica
             answer = refuse(401, "login", "a valid bearer token is required (huitong tokens create)")
             answer.headers["WWW-Authenticate"] = "Bearer"
             return answer
-        request["grant"] = Grant(token.id, token.scopes, token.patient)
+        request["grant"] = Grant(token.id, token.scopes, token.patient, token.user)
         return await handler(request)
 
     async def metadata(request: web.Request) -> web.Response:
         return reply(200, capability_statement(base(request)))
+
+    async def openapi_description(request: web.Request) -> web.Response:
+        described = openapi(capability_statement(base(request)), spec.max_count)
+        return web.Response(body=orjson.dumps(described), content_type="application/json")
 
     async def search(request: web.Request) -> web.Response:
         kind = request.match_info["type"]
@@ -289,7 +294,27 @@ def application(store: Engine, spec: FhirApiSpec, people: People) -> web.Applica
             raise _Forbidden("the token's scopes do not cover Provenance")
         return grant
 
+    def auditor(request: web.Request) -> Grant:
+        """Reading the trail needs AuditEvent named in the scopes; reading it is not itself audited."""
+        grant: Grant = request["grant"]
+        if not grant.may_read(AUDIT_TYPE):
+            raise _Forbidden(f"the token's scopes do not cover {AUDIT_TYPE} ({grant.context}/{AUDIT_TYPE}.read)")
+        return grant
+
+    async def audit_search(request: web.Request) -> web.Response:
+        grant, query = auditor(request), list(request.query.items())
+        return reply(
+            200, await run(lambda conn: fhir_audit.search(conn, base(request), query, spec.max_count, grant.patient))
+        )
+
+    async def audit_read(request: web.Request) -> web.Response:
+        grant, ident = auditor(request), request.match_info["id"]
+        found = await run(lambda conn: fhir_audit.read(conn, ident, grant.patient))
+        return reply(200, found) if found else refuse(404, "not-found", f"{AUDIT_TYPE}/{ident} is not in the trail")
+
     app = web.Application(middlewares=[_fhir_errors, authenticated])
+    app.router.add_get(f"{BASE_PATH}/{AUDIT_TYPE}", audit_search)  # before the record's types: not one of them
+    app.router.add_get(f"{BASE_PATH}/{AUDIT_TYPE}/{{id:[0-9]{{1,18}}}}", audit_read)
     kind, ident = "{type:[A-Z][A-Za-z]{1,63}}", "{id:[A-Za-z0-9.-]{1,64}}"
     app.router.add_get(f"{BASE_PATH}/metadata", metadata)
     app.router.add_post(f"{BASE_PATH}/Patient/$match", match)
@@ -302,6 +327,7 @@ def application(store: Engine, spec: FhirApiSpec, people: People) -> web.Applica
     app.router.add_get(f"{BASE_PATH}/Provenance", provenance_search)
     app.router.add_get(f"{BASE_PATH}/Provenance/{ident}", provenance_read)
     fhir_bulk.add_routes(app, store, spec, BASE_PATH)  # Bulk Data $export and Groups (docs/fhir-api.md)
+    app.router.add_get(f"{BASE_PATH}/openapi.json", openapi_description)
     app.router.add_get(f"{BASE_PATH}/{kind}", search)
     app.router.add_get(f"{BASE_PATH}/{kind}/{ident}", read)
     app.router.add_get(f"{BASE_PATH}/{kind}/{ident}/_history", history)

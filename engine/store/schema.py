@@ -126,6 +126,8 @@ audit = Table(
     Column("detail", Text),
 )
 Index("ix_audit_at", audit.c.at)
+Index("ix_audit_target", audit.c.target, audit.c.at)  # a resident's trail (huitong audit --patient, AuditEvent)
+Index("ix_audit_actor", audit.c.actor, audit.c.at)  # what one reader did
 
 # What a polling source has read so far (a FHIR search watermark per resource type, the last response's hash),
 # written in the transaction that journals what it read, so a restart resumes exactly there.
@@ -395,8 +397,10 @@ fhir_tokens = Table(
     Column("hash", String(64), nullable=False, unique=True),
     Column("scopes", Text, nullable=False, doc="space-separated SMART scopes"),
     Column("patient", RecordId, doc="the person a patient/ scope reads; NULL for system/ scopes"),
+    Column("user_name", String(48), doc="the named user a user/ scope reads as; NULL for other scopes"),
     Column("created_at", Double, nullable=False),
     Column("expires_at", Double, nullable=False),
+    Column("revoked_at", Double, doc="set by huitong tokens revoke: the token is refused from then on"),
 )
 
 # FHIR Bulk Data export jobs (engine/store/bulk_exports.py); their NDJSON files are under fhir_api.export_dir.

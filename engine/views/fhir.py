@@ -105,7 +105,7 @@ def search(
         elif name in ("_include", "_revinclude"):
             includes.append((name, *_include(kind, name, value)))
         elif name == "patient" and kind in PER_PATIENT:
-            found = {p for v in _values(name, value) if (p := person(conn, v)) is not None}
+            found = {p for v in values_of(name, value) if (p := person(conn, v)) is not None}
             persons = sorted(found if persons is None else found & set(persons))
         else:
             groups.append(_conditions(conn, kind, name, value))
@@ -161,8 +161,8 @@ class Shape:
         return Shape(kind, summary, elements)
 
     def apply(self, body: dict[str, Any]) -> dict[str, Any]:
-        if self.elements:
-            keep = self.elements
+        if self.elements:  # with the mandatory elements, as FHIR asks, so the answer is still a valid resource
+            keep = self.elements | required_elements(self.kind)
         elif self.summary == "true":
             keep = summary_elements(self.kind)
         elif self.summary == "text":
@@ -236,7 +236,7 @@ def _number(name: str, value: str | None, default: int) -> int:
     return int(value)
 
 
-def _values(name: str, value: str) -> list[str]:
+def values_of(name: str, value: str) -> list[str]:
     values = [v for v in value.split(",") if v]
     if "\x00" in value:
         raise BadRequest(f"{name}: a value may not hold a NUL character")
@@ -258,7 +258,7 @@ def _patient_targets(conn: Connection, person_id: str) -> list[str]:
 
 def _order(kind: str, value: str) -> list[fhir_read.Order]:
     out = []
-    for key in _values("_sort", value):
+    for key in values_of("_sort", value):
         descending, name = key.startswith("-"), key.removeprefix("-")
         if name == "_id":
             out.append(fhir_read.by_id(descending))
@@ -322,7 +322,7 @@ def _resource_ids(conn: Connection, target: str) -> list[str]:
 
 def _conditions(conn: Connection, kind: str, name: str, value: str) -> list[Condition]:
     param, _, modifier = name.partition(":")
-    values = _values(name, value)
+    values = values_of(name, value)
     if param == "_id" and not modifier:
         return [fhir_read.resource_id(v) for v in values]
     if param == "_lastUpdated" and not modifier:

@@ -7,6 +7,7 @@ from typing import Any
 from engine.domain import fhir_search
 from engine.views import fhir_bulk
 from engine.views.fhir import PER_PATIENT, TYPES
+from engine.views.fhir_audit import SEARCH_PARAMETERS as AUDIT_PARAMETERS
 
 _COMMON = [
     {"name": "_id", "type": "token"},
@@ -17,6 +18,12 @@ _COMMON = [
     {"name": "_summary", "type": "special", "documentation": "true, text, data, count or false"},
     {"name": "_elements", "type": "special", "documentation": "top-level elements to answer"},
 ]
+
+_AUDIT_EVENT = {  # the trail of reads (engine/views/fhir_audit.py): needs <context>/AuditEvent.read
+    "type": "AuditEvent",
+    "interaction": [{"code": "read"}, {"code": "search-type"}],
+    "searchParam": [*({"name": n, "type": t} for n, t in AUDIT_PARAMETERS.items()), *_COMMON[2:4]],
+}
 
 
 def _references(kind: str) -> list[str]:
@@ -81,7 +88,7 @@ def capability_statement(base: str) -> dict[str, Any]:
                     }
                     for kind, params in ((k, fhir_search.PARAMETERS[k]) for k in TYPES)
                 ]
-                + [_TASK, _PROVENANCE, fhir_bulk.GROUP_CAPABILITY],
+                + [_TASK, _PROVENANCE, _AUDIT_EVENT, fhir_bulk.GROUP_CAPABILITY],
                 "operation": fhir_bulk.SYSTEM_OPERATIONS,
             }
         ],

@@ -1,13 +1,18 @@
 """`huitong demo --json`: the county scenario through the real daemon, the shipped channels and the simulators.
 
-One run (about 20 s) is shared by the module; each test asserts one step of the day.
+One run (about 20 s) is shared by the module; each test asserts one step of the day. The demo then keeps the
+engine serving the FHIR API until it is stopped: the module reads it with the URL and token the demo printed,
+then stops the demo with SIGTERM.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +25,27 @@ CONTRACTED = {"SC2026010101", "SC2026010102", "SC2026010201", "SC2026010301", "S
 
 
 @pytest.fixture(scope="module")
-def outcome(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The demo's JSON outcome, while the demo still serves the FHIR API; stopped (exit 0) afterwards."""
     work = tmp_path_factory.mktemp("demo")
-    done = subprocess.run(
+    demo = subprocess.Popen(
         [sys.executable, str(ROOT / "cli"), "demo", "--json", "--work", str(work)],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=(work.parent / f"{work.name}-demo.err").open("w"),
         text=True,
-        timeout=600,
     )
-    assert done.returncode == 0, done.stderr
-    return dict(json.loads(done.stdout))
+    try:
+        assert demo.stdout is not None
+        lines = []
+        for line in demo.stdout:  # the outcome is printed as indented JSON: it ends with a "}" line of its own
+            lines.append(line)
+            if line == "}\n":
+                break
+        assert lines and lines[-1] == "}\n", (work.parent / f"{work.name}-demo.err").read_text()
+        yield dict(json.loads("".join(lines)))
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(timeout=120) == 0
 
 
 def test_every_contract_change_is_applied_once(outcome: dict[str, Any]) -> None:
@@ -81,3 +97,27 @@ def test_the_indicator_table_counts_the_contracted_key_population(outcome: dict[
     county = {r["indicator"]: r for r in outcome["indicators"] if r["org"] == "339901" and r["team"] is None}
     assert (county["key_population_contract"]["numerator"], county["key_population_contract"]["denominator"]) == (7, 7)
     assert county["hypertension_control"]["denominator"] == 4
+
+
+def fhir_get(fhir: dict[str, Any], path: str) -> dict[str, Any]:
+    request = urllib.request.Request(f"{fhir['base']}/{path}", headers={"Authorization": f"Bearer {fhir['token']}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200
+        return dict(json.loads(answer.read()))
+
+
+def test_the_printed_fhir_url_and_token_read_a_residents_record(outcome: dict[str, Any]) -> None:
+    from samples.county_demo import curl
+
+    fhir = outcome["fhir_api"]
+    assert fhir["scope"] == "system/*.read" and fhir["base"].startswith("http://127.0.0.1:")
+    patients = fhir_get(fhir, f"Patient?identifier={fhir['resident_id']}")["entry"]
+    assert patients and {p["resource"]["resourceType"] for p in patients} == {"Patient"}  # each source's Patient
+    encounters = fhir_get(fhir, f"Encounter?patient={fhir['person']}")
+    assert encounters["total"] >= 1
+    everything = fhir_get(fhir, f"Patient/{fhir['person']}/$everything?_count=100")
+    kinds = {e["resource"]["resourceType"] for e in everything["entry"]}
+    assert everything["entry"][0]["resource"]["id"] == fhir["person"] and {"Encounter", "Observation"} <= kinds
+    commands = curl(fhir)
+    assert all(fhir["token"] in c and fhir["base"] in c for c in commands)
+    assert any("$everything" in c for c in commands)

@@ -30,7 +30,7 @@ def fhir(module_store_url: str, tmp_path_factory: pytest.TempPathFactory, log_di
                 "destinations": [{"name": "record", "type": "record", "order_by": "person"}],
             }
         },
-        log_dir / f"fhir-api-{root.name}.jsonl",
+        log := log_dir / f"fhir-api-{root.name}.jsonl",
     )
     engine_yaml = yaml.safe_load(config.read_text())
     config.write_text(yaml.safe_dump({**engine_yaml, "fhir_api": {"listen": f"127.0.0.1:{api}"}}))
@@ -42,4 +42,4 @@ def fhir(module_store_url: str, tmp_path_factory: pytest.TempPathFactory, log_di
         wait_until(lambda: len(s := destination_statuses(config)) == len(samples) and set(s) <= done)
         wait_port(api)
         TOKEN[0] = make_token(config, "--scope", "system/*.read")
-        yield Server(f"http://127.0.0.1:{api}/fhir", config, module_store_url, TOKEN[0])
+        yield Server(f"http://127.0.0.1:{api}/fhir", config, module_store_url, TOKEN[0], log)

@@ -1,4 +1,5 @@
-"""Talking to the FHIR API of a test daemon: its address and token, GET with a bearer token, the sample resident."""
+"""Talking to the FHIR API of a test daemon: its address and token, GET with a bearer token (every answer checked
+as R4), the sample resident."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class
 
 from tests.support.daemon import huitong
 
@@ -22,6 +25,7 @@ class Server:
     config: Path
     store_url: str
     token: str
+    log: Path  # the daemon's log file
 
     def __str__(self) -> str:
         return self.base
@@ -33,14 +37,22 @@ def make_token(config: Path, *args: str) -> str:
     return made.stdout.strip().splitlines()[-1]
 
 
+def valid_r4(resource: dict[str, Any]) -> dict[str, Any]:
+    """The resource, after fhir.resources has accepted it (a Bundle with every resource in it). fhir.resources 8
+    has no R4 package; R4B (4.3) is the nearest and has the same shape for the types served here."""
+    get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    return resource
+
+
 def get(url: str, token: str | None = "") -> tuple[int, dict[str, Any]]:
+    """The status and the FHIR JSON answered, validated: every answer of these tests is valid R4."""
     headers = {"Authorization": f"Bearer {token or TOKEN[0]}"} if token is not None else {}
     try:
         request = urllib.request.Request(url, headers=headers)
         with urllib.request.urlopen(request, timeout=10) as answer:
-            return answer.status, json.loads(answer.read())
+            return answer.status, valid_r4(json.loads(answer.read()))
     except urllib.error.HTTPError as refused:
-        return refused.code, json.loads(refused.read())
+        return refused.code, valid_r4(json.loads(refused.read()))
 
 
 def chen(fhir: Server, token: str = "") -> dict[str, Any]:

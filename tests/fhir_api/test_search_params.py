@@ -83,7 +83,7 @@ def test_sort_by_date_descending_and_ascending(fhir: Server) -> None:
 def test_summary_and_elements_answer_part_of_each_resource_marked_subsetted(fhir: Server) -> None:
     me = chen(fhir)["id"]
     brief = search(fhir, f"Observation?patient={me}&_elements=code,value")["entry"][0]["resource"]
-    assert set(brief) == {"resourceType", "id", "meta", "code", "valueQuantity"}
+    assert set(brief) == {"resourceType", "id", "meta", "code", "valueQuantity", "status"}  # status: mandatory
     assert {"code": "SUBSETTED"}.items() <= brief["meta"]["tag"][-1].items()
     summary = search(fhir, f"Patient?_id={me}&_summary=true")["entry"][0]["resource"]
     assert "name" in summary and "birthDate" in summary and "contact" not in summary
