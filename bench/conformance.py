@@ -329,8 +329,7 @@ Every fact on either side that the other lacks is explained below.
 Inputs: every C-CDA and HL7 v2 case of Microsoft FHIR-Converter's functional tests in the shared corpus
 (`tests/corpus/microsoft-fhir-converter/test-cases.csv`, commit `70fd328`: {len(results)} cases, {n_v2} HL7 v2 of
 {len({c.template for c in results if c.kind == "Hl7v2"})} message types). FHIR-Converter has no case for ADT^A17
-(swap patients), which Huitong does not map: an A17 carries two PID/PV1 pairs, and the HL7 v2 mappings make one
-Patient per message. The input
+(swap patients), which Huitong does not map. The input
 is mapped by Huitong's engine (C-CDA: `mappings/cda/ccda.yaml`; HL7 v2: the first mapping that takes the
 message) and compared with FHIR-Converter's expected bundle (for C-CDA without its last entry, the
 DocumentReference that its own test drops too).

@@ -109,7 +109,8 @@ def _run_rules(rules: list[Rule], ctx: Ctx, out: list[Resource | None], getter: 
             for item in contexts:
                 if rule.when is not None and absent(rule.when(item)):
                     continue
-                local_id, ref = item.run.new_ref(rule.name, rule.resource_type)
+                segment = item.current_segment() if item.view is not None and rule.each is not None else -1
+                local_id, ref = item.run.new_ref(rule.name, rule.resource_type, segment)
                 parent = item.scope
                 if parent is not None:
                     parent.children.setdefault(rule.name, []).append(ref)

@@ -26,24 +26,35 @@ class Scope:
 
 
 class Run:
-    """State of mapping one message: counters for local ids, the first instance of each rule, variables, and
-    notes on values left out (errors.BadValue)."""
+    """State of mapping one message: counters for local ids, the instances of each rule (with the segment each was
+    made from), variables, and notes on values left out (errors.BadValue)."""
 
-    __slots__ = ("counters", "first", "notes", "vars")
+    __slots__ = ("counters", "made", "notes", "vars")
 
     def __init__(self, variables: dict[str, Any]) -> None:
         self.counters: dict[str, int] = {}
-        self.first: dict[str, str] = {}
+        self.made: dict[str, list[tuple[int, str]]] = {}  # rule -> (segment index or -1, reference), in order
         self.vars = variables
         self.notes: list[MappingError] = []  # located by the rule that made each
 
-    def new_ref(self, rule: str, resource_type: str) -> tuple[str, str]:
+    def new_ref(self, rule: str, resource_type: str, segment: int = -1) -> tuple[str, str]:
         n = self.counters.get(rule, 0) + 1
         self.counters[rule] = n
         local_id = f"{rule}-{n}"
         ref = f"{resource_type}/{local_id}"
-        self.first.setdefault(rule, ref)
+        self.made.setdefault(rule, []).append((segment, ref))
         return local_id, ref
+
+    def instance(self, rule: str, segment: int) -> str | None:
+        """The instance of ``rule`` a context at ``segment`` belongs to: the last one made from a segment at or
+        before it (the PID of its PATIENT group, in a message with several), else the first."""
+        made = self.made.get(rule)
+        if not made:
+            return None
+        if len(made) == 1 or segment < 0:
+            return made[0][1]
+        before = [(at, ref) for at, ref in made if 0 <= at <= segment]
+        return max(before, key=lambda m: m[0])[1] if before else made[0][1]
 
 
 class V2View:

@@ -170,7 +170,7 @@ def _ref(rule: str) -> Callable[[Ctx], Any]:
             if scope.rule == rule:
                 return scope.ref
             scope = scope.parent
-        return ctx.run.first.get(rule)
+        return ctx.run.instance(rule, ctx.current_segment() if ctx.view is not None else -1)
 
     return ref
 

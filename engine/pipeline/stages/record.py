@@ -22,6 +22,7 @@ from engine.domain.formats.xml import XmlError
 from engine.domain.mapping import Mapped, MappingError, NoMapping
 from engine.domain.masking import mask_text
 from engine.domain.outcome import DeliveryStatus
+from engine.domain.record import by_patient
 from engine.domain.retry import RetryPolicy
 from engine.pipeline import stages
 from engine.pipeline.care_loop import CareLoop
@@ -48,7 +49,8 @@ class RecordStage:
         self.source_system = source_system
         self.mapper = mapper
         self.resolver = resolver
-        self._pending: dict[int, tuple[Mapped, Provenance]] = {}  # by outbox row id
+        # by outbox row id: the message, one part per patient it carries (record.by_patient)
+        self._pending: dict[int, list[tuple[Mapped, Provenance]]] = {}
 
     async def send(self, delivery: Delivery) -> Attempt:
         try:
@@ -58,7 +60,8 @@ class RecordStage:
         except (MappingError, XmlError, HL7Error, FhirError) as exc:
             # Retrying cannot help until the mapping or the message is fixed: DEAD, then reprocess.
             return Attempt(False, error=f"mapping failed: {exc}", retry=False)
-        self._pending[delivery.id] = (mapped, Provenance(self.source_system, delivery.message_id, self.channel))
+        provenance = Provenance(self.source_system, delivery.message_id, self.channel)
+        self._pending[delivery.id] = [(part, provenance) for part in by_patient.split(mapped)]
         # Values the mapping left out are said in the delivery's response (huitong messages show).
         return Attempt(
             True, response="\n".join(["mapped with notes:", *mapped.notes]).encode() if mapped.notes else None
@@ -71,11 +74,11 @@ class RecordStage:
         mapped = {r.id: self._pending.pop(r.id) for r in results if r.id in self._pending}
         sent = [r.id for r in results if r.id in mapped and r.status == DeliveryStatus.SENT]
         now = time.time()
-        if not sent or self._record(conn, [mapped[i] for i in sent], now) is None:
+        if not sent or self._record(conn, [part for i in sent for part in mapped[i]], now) is None:
             return results
         failed = {}
         for i in sent:  # one at a time, to find the message the record cannot take
-            error = self._record(conn, [mapped[i]], now)
+            error = self._record(conn, mapped[i], now)
             if error is not None:
                 failed[i] = error
         log.error("record write failed", channel=self.channel, messages=len(failed), error=next(iter(failed.values())))
