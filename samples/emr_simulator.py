@@ -43,8 +43,8 @@ COMPARE = {
 
 
 def _when(text: str) -> datetime:
-    """A FHIR instant, dateTime or date as a point in time (no zone: UTC)."""
-    at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    """A FHIR instant, dateTime or date (2026, 2026-01 too) as a point in time: a date its first, no zone UTC."""
+    at = datetime.fromisoformat({4: f"{text}-01-01", 7: f"{text}-01"}.get(len(text), text).replace("Z", "+00:00"))
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 

@@ -121,6 +121,8 @@ def test_a_window_files_exactly_its_resources_into_the_record(
     searches = [r for r in emr.sim.requests if r.startswith("GET /fhir/Patient?")]
     assert all("_lastUpdated=ge2026-01-01" in r and "_lastUpdated=lt2026-06-30" in r for r in searches)
     assert any("_offset=6" in r for r in searches)  # 8 patients, 3 a page: the next links were followed
+    progress = [json.loads(line) for line in done.stderr.splitlines() if '"task":"backfill emr"' in line]
+    assert progress[-1]["event"] == "done" and progress[-1]["done"] == progress[-1]["total"] == len(IN_WINDOW)
 
 
 def test_until_leaves_out_what_was_updated_at_or_after_it_and_the_next_window_takes_it(
