@@ -196,3 +196,26 @@ def test_a_server_that_keeps_failing_stops_the_backfill_naming_the_url_and_resum
     assert again.returncode == 0, again.stderr
     assert journaled(config) == Counter(IN_WINDOW)
     assert recorded(store_url) == [f"Patient/{i}" for i in IN_WINDOW]
+
+
+def test_each_resource_type_the_channel_pulls_is_read_over_the_window_in_turn(
+    store_url: str, tmp_path: Path, log_dir: Path, emr: RunningEmr
+) -> None:
+    inside, outside = PATIENTS[3]["id"], PATIENTS[0]["id"]
+    visits = [(inside, "2026-02-01T08:00:00.000Z"), (outside, "2025-06-01T08:00:00.000Z")]
+    for n, (subject, stamp) in enumerate(visits):
+        encounter = {
+            "resourceType": "Encounter",
+            "id": f"enc-{n}",
+            "status": "finished",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+            "subject": {"reference": f"Patient/{subject}"},
+        }
+        emr.call(lambda e=encounter, at=stamp: emr.sim.put(e, at=at))
+    config = setup(tmp_path, store_url, log_dir, emr, resource_types=["Patient", "Encounter"])
+    done = huitong("backfill", "emr", *WINDOW, config=config)
+    assert done.returncode == 0, done.stderr
+    assert journaled(config) == Counter([*IN_WINDOW, "enc-0"])
+    assert [r["message_type"] for r in journal(config)] == ["Patient"] * len(IN_WINDOW) + ["Encounter"]
+    encounters = [r for r in emr.sim.requests if r.startswith("GET /fhir/Encounter?")]
+    assert encounters and all("_lastUpdated=ge2026-01-01" in r and "_lastUpdated=lt2026-06-30" in r for r in encounters)
