@@ -19,9 +19,15 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("channel")
     p.add_argument("--path", type=Path, metavar="DIR", help="file source: directory tree to read (default its path)")
     p.add_argument(
-        "--since", metavar="VALUE", help="database source: from this watermark on, as its query reads it"
+        "--since",
+        metavar="VALUE",
+        help="database source: from this watermark on, as its query reads it; fhir-pull: _lastUpdated from this time",
     )
-    p.add_argument("--until", metavar="VALUE", help="database source: rows up to this watermark, inclusive")
+    p.add_argument(
+        "--until",
+        metavar="VALUE",
+        help="database source: rows up to this watermark, inclusive; fhir-pull: _lastUpdated before this time",
+    )
     start = p.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     start.add_argument("--restart", action="store_true", help="drop an unfinished backfill's checkpoint; start over")
@@ -55,6 +61,7 @@ def _duration(text: str) -> float:
 def cmd_backfill(args: argparse.Namespace) -> int:
     """History through the channel's pipeline, resumable; see docs/backfill.md."""
     from engine.runtime import backfill
+    from engine.sources import Unavailable
 
     config = load(args)
     if args.channel not in config.channels:
@@ -77,6 +84,10 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         )
     except backfill.Refused as exc:
         print(f"backfill refused: {exc}", file=sys.stderr)
+        return 1
+    except Unavailable as exc:
+        print(f"backfill stopped: {exc}", file=sys.stderr)
+        print("what was journaled is kept, with its checkpoint: --resume continues", file=sys.stderr)
         return 1
 
 

@@ -2,11 +2,14 @@
 
     python samples/emr_simulator.py --port 8090 [--token T] [--load Patient.ndjson]
 
-It supports what Huitong uses: search by type sorted by _lastUpdated with gt/ge filters, paging (_count, next
-links) and identifier; read by id; create (POST /fhir/{Type}); and transaction Bundles of conditional updates
-(PUT {Type}?identifier=system|value), where a match is updated (versionId + 1) and no match is created, and
-conditional FHIRPath Patches (PATCH {Type}?identifier=..., `add` and `delete`), where no match is a 404. Every
-write stamps meta.lastUpdated with a time later than any before it, so a _lastUpdated watermark never skips.
+It supports what Huitong uses: search by type sorted by _lastUpdated (then id) with gt/ge/lt/le filters, one or
+two of them (a range: `_lastUpdated=ge2026-01-01&_lastUpdated=lt2026-07-01`; a time without a zone is UTC, a date
+its first instant), paging (_count, next links) and identifier; read by id; create (POST /fhir/{Type}); and
+transaction Bundles of conditional updates (PUT {Type}?identifier=system|value), where a match is updated
+(versionId + 1) and no match is created, and conditional FHIRPath Patches (PATCH {Type}?identifier=..., `add`
+and `delete`), where no match is a 404. Every write stamps meta.lastUpdated with a time later than any before it,
+so a _lastUpdated watermark never skips; `put(..., at=...)` loads history with the time it was last updated.
+`fail = N` answers the next N requests with 500 (a server in trouble), after `fail_after` more answered as usual.
 """
 
 from __future__ import annotations
@@ -29,6 +32,20 @@ from aiohttp import web
 
 FHIR_JSON = "application/fhir+json"
 GENDERS = {"male", "female", "other", "unknown"}
+
+
+COMPARE = {
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+}
+
+
+def _when(text: str) -> datetime:
+    """A FHIR instant, dateTime or date (2026, 2026-01 too) as a point in time: a date its first, no zone UTC."""
+    at = datetime.fromisoformat({4: f"{text}-01-01", 7: f"{text}-01"}.get(len(text), text).replace("Z", "+00:00"))
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 class Refused(Exception):
@@ -75,6 +92,8 @@ class EmrSimulator:
         self.resources: dict[str, dict[str, dict[str, Any]]] = {}
         self.requests: list[str] = []  # "METHOD path?query", in order
         self.delay = 0.0  # seconds every request waits first (a slow server)
+        self.fail = 0  # this many requests are answered 500 ...
+        self.fail_after = 0  # ... once this many more have been answered as usual
         self.transactions = 0  # transaction Bundles received
         self.accepted = 0  # of them, answered 200
         self.unchanged = 0  # conditional writes that left a resource's content as it was
@@ -89,8 +108,11 @@ class EmrSimulator:
         self._clock = now
         return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
-    def put(self, resource: dict[str, Any], *, id_: str | None = None) -> tuple[dict[str, Any], bool]:
-        """Store a resource (new version if its id exists); returns it and whether it was created."""
+    def put(
+        self, resource: dict[str, Any], *, id_: str | None = None, at: str | None = None
+    ) -> tuple[dict[str, Any], bool]:
+        """Store a resource (new version if its id exists), last updated now or `at` (history, e.g.
+        '2026-03-01T08:00:00.000Z'); returns it and whether it was created."""
         check(resource)
         kind = resource["resourceType"]
         id_ = id_ or resource.get("id") or f"{next(self._ids)}"
@@ -98,7 +120,10 @@ class EmrSimulator:
         old = store.get(id_)
         version = int(old["meta"]["versionId"]) + 1 if old else 1
         stored = {**resource, "id": id_}
-        stored["meta"] = {**resource.get("meta", {}), "versionId": str(version), "lastUpdated": self._stamp()}
+        if at is not None:
+            self._clock = max(self._clock, _when(at))  # later writes stay later than it
+        stamp = at if at is not None else self._stamp()
+        stored["meta"] = {**resource.get("meta", {}), "versionId": str(version), "lastUpdated": stamp}
         store[id_] = stored
         return stored, old is None
 
@@ -147,6 +172,11 @@ class EmrSimulator:
         self.requests.append(f"{request.method} {request.path_qs}")
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.fail_after:
+            self.fail_after -= 1
+        elif self.fail:
+            self.fail -= 1
+            return _json(500, outcome("the server is in trouble", code="exception"))
         if self.token is not None and not hmac.compare_digest(
             request.headers.get("Authorization", "").encode(), f"Bearer {self.token}".encode()
         ):
@@ -167,28 +197,28 @@ class EmrSimulator:
 
     async def _search(self, request: web.Request) -> web.Response:
         kind, q = request.match_info["type"], request.query
-        found = sorted(self.resources.get(kind, {}).values(), key=lambda r: r["meta"]["lastUpdated"])
-        if "_lastUpdated" in q:
-            prefix, stamp = q["_lastUpdated"][:2], q["_lastUpdated"][2:]
-            if prefix not in ("gt", "ge"):
-                raise Refused(400, "_lastUpdated: only gt and ge are supported")
-            at = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-            found = [
-                r
-                for r in found
-                if (datetime.fromisoformat(r["meta"]["lastUpdated"].replace("Z", "+00:00")) > at)
-                or (prefix == "ge" and datetime.fromisoformat(r["meta"]["lastUpdated"].replace("Z", "+00:00")) == at)
-            ]
+        found = sorted(
+            self.resources.get(kind, {}).values(), key=lambda r: (_when(r["meta"]["lastUpdated"]), r["id"])
+        )
+        for value in q.getall("_lastUpdated", []):
+            prefix, stamp = value[:2], value[2:]
+            if prefix not in COMPARE:
+                raise Refused(400, f"_lastUpdated: only {', '.join(COMPARE)} are supported")
+            try:
+                at = _when(stamp)
+            except ValueError:
+                raise Refused(400, f"_lastUpdated: {stamp!r} is not a FHIR date or time") from None
+            found = [r for r in found if COMPARE[prefix](_when(r["meta"]["lastUpdated"]), at)]
         if "identifier" in q:
             matching = {id(r) for r in self.find(kind, q["identifier"])}
             found = [r for r in found if id(r) in matching]
         count, offset = int(q.get("_count", "50")), int(q.get("_offset", "0"))
         page = found[offset : offset + count]
         base = f"{request.scheme}://{request.host}{request.path}"
-        params = {k: v for k, v in q.items() if k != "_offset"}
-        links = [{"relation": "self", "url": f"{base}?{urlencode({**params, '_offset': offset})}"}]
+        params = [(k, v) for k, v in q.items() if k != "_offset"]  # a repeated one (a range) kept as it came
+        links = [{"relation": "self", "url": f"{base}?{urlencode([*params, ('_offset', offset)])}"}]
         if offset + count < len(found):
-            links.append({"relation": "next", "url": f"{base}?{urlencode({**params, '_offset': offset + count})}"})
+            links.append({"relation": "next", "url": f"{base}?{urlencode([*params, ('_offset', offset + count)])}"})
         return _json(
             200,
             {

@@ -285,6 +285,11 @@ class FhirPullSource(_Spec):
     token: str | None = Field(default=None, min_length=1, description="bearer token sent to the server")
     timeout: Duration = Field(default=30.0, gt=0, description="how long one request may take")
     max_bytes: int = Field(default=MAX_PAYLOAD_BYTES, gt=0, description="largest accepted response body")
+    retry: RetryPolicy = Field(
+        default_factory=lambda: RetryPolicy(),
+        description="backfill: how a page request that got no answer, HTTP 429 or 5xx is retried before the "
+        "backfill stops (the live poll retries at its next poll)",
+    )
 
 
 class XmlHttpSource(_Spec):

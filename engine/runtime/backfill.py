@@ -2,7 +2,7 @@
 
 A reader turns what the channel's source can read in bulk into journal entries, each with the position after it
 (the source component's bulk reader: a file source over a directory tree, a database source over a range of its
-watermark). The entries go
+watermark, a fhir-pull source over a ``_lastUpdated`` range). The entries go
 through the store writer in small transactions — routing and outbox rows as for live traffic — and each commit
 also stores the position (source_state, key ``backfill``), so a backfill killed at any moment resumes after its last
 commit: nothing lost, nothing journaled twice. Delivery workers of the channel's destinations run in this process
@@ -323,7 +323,9 @@ def reader_of(config: EngineConfig, spec: ChannelSpec, bulk: Bulk) -> Reader:
     read = component_of(spec.source).reader
     if read is None:
         kind = spec.source.type
-        raise Refused(f"channel {spec.channel} has a {kind} source; backfill reads file and database sources")
+        raise Refused(
+            f"channel {spec.channel} has a {kind} source; backfill reads file, database and fhir-pull sources"
+        )
     return read(spec, config, bulk)
 
 

@@ -14,6 +14,7 @@ from engine.sources.component import (
     Reader,
     Refused,
     Running,
+    Unavailable,
     component_of,
     rules_for,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "Reader",
     "Refused",
     "Running",
+    "Unavailable",
     "component_of",
     "database",
     "events",

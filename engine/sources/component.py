@@ -28,6 +28,11 @@ class Refused(Exception):
     """A backfill cannot start as asked (the source cannot be read in bulk, the path is no directory); says why."""
 
 
+class Unavailable(Exception):
+    """A backfill's source stopped answering (after the retries its policy allows); names the request and why.
+    What was committed before stays with its checkpoint: ``--resume`` continues from there."""
+
+
 class Running(Protocol):
     """A started source: it journals what it takes until stopped."""
 
@@ -43,7 +48,7 @@ class Reader(Protocol):
 
     what: str  # identifies the backfill: another `what` while one is unfinished is refused
     channel: str
-    unit: str  # what an origin is, for the progress bar: file, row
+    unit: str  # what an origin is, for the progress bar: file, row, resource
 
     def remaining(self, after: Position) -> int:
         """Origins still to read, for the progress bar."""
@@ -71,6 +76,17 @@ class Bulk:
     path: Path | None = None
     since: str | None = None
     until: str | None = None
+
+
+def range_what(since: str | None, until: str | None) -> str:
+    """A range backfill's `what` (database and FHIR sources): ``since..until``, either side possibly empty."""
+    return f"{since or ''}..{until or ''}"
+
+
+def range_recall(what: str) -> Bulk:
+    """The range a recorded `what` was made from (``--resume`` without saying it again)."""
+    since, _, until = what.partition("..")
+    return Bulk(since=since or None, until=until or None)
 
 
 @dataclass(frozen=True, slots=True)

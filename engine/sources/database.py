@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from engine.config import ChannelSpec, EngineConfig
 from engine.config.models import DatabaseSource
 from engine.connectors.database import Page, count_rows, read_page, source_engine
-from engine.sources.component import Bulk, Component, Context, Polling, register
+from engine.sources.component import Bulk, Component, Context, Polling, range_recall, range_what, register
 from engine.sources.journal import Journal
 from engine.sources.reading import Item, OriginDone, Position, Read
 from engine.store.journal import JournalEntry, content_hash
@@ -133,7 +133,7 @@ class DatabaseReader:
         assert isinstance(source, DatabaseSource)
         self.source, self.channel = source, spec.channel
         self.since, self.until = since, until
-        self.what = f"{since or ''}..{until or ''}"
+        self.what = range_what(since, until)
         self.engine = source_engine(source.url, source.timeout)
 
     def origin_of(self, source: str) -> str:
@@ -195,9 +195,4 @@ def reader(spec: ChannelSpec, config: EngineConfig, bulk: Bulk) -> DatabaseReade
     return DatabaseReader(spec, bulk.since, bulk.until)
 
 
-def recall(what: str) -> Bulk:
-    since, _, until = what.partition("..")
-    return Bulk(since=since or None, until=until or None)
-
-
-register(Component(DatabaseSource, start, format=lambda _: "json", reader=reader, recall=recall))
+register(Component(DatabaseSource, start, format=lambda _: "json", reader=reader, recall=range_recall))
