@@ -2,8 +2,8 @@
 
 Every request but ``metadata`` needs a valid token (401 otherwise); a patient-bound token sees its patient only
 (anything else is "not found", which does not tell whether it exists). Each read of a resident's data is audited
-in the same transaction: the token, the patients whose resources were answered, the query. No log line names a
-patient or holds a query string.
+before its answer leaves (concurrent requests share the commit): the token, the patients whose resources were
+answered, the query. No log line names a patient or holds a query string.
 
 Every answer is FHIR JSON; every refusal an OperationOutcome with the right status (400, 404, 405), and a
 failure of ours is logged and answered 503 (the store could not be read) rather than a bare 500.
