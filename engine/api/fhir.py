@@ -2,8 +2,8 @@
 
 Every request but ``metadata`` needs a valid token (401 otherwise); a patient-bound token sees its patient only
 (anything else is "not found", which does not tell whether it exists). Each read of a resident's data is audited
-in the same transaction: the token, the patients whose resources were answered, the query. No log line names a
-patient or holds a query string.
+before its answer leaves (concurrent requests share the commit): the token, the patients whose resources were
+answered, the query. No log line names a patient or holds a query string.
 
 Every answer is FHIR JSON; every refusal an OperationOutcome with the right status (400, 404, 405), and a
 failure of ours is logged and answered 503 (the store could not be read) rather than a bare 500.
@@ -60,6 +60,42 @@ class People:
     match: Callable[[Connection, dict[str, Any], int], list[PersonScore]]
 
 
+class _AuditWriter:
+    """The audit rows of concurrent requests written in one transaction, each request waiting for the commit that
+    holds its rows: an answer still leaves only once its audit is on disk, but sixteen clients pay for one fsync
+    (on SQLite ~3 ms, 15 times a search) instead of queueing for sixteen on the write lock. Rows that arrive while
+    a commit is under way go in the next one."""
+
+    def __init__(self, write: Callable[[list[tuple[str, dict[str, Any], str]]], Awaitable[None]]) -> None:
+        self._write = write
+        self._pending: list[tuple[list[tuple[str, dict[str, Any], str]], asyncio.Future[None]]] = []
+        self._writing = False
+
+    async def record(self, rows: list[tuple[str, dict[str, Any], str]]) -> None:
+        """(person, detail, actor) rows, committed when this returns."""
+        done = asyncio.get_running_loop().create_future()
+        self._pending.append((rows, done))
+        if not self._writing:
+            self._writing = True
+            asyncio.get_running_loop().create_task(self._drain())
+        await done
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    await self._write([row for rows, _ in batch for row in rows])
+                except Exception as exc:
+                    for _, done in batch:
+                        done.set_exception(exc)
+                else:
+                    for _, done in batch:
+                        done.set_result(None)
+        finally:
+            self._writing = False
+
+
 class _Forbidden(Exception):
     """The token is valid but its scopes do not reach this type (403)."""
 
@@ -114,18 +150,23 @@ def application(store: Engine, spec: FhirApiSpec, people: People) -> web.Applica
         await audited_persons(request, interaction, {s.person_id for s in found})
 
     async def audited_persons(request: web.Request, interaction: str, persons: Iterable[str]) -> None:
-        """One audit row per patient whose data is answered, committed before the answer leaves (a transaction
-        of its own: on SQLite a read transaction cannot take the write lock while the daemon writes)."""
+        """One audit row per patient whose data is answered, committed before the answer leaves (in a transaction
+        shared with the requests answered at the same time: on SQLite a read transaction cannot take the write lock
+        while the daemon writes, and one commit per request queued every reader behind the lock)."""
         grant: Grant = request["grant"]
         detail = {"interaction": interaction, "query": request.path_qs, "token": grant.token_id}
         answered = sorted(set(persons))
-
-        def job(conn: Any) -> None:
-            for person in answered:
-                audit.record(conn, "fhir.read", person, detail, actor=grant.actor)
-
         if answered:
-            await run(job, write=True)
+            await audits.record([(person, detail, grant.actor) for person in answered])
+
+    async def write_audit(rows: list[tuple[str, dict[str, Any], str]]) -> None:
+        def job(conn: Any) -> None:
+            for person, detail, actor in rows:
+                audit.record(conn, "fhir.read", person, detail, actor=actor)
+
+        await run(job, write=True)
+
+    audits = _AuditWriter(write_audit)
 
     @web.middleware
     async def authenticated(request: web.Request, handler: Handler) -> web.StreamResponse:

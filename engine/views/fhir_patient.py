@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 
 from engine.domain.record.precedence import Rules, SourceVersion, merge
 from engine.store import fhir_patient, record
-from engine.views.fhir import BadRequest, instant, paging, resource
+from engine.views.fhir import BadRequest, answered, instant, paging
 
 MERGED_AT = "https://huitong.invalid/fhir/StructureDefinition/merged-at"
 _EVERYTHING = {"_count", "_offset", "_format", "_since", "_type"}
@@ -111,7 +111,7 @@ def everything(
     entries = []
     if first and offset == 0 and count:
         entries.append({"fullUrl": f"{base}/Patient/{person}", "resource": merged_patient(conn, person, precedence)})
-    entries += [{"fullUrl": f"{base}/{s.type}/{s.id}", "resource": resource(s)} for s in page]
+    entries += [{"fullUrl": f"{base}/{s.type}/{s.id}", "resource": answered(s)} for s in page]
     for entry in entries:
         entry["search"] = {"mode": "match"}
     kept = [(n, v) for n, v in query if n not in ("_count", "_offset")]

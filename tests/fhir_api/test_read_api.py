@@ -4,6 +4,7 @@ bearer tokens, a patient-bound token's narrower view, and the audit of every rea
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 import pytest
@@ -143,6 +144,25 @@ def test_every_read_is_audited_with_the_token_and_the_patient(fhir: Server) -> N
     assert any(d["interaction"] == "read" and d["query"] == f"/fhir/Patient/{me['id']}" for d in details)
     for (actor, person, _), d in zip(rows, details, strict=True):
         assert actor == f"token:{d['token']}" and len(person) == 32  # the person's id, never a name
+
+
+def test_concurrent_reads_each_find_their_audit_committed_when_answered(fhir: Server) -> None:
+    """Concurrent requests share audit commits; each answer still comes only after its own row is on file."""
+    me = chen(fhir)
+    queries = [f"/fhir/Patient/{me['id']}?_elements=name&n={n}" for n in range(12)]
+    engine = create_engine(fhir.store_url, poolclass=NullPool)
+
+    def read_then_look(query: str) -> bool:
+        status, _ = get(f"{fhir.base.removesuffix('/fhir')}{query}")
+        assert status == 200
+        with engine.connect() as conn:
+            details = conn.execute(select(audit.c.detail).where(audit.c.action == "fhir.read")).scalars().all()
+        return any(json.loads(d)["query"] == query for d in details)
+
+    with ThreadPoolExecutor(len(queries)) as pool:
+        seen = list(pool.map(read_then_look, queries))
+    engine.dispose()
+    assert seen == [True] * len(queries)
 
 
 def test_fhirpy_searches_reads_and_pages_observations(fhir: Server) -> None:
