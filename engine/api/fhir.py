@@ -195,7 +195,15 @@ def application(store: Engine, spec: FhirApiSpec, people: People) -> web.Applica
         grant = served(request, kind)
         query = list(request.query.items())
         bundle, page = await run(
-            lambda conn: fhir.search(conn, base(request), kind, query, spec.max_count, grant.patient)
+            lambda conn: fhir.search(
+                conn,
+                base(request),
+                kind,
+                query,
+                spec.max_count,
+                grant.patient,
+                lambda c, ident: fhir_patient.enterprise(c, ident, people.precedence()),
+            )
         )
         await audited(request, "search", page)
         return reply(200, bundle)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +34,9 @@ _DATE_TESTS = {  # prefix -> (test on the index's low/high, which ends of the as
     "lt": ("low < ?", (0,)),
     "le": ("low <= ?", (1,)),
 }
+
+
+Enterprise = Callable[[Connection, str], "tuple[str, dict[str, Any]] | None"]
 
 
 class BadRequest(ValueError):
@@ -97,10 +100,12 @@ def search(
     query: Sequence[tuple[str, str]],
     max_count: int,
     bound: str | None = None,
+    enterprise: Enterprise | None = None,
 ) -> tuple[dict[str, Any], list[Stored]]:
-    """A searchset Bundle (``total``, a page of ``_count``, at most ``max_count``, a next link) and every resource
-    it holds (matches, then what ``_include``/``_revinclude`` added). ``bound``: the one person whose resources
-    the reader may see (a patient-bound token)."""
+    """A searchset Bundle (``total``, a page of ``_count``, at most ``max_count``, a next link) and every stored
+    resource it holds (matches, then what ``_include``/``_revinclude`` added). ``bound``: the one person whose
+    resources the reader may see (a patient-bound token). ``enterprise``: the Patient a reference to a person reads
+    as (views/fhir_patient.py), which an _include of that reference adds."""
     if kind not in TYPES:
         raise BadRequest(f"{kind} cannot be searched here; the types served are {', '.join(TYPES)}")
     count, offset = paging(query, max_count)
@@ -126,7 +131,7 @@ def search(
     if shape.summary == "count":
         count = 0
     total, page = fhir_read.search(conn, kind, persons, groups, count, offset, order)
-    extra = _included(conn, page, includes, max_count, bound)
+    extra, people = _included(conn, page, includes, max_count, bound, enterprise)
     asked = [(n, v) for n, v in query if n not in ("_offset", "_format")]
     links = [{"relation": "self", "url": _url(base, kind, asked, count, offset)}]
     if offset + count < total and count:
@@ -146,6 +151,10 @@ def search(
                 "search": {"mode": mode},
             }
             for s, mode in entries
+        ]
+        + [
+            {"fullUrl": f"{base}/Patient/{body['id']}", "resource": body, "search": {"mode": "include"}}
+            for body in people
         ],
     }, [*page, *extra]
 
@@ -303,19 +312,33 @@ def _include(kind: str, name: str, value: str) -> tuple[str, str]:
 
 
 def _included(
-    conn: Connection, page: list[Stored], includes: list[tuple[str, str, str]], limit: int, bound: str | None
-) -> list[Stored]:
-    """The resources ``_include`` and ``_revinclude`` add to a page: each once, none already on it. A reference
-    to a person (Patient/<person id>) includes that person's Patient resources."""
+    conn: Connection,
+    page: list[Stored],
+    includes: list[tuple[str, str, str]],
+    limit: int,
+    bound: str | None,
+    enterprise: Enterprise | None,
+) -> tuple[list[Stored], list[dict[str, Any]]]:
+    """The stored resources ``_include`` and ``_revinclude`` add to a page, each once and none already on it, and
+    the enterprise Patients an ``_include`` of a reference to a person adds (without ``enterprise``: that
+    person's stored Patient resources)."""
     if not page or not includes:
-        return []
+        return [], []
     seen = {s.id for s in page}
     found: list[Stored] = []
+    people: dict[str, dict[str, Any]] = {}
     for name, kind, param in includes:
+        ids: list[str] = []
         if name == "_include":
-            ids: list[str] = []
             for target in fhir_read.targets(conn, [s.id for s in page], param):
-                ids += _resource_ids(conn, target)
+                kind_of, _, ident = target.partition("/")
+                if kind_of != "Patient" or fhir_read.type_of(conn, ident) is not None:
+                    ids.append(ident)
+                elif enterprise is not None:
+                    if (made := enterprise(conn, ident)) is not None and bound in (None, made[0]):
+                        people.setdefault(made[1]["id"], made[1])
+                elif (survivor := record.surviving(conn, ident)) is not None:
+                    ids += [r.id for r in record.patients(conn, [survivor])]
         else:
             pointed = {f"{s.type}/{s.id}" for s in page}
             for s in page:
@@ -326,15 +349,7 @@ def _included(
             if bound in (None, s.person_id):
                 seen.add(s.id)
                 found.append(s)
-    return found
-
-
-def _resource_ids(conn: Connection, target: str) -> list[str]:
-    kind, _, ident = target.partition("/")
-    if kind == "Patient" and fhir_read.type_of(conn, ident) is None:
-        survivor = record.surviving(conn, ident)
-        return [r.id for r in record.patients(conn, [survivor])] if survivor else []
-    return [ident]
+    return found, list(people.values())
 
 
 def _conditions(conn: Connection, kind: str, name: str, value: str) -> list[Condition]:

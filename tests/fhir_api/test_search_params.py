@@ -94,7 +94,10 @@ def test_summary_and_elements_answer_part_of_each_resource_marked_subsetted(fhir
 def test_include_brings_the_patient_and_revinclude_its_observations(fhir: Server) -> None:
     me = chen(fhir)["id"]
     with_patient = search(fhir, f"Observation?patient={me}&code={GLUCOSE}&_include=Observation:subject")
-    assert me in ids(with_patient, "include")
+    subjects = {e["resource"]["subject"]["reference"] for e in with_patient["entry"] if e["search"]["mode"] == "match"}
+    included = {f"Patient/{i}" for i in ids(with_patient, "include")}
+    assert subjects == included, "the enterprise Patient each subject reference names"
+    assert all(e["fullUrl"].endswith(e["resource"]["id"]) for e in with_patient["entry"])
     reverse = search(fhir, f"Patient?_id={me}&_revinclude=Observation:subject")
     observations = set(ids(search(fhir, f"Observation?patient={me}&_count=100")))
     assert set(ids(reverse, "include")) == observations
