@@ -26,7 +26,7 @@ from engine.runtime.record_process import record_destinations
 from engine.runtime.wiring import Wiring, routes_of
 from engine.sources import ChannelStartError
 from engine.store import care_tasks, locks
-from engine.store.database import migrate, open_engine
+from engine.store.database import migrate, open_engine, refresh_statistics
 
 log = structlog.get_logger("huitong.daemon")
 
@@ -35,6 +35,7 @@ SHARED_STORE_SWEEP_AGE = 30.0
 # How often care tasks are looked at for windows that opened or closed (PLANNED -> DUE, DUE -> OVERDUE / LOST).
 CARE_CALENDAR = 3600.0
 CARE_CALENDAR_CHUNK = 50
+STATISTICS = 3600.0  # seconds between refreshes of the query planner's statistics (SQLite; store/database.py)
 
 
 class Daemon:
@@ -61,6 +62,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         self._engine = engine = open_engine(self.config.store)
         await asyncio.to_thread(migrate, engine)
+        await asyncio.to_thread(refresh_statistics, engine)
         single_node = engine.dialect.name == "sqlite"
         wanted = self._wanted(self.config)
         self.wiring = Wiring(
@@ -95,6 +97,9 @@ class Daemon:
             coalesce=True,
             next_run_time=datetime.now() + timedelta(minutes=5),
         )
+        self.wiring.scheduler.add_job(  # the planner's statistics follow the record as it grows
+            self._statistics, "interval", seconds=STATISTICS, id="statistics", max_instances=1, coalesce=True
+        )
         try:
             for spec in wanted.values():
                 await self._start(spec)
@@ -128,6 +133,14 @@ class Daemon:
             await retention.prune_in_daemon(self.wiring.writer, self._engine, specs)
         except Exception as exc:  # the store failed: nothing of the batch in hand was committed; the next run goes on
             log.error("pruning failed; retrying at the next run", error=str(exc))
+
+    async def _statistics(self) -> None:
+        if self._engine is None:
+            return
+        try:
+            await asyncio.to_thread(refresh_statistics, self._engine)
+        except Exception as exc:  # a busy store: the planner keeps the last statistics until the next run
+            log.warning("statistics not refreshed; retrying at the next run", error=str(exc))
 
     async def _care_calendar(self) -> None:
         """Tasks whose window opened or closed with the calendar alone: DUE, OVERDUE or LOST now, passed on.

@@ -69,6 +69,21 @@ def reclaim(engine: Engine) -> None:
             raw.close()
 
 
+def refresh_statistics(engine: Engine) -> None:
+    """Give SQLite's query planner statistics of the tables as they are now (ANALYZE, sampling at most a few
+    thousand rows per index, so it takes milliseconds on any size). Without them the planner guesses, and an
+    index lookup of the FHIR search can join its tables in the wrong order: 3-4x slower measured on 5,000
+    residents. PostgreSQL's autovacuum keeps its own statistics."""
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            assert driver is not None
+            driver.executescript("PRAGMA analysis_limit=2000; ANALYZE;")
+        finally:
+            raw.close()
+
+
 def missing_file(url: str) -> Path | None:
     """The SQLite file a store URL names when it does not exist (None: it exists, or the store is a server's).
 

@@ -197,3 +197,15 @@ def test_the_migration_indexes_the_record_already_on_file(store: Engine) -> None
         command.upgrade(cfg, "head")
     assert (index_of(store, "Patient"), index_of(store, "Observation")) == before
     assert before[0][0]
+
+
+def test_the_planner_gets_statistics_of_the_search_index(store: Engine) -> None:
+    from engine.store.database import refresh_statistics
+
+    if store.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's autovacuum keeps its own statistics")
+    run(store, (message(WANG, observation("8480-6", "2026-03-01")), source(HIS, 1)))
+    refresh_statistics(store)
+    with store.connect() as conn:
+        analysed = {r[0] for r in conn.execute(text("SELECT idx FROM sqlite_stat1"))}
+    assert {"ix_fhir_search_token_value", "ix_fhir_search_reference_target"} <= analysed
