@@ -13,6 +13,7 @@ from .loader import LoadResult, channel_files, load_config, load_config_or_raise
 from .models import (
     EVENT_SOURCES,
     ChannelSpec,
+    ConsoleSpec,
     ContractDestination,
     ContractEventsSource,
     DestinationSpec,
@@ -49,6 +50,7 @@ __all__ = [
     "ChannelSpec",
     "ConfigError",
     "ConfigInvalid",
+    "ConsoleSpec",
     "ContractDestination",
     "ContractEventsSource",
     "DestinationSpec",

@@ -337,6 +337,7 @@ def load_config(
         logging=engine.logging,
         record=engine.record,
         fhir_api=engine.fhir_api,
+        console=engine.console,
         channels=specs,
         profiles=profiles,
         bundle=Bundle(mapping_set, matcher, rules, orgs, contract_reader, service_rules),

@@ -43,6 +43,7 @@ from .values import (
 
 __all__ = [
     "ChannelSpec",
+    "ConsoleSpec",
     "DatabaseSource",
     "DestinationSpec",
     "DestinationTLS",
@@ -131,6 +132,9 @@ class EngineFile(_Spec):
     )
     record: RecordSpec = Field(default_factory=lambda: RecordSpec(), description="unified health record settings")
     fhir_api: FhirApiSpec | None = Field(default=None, description="serve the record as FHIR R4; off when absent")
+    console: ConsoleSpec | None = Field(
+        default=None, description="the operators' console, management API, metrics and health; off when absent"
+    )
     mpi: ResolvedPath | None = Field(
         default=None,
         description="master patient index settings (comparisons, blocking, thresholds; the trained model is "
@@ -187,6 +191,17 @@ class FhirApiSpec(_Spec):
         if value.exists() and not value.is_dir():
             raise ValueError(f"{value} is a file; export_dir must be a folder (made if missing)")
         return value
+
+
+class ConsoleSpec(_Spec):
+    """The operators' listener (docs/console.md): web console, management API under /api/v1, /metrics, /healthz,
+    /readyz. Its own port, TLS like the MLLP listeners."""
+
+    listen: HostPortValue = Field(description="host:port to listen on, e.g. 0.0.0.0:8080")
+    tls: SourceTLS | None = Field(default=None, description="TLS settings; plain HTTP when absent")
+    auth: Literal["users", "none"] = Field(
+        default="users", description="users: every page and call needs a login or token; none: open (validate warns)"
+    )
 
 
 class ObservationRule(_Spec):
@@ -647,6 +662,7 @@ class EngineConfig(_Spec):
     logging: LoggingSpec = Field(default_factory=lambda: LoggingSpec())
     record: RecordSpec = Field(default_factory=lambda: RecordSpec())
     fhir_api: FhirApiSpec | None = None
+    console: ConsoleSpec | None = None
     channels: dict[str, ChannelSpec] = Field(default_factory=dict)
     profiles: dict[Path, ObservationProfile] = Field(default_factory=dict, description="by file, as loaded")
     mpi_settings: Path | None = None

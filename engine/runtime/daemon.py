@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 import structlog
 from sqlalchemy import Connection, Engine
 
+from engine.api import console
 from engine.api import fhir as fhir_api
 from engine.config import ChannelSpec, EngineConfig, load_config
 from engine.connectors.http import HttpListener
@@ -50,6 +51,7 @@ class Daemon:
         self._stopping = False
         self._record_wake_due = False
         self._fhir_api: HttpListener | None = None
+        self._console: HttpListener | None = None
 
     def _wanted(self, config: EngineConfig) -> dict[str, ChannelSpec]:
         return {
@@ -105,6 +107,7 @@ class Daemon:
                 await self._start(spec)
             self._start_record_process()
             await self._start_fhir_api(engine)
+            await self._start_console()
         except ChannelStartError as exc:  # never a half-running daemon: stop what started, say why, exit 1
             log.error("channel could not start; stopping", error=str(exc))
             await self.shutdown()
@@ -185,6 +188,19 @@ class Daemon:
             raise ChannelStartError(f"fhir_api cannot listen on {spec.listen}: {exc.strerror or exc}") from exc
         self._fhir_api = listener
         log.info("fhir api started", listen=str(spec.listen), port=listener.bound_port)
+
+    async def _start_console(self) -> None:
+        """The operators' listener (docs/console.md), when engine.yaml asks for it and the daemon runs every channel."""
+        spec = self.config.console
+        if spec is None or self.only is not None:
+            return
+        listener = console.listener(spec, parts=[])
+        try:
+            await listener.start()
+        except OSError as exc:
+            raise ChannelStartError(f"console cannot listen on {spec.listen}: {exc.strerror or exc}") from exc
+        self._console = listener
+        log.info("console started", listen=str(spec.listen), port=listener.bound_port)
 
     async def _start(self, spec: ChannelSpec) -> None:
         stages_elsewhere = self.config.record.processes > 0
@@ -299,6 +315,9 @@ class Daemon:
 
     async def shutdown(self) -> None:
         log.info("stopping")
+        if self._console is not None:
+            await self._console.stop()
+            self._console = None
         if self._fhir_api is not None:
             await self._fhir_api.stop()
         await asyncio.gather(*(ch.stop() for ch in self.channels.values()))
