@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -13,6 +16,7 @@ from engine.store.database import migrate, open_engine
 from engine.store.journal import JournalEntry
 from engine.store.outbox import Queued, Result
 from engine.store.schema import messages
+from tests.conftest import ROOT
 
 NODE = "node-a"
 
@@ -47,6 +51,23 @@ def test_migrating_twice_is_harmless(engine: Engine) -> None:
     migrate(engine)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(messages)).scalar() == 0
+
+
+def test_two_processes_migrating_an_empty_store_at_the_same_moment_both_succeed(store_url: str) -> None:
+    """Two daemons started together on a new database: the second waits for the first's migration."""
+    script = (
+        "import sys; from engine.store.database import migrate, open_engine; sys.stdin.readline(); "
+        "migrate(open_engine(sys.argv[1]))"
+    )
+    command = [sys.executable, "-c", script, store_url]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=env) for _ in range(2)]
+    for p in procs:  # both have imported the engine; now at once
+        assert p.stdin is not None
+        p.stdin.write(b"go\n")
+        p.stdin.flush()
+    outcomes = [(p.wait(120), p.stderr.read().decode() if p.stderr else "") for p in procs]
+    assert [code for code, _ in outcomes] == [0, 0], outcomes
 
 
 def test_journaled_entries_survive_a_new_connection_with_their_raw_bytes(store_url: str, engine: Engine) -> None:
