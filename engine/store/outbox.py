@@ -115,9 +115,7 @@ def _runs(conn: Connection, channel: str, destination: str, found: Sequence[Any]
 def renew_leases(conn: Connection, ids: Sequence[int], node: str, until: float) -> int:
     """Extend the leases this node still holds on these rows (not those another node has taken since)."""
     o = outbox.c
-    return conn.execute(
-        update(outbox).where(o.id.in_(ids), o.leased_by == node).values(lease_until=until)
-    ).rowcount
+    return conn.execute(update(outbox).where(o.id.in_(ids), o.leased_by == node).values(lease_until=until)).rowcount
 
 
 def held(conn: Connection, ids: Sequence[int], node: str) -> set[int]:
