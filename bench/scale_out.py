@@ -27,8 +27,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -110,6 +112,18 @@ class Store:
             query = text("SELECT pid FROM pg_stat_activity WHERE client_port = ANY(:p)")
             return [int(r[0]) for r in conn.execute(query, {"p": list(ports)})]
 
+    def sample(self, backends: list[int], stop: threading.Event, into: Counter[str]) -> None:
+        """What the backends are doing, every 10 ms until ``stop``: on CPU, waiting for a lock, for I/O, or idle
+        (the worker is working, or waiting for the machine)."""
+        query = text("SELECT state, wait_event_type, wait_event FROM pg_stat_activity WHERE pid = ANY(:b)")
+        with self.admin.connect() as conn:
+            while not stop.wait(0.01):
+                for state, wait_type, wait_event in conn.execute(query, {"b": backends}):
+                    if state != "active":
+                        into["idle (the worker's turn)"] += 1
+                    else:
+                        into[f"{wait_type}:{wait_event}" if wait_type else "on CPU"] += 1
+
     def drop(self) -> None:
         with self.admin.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {self.schema} CASCADE")
@@ -160,11 +174,17 @@ def run(url: str, workers: int, count: int) -> dict[str, object]:
             load = os.getloadavg()[0]
             watched = {"workers": procs, "backends": backends, "daemon": [daemon.pid]}
             before = {k: sum(cpu(p) for p in pids) for k, pids in watched.items()}
+            samples: Counter[str] = Counter()
+            stop_sampling = threading.Event()
+            sampler = threading.Thread(target=store.sample, args=(backends, stop_sampling, samples))
+            sampler.start()
             started = time.perf_counter()
             for p in procs:
                 os.kill(p, signal.SIGCONT)
             wait(lambda: store.pending() == 0, 600, "the drain")
             seconds = time.perf_counter() - started
+            stop_sampling.set()
+            sampler.join()
             used = {k: round(sum(cpu(p) for p in pids) - before[k], 2) for k, pids in watched.items()}
             retried = store.scalar("SELECT count(*) FROM outbox WHERE attempts > 1")
             dead = store.scalar("SELECT count(*) FROM outbox WHERE status = 'DEAD'")
@@ -178,6 +198,7 @@ def run(url: str, workers: int, count: int) -> dict[str, object]:
                 "cpu_per_wall_s": round(sum(used.values()) / seconds, 2),
                 "cpu_us_per_msg": {k: round(v / count * 1e6) for k, v in used.items()},
                 "load_average_before": round(load, 2),
+                "backends_doing": {k: round(n / sum(samples.values()), 3) for k, n in samples.most_common(6)},
                 "retried_deliveries": retried,
                 "dead_deliveries": dead,
             }
@@ -188,6 +209,7 @@ def run(url: str, workers: int, count: int) -> dict[str, object]:
                 f"load before {row['load_average_before']}",
                 flush=True,
             )
+            print(f"  PostgreSQL backends: {row['backends_doing']}", flush=True)
             rows.append(row)
     finally:
         stop(daemon)
