@@ -10,7 +10,7 @@ MPI knows them, one new Encounter each). CPU seconds during the drain, per proce
 PostgreSQL backends (found by their client ports), the daemon; with two cores, workers + backends at ~2 s of
 CPU per second means the machine is the limit, not the claims.
 
-    .venv/bin/python bench/scale_out.py [--messages 2000] [--postgres URL] [--out bench/results/scale_out.json]
+    .venv/bin/python bench/scale_out.py [--messages 2000] [--rounds 2] [--postgres URL] [--out ...scale_out.json]
 
 The URL defaults to $HUITONG_TEST_POSTGRES_URL. The machine may be shared: the load average is recorded.
 """
@@ -117,6 +117,7 @@ class Store:
         (the worker is working, or waiting for the machine)."""
         query = text("SELECT state, wait_event_type, wait_event FROM pg_stat_activity WHERE pid = ANY(:b)")
         with self.admin.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # a transaction would see one snapshot
             while not stop.wait(0.01):
                 for state, wait_type, wait_event in conn.execute(query, {"b": backends}):
                     if state != "active":
@@ -237,6 +238,7 @@ def problems_logged(log: Path) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each worker count, alternating")
     parser.add_argument("--postgres", default=os.environ.get("HUITONG_TEST_POSTGRES_URL"))
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "scale_out.json"))
     args = parser.parse_args()
@@ -247,10 +249,18 @@ def main() -> None:
             name: conn.exec_driver_sql(f"SHOW {name}").scalar()
             for name in ("server_version", "max_connections", "shared_buffers", "synchronous_commit", "fsync")
         }
-    runs = [run(args.postgres, workers, args.messages) for workers in (1, 2)]
+    # Other work on the machine moves the figures from run to run: the counts alternate, the best of each is kept.
+    runs = [run(args.postgres, workers, args.messages) for _ in range(args.rounds) for workers in (1, 2)]
+    best: dict[str, dict[str, object]] = {}
+    for row in (r for one in runs for r in one["rows"]):  # type: ignore[attr-defined]
+        key = f"{row['record_workers']} worker(s), {row['kind']}"
+        if key not in best or row["msg_per_s"] > best[key]["msg_per_s"]:  # type: ignore[operator]
+            best[key] = row
+    for key, row in best.items():
+        print(f"best: {key}: {row['msg_per_s']}/s")
     result = {
         "benchmark": "scale_out",
-        "command": f".venv/bin/python bench/scale_out.py --messages {args.messages}",
+        "command": f".venv/bin/python bench/scale_out.py --messages {args.messages} --rounds {args.rounds}",
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
@@ -259,6 +269,7 @@ def main() -> None:
         },
         "postgresql": settings,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "best": best,
         "runs": runs,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
