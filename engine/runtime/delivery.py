@@ -28,7 +28,10 @@ log = structlog.get_logger("huitong.delivery")
 class DeliveryWorker:
     BATCH = 50
     GATHER = 0.005  # seconds to wait after a wake-up, so rows queued by the next few commits share a round
-    LEASE = 300.0  # seconds a claimed batch belongs to this node; only matters when several nodes share a store
+    # Seconds a claimed batch belongs to this node, renewed every RENEW seconds until its results are recorded:
+    # when a node dies, other nodes (and processes) sharing its store take its rows within LEASE.
+    LEASE = 30.0
+    RENEW = 10.0
 
     def __init__(
         self,
@@ -96,21 +99,53 @@ class DeliveryWorker:
         """Send what is due, batch after batch; returns when the next pending row falls due (None: nothing)."""
         results: list[Result] = []
         self._busy = False
-        while not self._stopping:
-            # The results of one batch are recorded in the same transaction that claims the next.
-            rows = await self._writer.submit(functools.partial(self._record_and_claim, results=results))
-            results = []
-            if not rows:
-                break
-            self._busy = True
-            results, more = await self._send(rows)
-            await self.connector.commit()
-            if not more:
-                break
-        return await self._writer.submit(functools.partial(self._record_and_look_ahead, results=results))
+        renewing: asyncio.Task[None] | None = None
+        try:
+            while not self._stopping:
+                # The results of one batch are recorded in the same transaction that claims the next.
+                rows = await self._writer.submit(functools.partial(self._record_and_claim, results=results))
+                if renewing is not None:
+                    renewing.cancel()
+                results = []
+                if not rows:
+                    break
+                self._busy = True
+                renewing = asyncio.create_task(self._renew([r.id for r in rows]))
+                results, more = await self._send(rows)
+                await self.connector.commit()
+                if not more:
+                    break
+            return await self._writer.submit(functools.partial(self._record_and_look_ahead, results=results))
+        finally:
+            if renewing is not None:
+                renewing.cancel()
+
+    async def _renew(self, ids: list[int]) -> None:
+        """Keep a claimed batch this node's until its results are recorded (a slow peer may take minutes)."""
+        node = self._writer.node
+        while True:
+            await asyncio.sleep(self.RENEW)
+            try:
+                await self._writer.submit(lambda conn: outbox.renew_leases(conn, ids, node, time.time() + self.LEASE))
+            except Exception as exc:  # the store is unreachable: the round fails too, and takes its rows back
+                log.error("lease renewal failed", channel=self.channel, destination=self.name, error=str(exc))
 
     def _write(self, conn: Connection, results: list[Result]) -> list[Result]:
-        """A stage's own writes, in a savepoint: if they fail, the batch is retried, not lost or stuck."""
+        """A stage's own writes, in a savepoint: if they fail, the batch is retried, not lost or stuck.
+
+        Only rows this node still holds are written: a lease that lapsed (the node stalled past LEASE) may have
+        been taken by another node, which writes them instead, so the record never gets them twice."""
+        if not results:
+            return results
+        mine = outbox.held(conn, [r.id for r in results], self._writer.node)
+        if len(mine) < len(results):
+            log.warning(
+                "leases lapsed; another node has the deliveries",
+                channel=self.channel,
+                destination=self.name,
+                rows=len(results) - len(mine),
+            )
+            results = [r for r in results if r.id in mine]
         if not results or not isinstance(self.connector, Stage):
             return results
         savepoint = conn.begin_nested()

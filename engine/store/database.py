@@ -9,6 +9,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from engine.store import locks
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -97,9 +99,13 @@ def missing_file(url: str) -> Path | None:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent; the daemon and the CLI call it at start)."""
+    """Bring the schema to the newest revision (idempotent; the daemon and the CLI call it at start).
+
+    Nodes started at the same moment on a new store would both create the tables (one dies on the
+    alembic_version key): the migration holds the store's lock, so the second waits, then finds it done."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
+    with engine.connect() as connection, connection.execution_options(**WRITER).begin():
+        locks.wait_for_schema_lock(connection, "migrations")
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")

@@ -212,9 +212,11 @@ def repoint(conn: Connection, surviving: str, retired: str) -> list[str]:
 
 
 def count_terms(conn: Connection, pairs: Iterable[tuple[str, str]], delta: int = 1) -> None:
-    """Add ``delta`` to the count of each (field, value), and to the total of all records once per call."""
-    rows = [(field, value, delta) for field, value in pairs]
-    rows.append((ALL, "", delta))
+    """Add ``delta`` to the count of each (field, value), and to the total of all records once per call.
+
+    The total first, then the terms in order: every writer takes these rows in one order, so two record workers
+    adding new residents at once wait for each other instead of deadlocking (bench/scale_out.py)."""
+    rows = [(ALL, "", delta), *((field, value, delta) for field, value in sorted(pairs))]
     dbapi.executemany(
         conn,
         'INSERT INTO mpi_terms (field, value, "count") VALUES (?, ?, ?)'

@@ -1,8 +1,11 @@
 """Per-destination outbox: at-least-once delivery, one row per (message, destination).
 
 Rows are leased while a node sends them, so several nodes on one PostgreSQL never send the same row at
-once; a crashed node's lease simply runs out. With `ordered`, a row waits while an earlier row for the
-same person (order key) is still pending, so a destination sees each person's messages in order.
+once. A lease is short and renewed while its batch is worked on, so a crashed node's leases run out soon
+and another node takes the rows; a node whose lease lapsed anyway (it stalled) finds the rows no longer
+held when it comes to record them, and leaves them to the new holder. With `ordered`, a row waits while an
+earlier row for the same person (order key) is still pending, so a destination sees each person's messages in
+order, whichever node sends them.
 """
 
 from __future__ import annotations
@@ -107,6 +110,22 @@ def _runs(conn: Connection, channel: str, destination: str, found: Sequence[Any]
             else:
                 blocked.add(key)  # not due, or leased: this person's later rows wait for it
     return sorted(ids)
+
+
+def renew_leases(conn: Connection, ids: Sequence[int], node: str, until: float) -> int:
+    """Extend the leases this node still holds on these rows (not those another node has taken since)."""
+    o = outbox.c
+    return conn.execute(update(outbox).where(o.id.in_(ids), o.leased_by == node).values(lease_until=until)).rowcount
+
+
+def held(conn: Connection, ids: Sequence[int], node: str) -> set[int]:
+    """Of these rows, those still leased by this node, locked until the transaction ends (PostgreSQL), so no
+    other node can take them while their results are written."""
+    if not ids:
+        return set()
+    o = outbox.c
+    query = select(o.id).where(o.id.in_(ids), o.leased_by == node).with_for_update()
+    return set(conn.execute(query).scalars())
 
 
 def record(conn: Connection, results: Sequence[Result]) -> None:

@@ -18,6 +18,5 @@ def test_the_daemon_serves_the_console_listener_it_is_configured_with(
     config = write_config(tmp_path, store_url, {}, log_dir / f"console-{tmp_path.name}.jsonl")
     engine = yaml.safe_load(config.read_text())
     config.write_text(yaml.safe_dump({**engine, "console": {"listen": f"127.0.0.1:{port}"}}))
-    with Daemon(config, ports=(port,)):
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:
-            assert (answer.status, json.loads(answer.read())) == (200, {"status": "alive"})
+    with Daemon(config, ports=(port,)), urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as answer:
+        assert (answer.status, json.loads(answer.read())) == (200, {"status": "alive"})

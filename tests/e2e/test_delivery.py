@@ -122,6 +122,6 @@ def test_after_a_store_outage_in_a_round_the_live_node_takes_its_leases_back_at_
         assert all(b"MSA|AA|" in a for a in acks)
         wait_until(lambda: len(peer.received) >= 1)
         set_outage(store, False)
-        # the rows leased in the failed round are taken back by the same node, not left for their 300 s lease
+        # the rows leased in the failed round are taken back by the same node, not left until their lease lapses
         wait_until(lambda: statuses(config) == ["SENT"] * 5, timeout=20)
         store.dispose()

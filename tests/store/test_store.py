@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
+from engine.domain.delivery import Delivery
 from engine.domain.outcome import DeliveryStatus, MessageStatus
 from engine.store import journal, outbox
 from engine.store.database import migrate, open_engine
 from engine.store.journal import JournalEntry
 from engine.store.outbox import Queued, Result
 from engine.store.schema import messages
+from tests.conftest import ROOT
 
 NODE = "node-a"
 
@@ -47,6 +52,23 @@ def test_migrating_twice_is_harmless(engine: Engine) -> None:
     migrate(engine)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(messages)).scalar() == 0
+
+
+def test_two_processes_migrating_an_empty_store_at_the_same_moment_both_succeed(store_url: str) -> None:
+    """Two daemons started together on a new database: the second waits for the first's migration."""
+    script = (
+        "import sys; from engine.store.database import migrate, open_engine; sys.stdin.readline(); "
+        "migrate(open_engine(sys.argv[1]))"
+    )
+    command = [sys.executable, "-c", script, store_url]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=env) for _ in range(2)]
+    for p in procs:  # both have imported the engine; now at once
+        assert p.stdin is not None
+        p.stdin.write(b"go\n")
+        p.stdin.flush()
+    outcomes = [(p.wait(120), p.stderr.read().decode() if p.stderr else "") for p in procs]
+    assert [code for code, _ in outcomes] == [0, 0], outcomes
 
 
 def test_journaled_entries_survive_a_new_connection_with_their_raw_bytes(store_url: str, engine: Engine) -> None:
@@ -180,3 +202,40 @@ def test_sqlite_journal_is_wal_with_a_full_fsync_per_commit(tmp_path) -> None:  
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
     engine.dispose()
+
+
+def claim_as(conn: Connection, node: str, now: float) -> list[Delivery]:
+    """A claim with the workers' lease (engine/runtime/delivery.py) by ``node`` at ``now``."""
+    return outbox.claim(conn, "his-adt", "out", node=node, now=now, lease=30, limit=10, ordered=False)
+
+
+def test_a_dead_nodes_lease_lapses_and_another_node_takes_its_rows(engine: Engine) -> None:
+    queue(engine, ("T1", None))
+    now = time.time()
+    with engine.begin() as conn:
+        [row] = claim_as(conn, "node-a", now)
+        assert claim_as(conn, "node-b", now + 29) == []
+        taken = claim_as(conn, "node-b", now + 31)
+    assert [d.id for d in taken] == [row.id]
+
+
+def test_renewing_keeps_a_lease_only_while_this_node_still_holds_it(engine: Engine) -> None:
+    queue(engine, ("T2", None), ("T3", None))
+    now = time.time()
+    with engine.begin() as conn:
+        first, second = claim_as(conn, "node-a", now)
+        # node-a stalled past its lease and node-b took the rows: node-a can neither renew nor record them
+        claim_as(conn, "node-b", now + 31)
+        assert outbox.renew_leases(conn, [first.id, second.id], "node-a", now + 60) == 0  # node-b took both
+        assert outbox.held(conn, [first.id, second.id], "node-a") == set()
+        assert outbox.held(conn, [first.id, second.id], "node-b") == {first.id, second.id}
+
+
+def test_a_renewed_lease_is_not_taken_when_the_first_one_would_have_lapsed(engine: Engine) -> None:
+    queue(engine, ("T4", None))
+    now = time.time()
+    with engine.begin() as conn:
+        [row] = claim_as(conn, "node-a", now)
+        assert outbox.renew_leases(conn, [row.id], "node-a", now + 10 + 30) == 1
+        assert claim_as(conn, "node-b", now + 31) == []
+        assert outbox.held(conn, [row.id], "node-a") == {row.id}

@@ -49,8 +49,11 @@ def wait_until(predicate: Callable[[], object], timeout: float = 30.0, step: flo
     raise AssertionError(f"condition not reached within {timeout}s")
 
 
-def write_config(root: Path, store_url: str, channels: dict[str, dict], log_file: Path) -> Path:
-    """engine.yaml + one channel file per entry under root; returns the engine.yaml path."""
+def write_config(
+    root: Path, store_url: str, channels: dict[str, dict], log_file: Path, engine: dict | None = None
+) -> Path:
+    """engine.yaml (with the further keys in ``engine``) + one channel file per entry under root; returns the
+    engine.yaml path."""
     (root / "channels").mkdir(parents=True, exist_ok=True)
     for name, body in channels.items():
         (root / "channels" / f"{name}.yaml").write_text(yaml.safe_dump({"channel": name, **body}, allow_unicode=True))
@@ -63,6 +66,7 @@ def write_config(root: Path, store_url: str, channels: dict[str, dict], log_file
                 "mappings": str(MAPPINGS),
                 "mpi": str(MPI_SETTINGS),
                 "logging": {"level": "info", "format": "json", "file": str(log_file)},
+                **(engine or {}),
             }
         )
     )
@@ -87,19 +91,39 @@ def _migrated(url: str) -> bool:
 
 
 class Daemon:
-    def __init__(self, config: Path, *, ports: tuple[int, ...] = (), command: tuple[str, ...] = ("daemon",)) -> None:
+    def __init__(
+        self,
+        config: Path,
+        *,
+        ports: tuple[int, ...] = (),
+        command: tuple[str, ...] = ("daemon",),
+        own_group: bool = False,
+    ) -> None:
+        """``own_group``: the daemon and its record processes in a process group of their own, so that
+        ``signal_group`` reaches the whole node at once (kill -9 of a machine's engine)."""
         self.config = config
         self.ports = ports
         self.command = command
+        self.own_group = own_group
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Daemon:
+        return self.launch().wait_ready()
+
+    def launch(self) -> Daemon:
+        """Start the process without waiting for it (several daemons started at the same moment)."""
         self.proc = subprocess.Popen(
             [HUITONG, *self.command, "--config", str(self.config)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=self.own_group,
         )
+        return self
+
+    def wait_ready(self) -> Daemon:
+        """Until it listens on its ports and its store is migrated."""
+        assert self.proc is not None
         try:
             for port in self.ports:
                 wait_port(port)
@@ -130,6 +154,11 @@ class Daemon:
         assert self.proc is not None
         self.proc.kill()
         self.proc.wait(10)
+
+    def signal_group(self, sig: signal.Signals) -> None:
+        """Send ``sig`` to the daemon and its record processes (started with ``own_group``)."""
+        assert self.proc is not None and self.own_group
+        os.killpg(self.proc.pid, sig)
 
     def hup(self) -> None:
         assert self.proc is not None

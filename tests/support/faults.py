@@ -56,3 +56,17 @@ def outage_of_delivery_results(engine: Engine) -> None:
 def set_outage(engine: Engine, on: bool) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql("INSERT INTO outage VALUES (1)" if on else "DELETE FROM outage")
+
+
+def fail_once(engine: Engine, table: str) -> None:
+    """PostgreSQL: the next insert into `table` fails once, as a deadlock with another writer would; later ones
+    go in (a sequence counts the tries, and a sequence is not rolled back with the transaction)."""
+    name = f"fail_once_{table}"
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SEQUENCE {name}")
+        conn.exec_driver_sql(
+            f"CREATE FUNCTION {name}() RETURNS trigger AS $$ BEGIN"
+            f" IF nextval('{name}') = 1 THEN RAISE EXCEPTION '{REASON}'; END IF;"
+            " RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        conn.exec_driver_sql(f"CREATE TRIGGER {name} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()")

@@ -74,13 +74,19 @@ class RecordStage:
         mapped = {r.id: self._pending.pop(r.id) for r in results if r.id in self._pending}
         sent = [r.id for r in results if r.id in mapped and r.status == DeliveryStatus.SENT]
         now = time.time()
-        if not sent or self._record(conn, [part for i in sent for part in mapped[i]], now) is None:
+        if not sent:
+            return results
+        batch_error = self._record(conn, [part for i in sent for part in mapped[i]], now)
+        if batch_error is None:
             return results
         failed = {}
         for i in sent:  # one at a time, to find the message the record cannot take
             error = self._record(conn, mapped[i], now)
             if error is not None:
                 failed[i] = error
+        if not failed:  # the batch met another writer (a deadlock, a key it had just written): each alone went in
+            log.warning("record batch failed; recorded message by message", channel=self.channel, error=batch_error)
+            return results
         log.error("record write failed", channel=self.channel, messages=len(failed), error=next(iter(failed.values())))
         return [
             settle_failure(r, f"cannot record: {failed[r.id]}", self.policy, now) if r.id in failed else r
