@@ -8,7 +8,7 @@ the daemon chooses the parts and wires them (engine/runtime/daemon.py), so the l
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -16,8 +16,10 @@ from aiohttp.typedefs import Middleware
 from engine.config import ConsoleSpec
 from engine.connectors.http import HttpListener
 from engine.connectors.tls import server_context
+from engine.domain.roles import ANONYMOUS
 
 Part = Callable[[web.Application], None]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 async def _alive(_request: web.Request) -> web.Response:
@@ -35,3 +37,10 @@ def application(parts: Sequence[Part], middlewares: Sequence[Middleware] = ()) -
 def listener(spec: ConsoleSpec, parts: Sequence[Part], middlewares: Sequence[Middleware] = ()) -> HttpListener:
     context = server_context(spec.tls) if spec.tls is not None else None
     return HttpListener(application(parts, middlewares), spec.listen.host, spec.listen.port, ssl_context=context)
+
+
+@web.middleware
+async def open_access(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """``auth: none``: every request acts as the anonymous admin (the config said so; validate warns about it)."""
+    request["user"] = ANONYMOUS
+    return await handler(request)
