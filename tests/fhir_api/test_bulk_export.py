@@ -316,23 +316,33 @@ def test_the_capability_statement_lists_the_export_operations(server: Server) ->
     assert any(o["definition"].endswith("/patient-export") for o in resources["Patient"]["operation"])
 
 
-def test_a_job_outlives_a_restart_and_its_files_go_when_it_expires(
-    store_url: str, tmp_path: Path, log_dir: Path
-) -> None:
-    """An empty record, files kept 20 seconds (a restart under load takes several): the manifest is still there
-    after a restart, then gone."""
+def _empty_export(store_url: str, tmp_path: Path, log_dir: Path, expires: str) -> tuple[Path, Path, int]:
+    """engine.yaml of a daemon with an empty record whose export files are kept ``expires``: (config, exports, port)."""
     api = free_port()
     config = write_config(tmp_path, store_url, {}, log_dir / f"fhir-bulk-expiry-{tmp_path.name}.jsonl")
     exports = tmp_path / "exports"
-    fhir_api = {"listen": f"127.0.0.1:{api}", "export_dir": str(exports), "export_expires": "20s"}
+    fhir_api = {"listen": f"127.0.0.1:{api}", "export_dir": str(exports), "export_expires": expires}
     config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "fhir_api": fhir_api}))
+    return config, exports, api
+
+
+def test_a_finished_job_outlives_a_restart(store_url: str, tmp_path: Path, log_dir: Path) -> None:
+    config, exports, api = _empty_export(store_url, tmp_path, log_dir, "1d")
     with Daemon(config, ports=(api,)):
         token = make_token(config, "--scope", "system/*.read")
         server = Server(f"http://127.0.0.1:{api}/fhir", config, store_url, token, exports)
         status_url = kick_off(server, "/$export")
         assert completed(server, status_url)["output"] == []  # nothing in the record: no file
-    job = exports / status_url.rsplit("/", 1)[1]
-    assert job.is_dir()
+    assert (exports / status_url.rsplit("/", 1)[1]).is_dir()
     with Daemon(config, ports=(api,)):
         assert call(status_url, server.token).status == 200
+
+
+def test_a_finished_jobs_files_go_when_it_expires(store_url: str, tmp_path: Path, log_dir: Path) -> None:
+    config, exports, api = _empty_export(store_url, tmp_path, log_dir, "2s")
+    with Daemon(config, ports=(api,)):
+        token = make_token(config, "--scope", "system/*.read")
+        server = Server(f"http://127.0.0.1:{api}/fhir", config, store_url, token, exports)
+        status_url = kick_off(server, "/$export")
+        job = exports / status_url.rsplit("/", 1)[1]
         wait_until(lambda: call(status_url, server.token).status == 404 and not job.exists(), timeout=60)
