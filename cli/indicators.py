@@ -24,9 +24,9 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 def cmd_indicators(args: argparse.Namespace) -> int:
     """Indicators of a period from the whole record; exit 2 for a period, institution or team that does not exist."""
     from engine.config.orgs import load_organisations, registry_file
-    from engine.domain.indicators import compute, parse_period, to_csv, to_json
+    from engine.domain.indicators import parse_period, to_csv, to_json
     from engine.domain.orgs import UnknownCode
-    from engine.views.indicators import residents_from_record
+    from engine.views.indicators import OutsideScope, indicator_rows, scope_of
 
     try:
         period = parse_period(args.period)
@@ -46,22 +46,21 @@ def cmd_indicators(args: argparse.Namespace) -> int:
         print(f"no indicator definitions and record inputs in {settings.mappings}", file=sys.stderr)
         return 1
     try:
-        shown = orgs.rollup(args.org) if args.org else None
-        team = orgs.team(args.team) if args.team else None
+        scope = scope_of(orgs, args.org, args.team)
     except UnknownCode as exc:
         print(f"{exc} in {registry}", file=sys.stderr)
         return 2
-    if team is not None and shown is not None and team.org not in shown:
-        print(f"team {team.team_id!r} belongs to {team.org}, which is not {args.org} or below it", file=sys.stderr)
+    except OutsideScope as exc:
+        print(exc, file=sys.stderr)
         return 2
     with store(args, settings).connect() as conn:
-        residents = residents_from_record(conn, settings.record.precedence, orgs, inputs, period)
         try:
-            rows = compute(compiled.indicators, residents, period, orgs)
+            rows = indicator_rows(
+                conn, settings.record.precedence, orgs, compiled.indicators, inputs, period, scope
+            )
         except UnknownCode as exc:
             print(f"the record names {exc}; add it to {registry}", file=sys.stderr)
             return 1
-    rows = [r for r in rows if (shown is None or r.org in shown) and (team is None or r.team == team.team_id)]
     if args.format == "csv":
         sys.stdout.write(to_csv(rows, orgs))
     elif args.format == "json":

@@ -10,7 +10,6 @@ import argparse
 import csv
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,6 @@ if TYPE_CHECKING:  # the engine is imported by the command that runs, not by eve
     from engine.domain.mpi.matcher import Explanation, PersonScore
     from engine.domain.mpi.settings import Settings
     from engine.pipeline.mpi import MpiResolver
-    from engine.store.mpi import Review, StoredRecord
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -196,6 +194,7 @@ def _match_bundle(conn: Connection, config: EngineConfig, scores: list[PersonSco
 def show(args: argparse.Namespace, config: EngineConfig) -> int:
     from engine.store import mpi as store
     from engine.store import record as record_store
+    from engine.views.mpi_review import record_json
 
     with _engine(config).connect() as conn:
         person = _person(conn, args.person)
@@ -208,7 +207,7 @@ def show(args: argparse.Namespace, config: EngineConfig) -> int:
         print_json(
             {
                 "person": person,
-                "records": [_record_json(r) for r in records],
+                "records": [record_json(r) for r in records],
                 "merges": [
                     {"merge": m.id, "retired": m.retired, "at": iso(m.at), "undone_at": iso(m.undone_at) or None}
                     for m in merges
@@ -229,63 +228,23 @@ def show(args: argparse.Namespace, config: EngineConfig) -> int:
     return 0
 
 
-def _record_json(r: StoredRecord) -> dict[str, Any]:
-    return {
-        "record": r.id,
-        "source_system": r.source_system,
-        "local_id": r.local_id,
-        "state": r.state,
-        "link_source": r.link_source,
-        "rule": r.rule,
-        "probability": r.probability,
-    }
-
-
-def _record_of(conn: Connection, text: str) -> StoredRecord:
-    """An MPI record id, or a person (then its earliest record)."""
-    from engine.store import mpi as store
-
-    found = store.by_ids(conn, [text])
-    if found:
-        return found[0]
-    person = _person(conn, text)
-    records = store.of_persons(conn, [person])
-    if not records:
-        raise CommandError(f"person {person} has no MPI record")
-    return records[0]
-
-
 def explain(args: argparse.Namespace, config: EngineConfig) -> int:
     from engine.runtime.wiring import resolver_of
+    from engine.views import mpi_review
 
     resolver = resolver_of(config)
     with _engine(config).connect() as conn:
-        a, b = _record_of(conn, args.a), _record_of(conn, args.b)
-        frequencies = resolver.frequencies(conn, [a.features, b.features])
-    result = resolver.matcher.explain(a.features, b.features, frequencies)
+        try:
+            a, b = mpi_review.record_of(conn, args.a), mpi_review.record_of(conn, args.b)
+        except LookupError as exc:  # no such person, or a person without an MPI record
+            raise CommandError(str(exc)) from None
+        result = mpi_review.explain(resolver, conn, a, b)
     if args.json:
-        print_json({"a": a.id, "b": b.id, **_explanation_json(result, resolver.settings)})
+        print_json({"a": a.id, "b": b.id, **mpi_review.explanation_json(result, resolver.settings)})
         return 0
     print(f"record {a.id} ({a.source_system}) vs record {b.id} ({b.source_system})")
     print(waterfall(result, resolver.settings))
     return 0
-
-
-def _explanation_json(e: Explanation, settings: Settings) -> dict[str, Any]:
-    return {
-        "prior_weight": e.prior_weight,
-        "contributions": [asdict(c) for c in e.contributions],
-        "weight": e.weight,
-        "probability": e.probability,
-        "grade": e.grade,
-        "rule": e.rule or None,
-        "blocking_rule": e.blocking_rule,
-        "thresholds": {
-            "link": settings.thresholds.link,
-            "review": settings.thresholds.review,
-            "possible": settings.thresholds.possible,
-        },
-    }
 
 
 def waterfall(e: Explanation, settings: Settings) -> str:
@@ -328,12 +287,13 @@ def _change(config: EngineConfig, work: Any) -> Any:
 
 def review(args: argparse.Namespace, config: EngineConfig) -> int:
     from engine.store import mpi as store
+    from engine.views.mpi_review import review_json
 
     if args.review_command == "list":
         with _engine(config).connect() as conn:
             items = store.reviews(conn, None if args.all else "open")
             if args.json:
-                print_json([_review_json(r) for r in items])
+                print_json([review_json(r) for r in items])
                 return 0
             if not items:
                 print("no open reviews")
@@ -354,10 +314,6 @@ def review(args: argparse.Namespace, config: EngineConfig) -> int:
         _change(config, lambda c, r: r.reject(c, args.id, actor=_actor(args), reason=reason, now=now))
         print(f"review {args.id} rejected: never matched automatically again")
     return 0
-
-
-def _review_json(r: Review) -> dict[str, Any]:
-    return {**asdict(r), "created_at": iso(r.created_at), "decided_at": iso(r.decided_at) or None}
 
 
 def merge(args: argparse.Namespace, config: EngineConfig) -> int:

@@ -63,31 +63,13 @@ def _sources(sources: Sequence[str]) -> str:
 
 def cmd_record_show(args: argparse.Namespace) -> int:
     from engine.domain.record.summary import SECTIONS, demographic_order, describe
+    from engine.views.record_view import view_json
 
     view = person_view(args)
     patient = view.patient
     fields = demographic_order([k for k in patient.body if k not in ("resourceType", "id")])
     if args.json:
-        print_json(
-            {
-                "person": view.person,
-                "merged_from": view.merged_from,
-                "demographics": {k: {"value": patient.body[k], "sources": patient.sources[k]} for k in fields},
-                "sections": {
-                    name: [
-                        {
-                            "date": e.date,
-                            "summary": e.text,
-                            "type": e.resource.type,
-                            "id": e.resource.id,
-                            "sources": e.sources,
-                        }
-                        for e in view.section(name)
-                    ]
-                    for name, _ in SECTIONS
-                },
-            }
-        )
+        print_json(view_json(view))
         return 0
     print(f"person {view.person}" + (f" (merged from {', '.join(view.merged_from)})" if view.merged_from else ""))
     width = max((len(k) for k in fields), default=0)

@@ -21,7 +21,7 @@ from engine.api import fhir as fhir_api
 from engine.config import ChannelSpec, EngineConfig, load_config
 from engine.connectors.http import HttpListener
 from engine.pipeline import mpi_search
-from engine.runtime import retention
+from engine.runtime import console_people, retention
 from engine.runtime.channels import RunningChannel
 from engine.runtime.record_process import record_destinations
 from engine.runtime.wiring import Wiring, routes_of
@@ -196,7 +196,8 @@ class Daemon:
             return
         # auth: users has its login middleware (issue 20, in progress); until then only auth: none is served
         middlewares = [console.open_access] if spec.auth == "none" else []
-        listener = console.listener(spec, parts=[], middlewares=middlewares)
+        people = console_people.parts(self.wiring.engine, lambda: self.config, lambda: self.wiring.resolver)
+        listener = console.listener(spec, parts=people, middlewares=middlewares)
         try:
             await listener.start()
         except OSError as exc:

@@ -34,7 +34,8 @@ from engine.domain.care.control import judgements
 from engine.domain.care.fhir import Resource, codes, parse_date, when
 from engine.domain.care.labels import birth_date
 from engine.domain.care.match import hits_any
-from engine.domain.indicators import Period, Resident, ServiceFact, Span
+from engine.domain.indicators import Period, Resident, Row, ServiceFact, Span, compute
+from engine.domain.indicators.definitions import Indicator
 from engine.domain.indicators.inputs import RecordInputs
 from engine.domain.orgs import OrgTree
 from engine.domain.record.precedence import Rules
@@ -53,6 +54,46 @@ def residents_from_record(
     """Every enterprise person of the record (merged-away persons are part of their survivor), one at a time."""
     for person in _persons(conn):
         yield resident_of(person, resources_of(person_view(conn, person, precedence)), orgs, inputs, period)
+
+
+class OutsideScope(ValueError):
+    """A team asked for together with an institution it does not belong to (the message says which)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which rows of the table are shown: an institution and everything below it, and/or one team."""
+
+    codes: frozenset[str] | None = None
+    team: str | None = None
+
+    def holds(self, row: Row) -> bool:
+        return (self.codes is None or row.org in self.codes) and (self.team is None or row.team == self.team)
+
+
+def scope_of(orgs: OrgTree, org: str | None, team: str | None) -> Scope:
+    """The rows an --org and --team choose; UnknownCode for a code the registry lacks, OutsideScope for a team
+    of another institution."""
+    codes = orgs.rollup(orgs.get(org).code) if org else None
+    found = orgs.team(team) if team else None
+    if found is not None and codes is not None and found.org not in codes:
+        raise OutsideScope(f"team {team!r} belongs to {found.org}, which is not {org} or below it")
+    return Scope(codes, found.team_id if found is not None else None)
+
+
+def indicator_rows(
+    conn: Connection,
+    precedence: Mapping[str, Rules],
+    orgs: OrgTree,
+    definitions: Sequence[Indicator],
+    inputs: RecordInputs,
+    period: Period,
+    scope: Scope,
+) -> list[Row]:
+    """The indicator table of a period from the whole record, the rows in scope (huitong indicators, the
+    console); UnknownCode when the record names an institution or team the registry lacks."""
+    residents = residents_from_record(conn, precedence, orgs, inputs, period)
+    return [r for r in compute(definitions, residents, period, orgs) if scope.holds(r)]
 
 
 def _persons(conn: Connection) -> Iterator[str]:

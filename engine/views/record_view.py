@@ -96,6 +96,25 @@ def person_view(conn: Connection, person: str, precedence: Mapping[str, Rules]) 
     return PersonView(person, persons[1:], patient, entries, others)
 
 
+def view_json(view: PersonView) -> dict[str, Any]:
+    """The 360° view as JSON (huitong record show --json, the console): each demographic with the systems it
+    came from, then each section in time order, each entry with its sources."""
+    patient = view.patient
+    fields = summary.demographic_order([k for k in patient.body if k not in ("resourceType", "id")])
+    return {
+        "person": view.person,
+        "merged_from": view.merged_from,
+        "demographics": {k: {"value": patient.body[k], "sources": patient.sources[k]} for k in fields},
+        "sections": {
+            name: [
+                {"date": e.date, "summary": e.text, "type": e.resource.type, "id": e.resource.id, "sources": e.sources}
+                for e in view.section(name)
+            ]
+            for name, _ in summary.SECTIONS
+        },
+    }
+
+
 def bundle(view: PersonView, base: str) -> dict[str, Any]:
     """A searchset Bundle like Patient/$everything: the merged Patient first, then every current resource."""
     patient = {**view.patient.body}

@@ -1,0 +1,86 @@
+"""/api/v1/audit: the audit trail, newest first, a page at a time (huitong audit --json: details whole, which
+is why it needs ``admin``). Reading the trail is not itself audited, as with FHIR AuditEvent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import Connection
+
+from engine.domain.instants import local_iso
+from engine.domain.roles import Role
+from engine.store import audit, record
+from engine.views.record_view import find_person
+
+from ..access import require
+from ..console import Part
+from . import openapi
+from .openapi import Param
+from .people_service import BadRequest, People, answer, integer, json_errors
+
+MAX_PAGE = 500
+
+
+def _instant(query: Any, name: str) -> float | None:
+    text = query.get(name)
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise BadRequest(f"{name}: expected an ISO time (2026-11-22T08:00), got {text!r}") from None
+
+
+async def trail(people: People, request: web.Request) -> dict[str, Any]:
+    """Rows matching every filter given (``actor`` and ``action`` repeatable), and how many match in all."""
+    require(request, Role.ADMIN)
+    query = request.query
+    limit, offset = integer(query, "limit", 50, least=1, most=MAX_PAGE), integer(query, "offset", 0)
+    since, until = _instant(query, "since"), _instant(query, "until")
+    patient = query.get("patient", "")
+    actors, actions = query.getall("actor", []) or None, query.getall("action", []) or None
+
+    def job(conn: Connection) -> tuple[int, list[audit.Entry]]:
+        targets = None
+        if patient:
+            persons = record.merged_persons(conn, find_person(conn, patient))
+            targets = [t for p in persons for t in (p, f"person:{p}")]
+        return audit.search(
+            conn, targets=targets, actors=actors, actions=actions, since=since, until=until, limit=limit, offset=offset
+        )
+
+    total, rows = await people.read(job)
+    return {
+        "total": total,
+        "offset": offset,
+        "rows": [
+            {"id": r.id, "at": local_iso(r.at), "actor": r.actor, "action": r.action, "target": r.target,
+             "detail": r.detail}
+            for r in rows
+        ],
+    }
+
+
+def part(people: People) -> Part:
+    def add(app: web.Application) -> None:
+        async def search(request: web.Request) -> web.Response:
+            return answer(await trail(people, request))
+
+        app.router.add_get(openapi.PREFIX + "/audit", json_errors(search))
+        openapi.register(
+            app, "GET", "/audit", "the audit trail, newest first", (Role.ADMIN,),
+            params=[
+                Param("patient", "query", "rows about this resident (and persons merged into it)"),
+                Param("actor", "query", "who: user:<name>, token:<id>, an operator's login, a channel"),
+                Param("action", "query", "e.g. console.read, fhir.read, mpi.merge"),
+                Param("since", "query", "from this ISO time on"),
+                Param("until", "query", "before this ISO time"),
+                Param("limit", "query", f"rows per page (default 50, at most {MAX_PAGE})", "integer"),
+                Param("offset", "query", "rows to skip", "integer"),
+            ],
+            not_found="no person holds that identifier",
+        )
+
+    return add
