@@ -22,7 +22,7 @@ from engine.api import metrics as metrics_api
 from engine.config import ChannelSpec, EngineConfig, load_config
 from engine.connectors.http import HttpListener
 from engine.pipeline import mpi_search
-from engine.runtime import metrics, retention
+from engine.runtime import alerts, metrics, retention
 from engine.runtime.channels import RunningChannel
 from engine.runtime.record_process import record_destinations
 from engine.runtime.wiring import Wiring, routes_of
@@ -105,6 +105,12 @@ class Daemon:
         self.wiring.scheduler.add_job(  # the planner's statistics follow the record as it grows
             self._statistics, "interval", seconds=STATISTICS, id="statistics", max_instances=1, coalesce=True
         )
+        if self.only is None:  # alerts: a reload changes the rules, not how often they are looked at
+            every = self.config.alerts.every if self.config.alerts else 30.0
+            job = alerts.Alerts(lambda: self.config, engine, self.wiring.writer.submit, self.config.node, time.time())
+            self.wiring.scheduler.add_job(
+                job.look, "interval", seconds=every, id="alerts", max_instances=1, coalesce=True
+            )
         try:
             for spec in wanted.values():
                 await self._start(spec)
