@@ -163,11 +163,15 @@ Target = Annotated[WebhookTarget | FileTarget | EmailTarget, Field(discriminator
 class AlertsSpec(_Spec):
     every: Duration = Field(default=30.0, ge=1, le=600, description="how often the rules are looked at, e.g. 30s")
     working_hours: WorkingHours = Field(default_factory=WorkingHours, description="when channels are expected")
-    send: tuple[Target, ...] = Field(min_length=1, description="where every alert goes")
-    rules: tuple[Rule, ...] = Field(min_length=1, description="what to watch")
+    send: tuple[Target, ...] = Field(description="where every alert goes")
+    rules: tuple[Rule, ...] = Field(description="what to watch")
 
     @model_validator(mode="after")
-    def _names_unique(self) -> AlertsSpec:
+    def _complete(self) -> AlertsSpec:
+        if not self.send:
+            raise _field_error("send", "alerts need somewhere to go: a webhook, file or email under send:")
+        if not self.rules:
+            raise _field_error("rules", "alerts need at least one rule under rules:")
         seen: set[str] = set()
         for i, rule in enumerate(self.rules):
             if rule.name in seen:
