@@ -40,6 +40,26 @@ def _where(doc: Document, path: DataPath) -> str:
 # --- topology ----------------------------------------------------------------------------------
 
 
+def check_alerts(doc: Document, engine: EngineFile, channels: Iterable[LoadedChannel]) -> list[ConfigError]:
+    """Every channel and channel/destination an alert rule names exists."""
+    if engine.alerts is None:
+        return []
+    specs = {ch.spec.channel: ch.spec for ch in channels if ch.spec is not None}
+    errors: list[ConfigError] = []
+    for i, rule in enumerate(engine.alerts.rules):
+        for j, channel in enumerate(getattr(rule, "channels", None) or ()):
+            if channel not in specs:
+                known = ", ".join(sorted(specs)) or "none"
+                message = f"rule {rule.name}: no channel {channel!r} (channels: {known})"
+                errors.append(_err(doc, ("alerts", "rules", i, "channels", j), message, "topology"))
+        for j, pair in enumerate(getattr(rule, "destinations", None) or ()):
+            channel, _, name = pair.partition("/")
+            if channel not in specs or name not in {d.name for d in specs[channel].destinations}:
+                message = f"rule {rule.name}: no destination {name!r} in a channel {channel!r}"
+                errors.append(_err(doc, ("alerts", "rules", i, "destinations", j), message, "topology"))
+    return errors
+
+
 def check_topology(channels: Iterable[LoadedChannel]) -> list[ConfigError]:
     """Names unique, listeners and polled directories not shared, no destination feeding a source."""
     channels = list(channels)

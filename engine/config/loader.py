@@ -23,7 +23,13 @@ from engine.domain.orgs import OrgTree
 from ._messages import translate
 from ._yaml import Document, Pos, read_document
 from .bundle import Bundle, RuleSet
-from .checks import LoadedChannel, check_channel_environment, check_engine_environment, check_topology
+from .checks import (
+    LoadedChannel,
+    check_alerts,
+    check_channel_environment,
+    check_engine_environment,
+    check_topology,
+)
 from .contract import load_contract_reader, load_service_rules
 from .errors import WHOLE_FILE, ConfigError, ConfigInvalid
 from .mappings import load_mappings
@@ -315,6 +321,8 @@ def load_config(
         rules, rule_errors = load_rules(engine.mappings)
         schema_errors.extend(rule_errors)
     topology_errors = check_topology(channels)
+    if engine is not None:
+        topology_errors.extend(check_alerts(engine_doc, engine, channels))
 
     environment_errors: list[ConfigError] = []
     if check_environment:
@@ -338,6 +346,7 @@ def load_config(
         record=engine.record,
         fhir_api=engine.fhir_api,
         console=engine.console,
+        alerts=engine.alerts,
         channels=specs,
         profiles=profiles,
         bundle=Bundle(mapping_set, matcher, rules, orgs, contract_reader, service_rules),

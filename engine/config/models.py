@@ -29,6 +29,7 @@ from engine.domain.mapping import MappingSet
 from engine.domain.mpi.matcher import Matcher
 from engine.domain.orgs import OrgTree
 
+from .alerts import AlertsSpec, DiskRule
 from .bundle import Bundle, RuleSet
 from .values import (
     Duration,
@@ -42,6 +43,7 @@ from .values import (
 )
 
 __all__ = [
+    "AlertsSpec",
     "ChannelSpec",
     "ConsoleSpec",
     "DatabaseSource",
@@ -146,6 +148,19 @@ class EngineFile(_Spec):
         description="this engine process's name in a shared store; default the host name (set it when "
         "several engines run on one host against one PostgreSQL)",
     )
+    alerts: AlertsSpec | None = Field(default=None, description="alert rules and where alerts go; off when absent")
+
+    @model_validator(mode="after")
+    def _disk_rule_needs_a_folder(self) -> EngineFile:
+        if self.alerts is not None and not self.store.startswith("sqlite"):
+            for i, rule in enumerate(self.alerts.rules):
+                if isinstance(rule, DiskRule) and rule.path is None:
+                    raise field_error(
+                        "alerts",
+                        f"rules[{i}] ({rule.name}): the store is not a SQLite file, so its volume is not here; "
+                        "give the rule a path on the volume to watch",
+                    )
+        return self
 
 
 # --- sources -----------------------------------------------------------------------------------
@@ -663,6 +678,7 @@ class EngineConfig(_Spec):
     record: RecordSpec = Field(default_factory=lambda: RecordSpec())
     fhir_api: FhirApiSpec | None = None
     console: ConsoleSpec | None = None
+    alerts: AlertsSpec | None = None
     channels: dict[str, ChannelSpec] = Field(default_factory=dict)
     profiles: dict[Path, ObservationProfile] = Field(default_factory=dict, description="by file, as loaded")
     mpi_settings: Path | None = None

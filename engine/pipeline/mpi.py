@@ -10,7 +10,7 @@ never undone by automatic matching. All of it runs inside the caller's transacti
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,11 +58,20 @@ def local_id(request: Identification, found: Mapping[str, Any]) -> str:
 class MpiResolver:
     """The PersonResolver of the record, backed by the MPI tables."""
 
-    def __init__(self, matcher: Matcher, subscribers: Subscribers | None = None, node: str = "") -> None:
+    def __init__(
+        self,
+        matcher: Matcher,
+        subscribers: Subscribers | None = None,
+        node: str = "",
+        decided: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        """``decided(outcome)`` is told each decision as it is taken (new, matched, review, merged): the daemon's
+        metrics count them."""
         self.matcher = matcher
         self.settings = matcher.settings
         self.subscribers = subscribers or {}
         self.node = node  # the daemon node whose sweep routes the change messages
+        self.decided = decided
 
     # --- the record's interface ------------------------------------------------------------------------
 
@@ -135,6 +144,7 @@ class MpiResolver:
             probability, rule = None, "new"
         stored = StoredRecord(record_id, key[0], key[1], person, state, AUTO, probability, rule, row, now)
         store.insert(conn, [stored], {record_id: blocking.stored_keys(self.settings.blocking, row)})
+        self.decided({MATCH: "matched", REVIEW: "review"}.get(state, "new"))
         store.count_terms(conn, self._terms(row))
         if decided == "review" and best is not None:
             store.open_review(conn, record_id, best.person_id, best.probability, now)
@@ -179,6 +189,7 @@ class MpiResolver:
             stored.person_id = best.person_id
         elif not store.reviews_of(conn, stored.id, best.person_id):
             store.open_review(conn, stored.id, best.person_id, best.probability, now)
+            self.decided("review")
 
     def _register(
         self, conn: Connection, request: Identification, person: str, held: dict[Key, str], now: float
@@ -223,6 +234,7 @@ class MpiResolver:
             for record_id in moved.records:
                 store.decide(conn, record_id, surviving, True, actor, reason, now)
         _audit(conn, "mpi.merge", retired, retired, surviving, actor, reason, now, merge=merge_id)
+        self.decided("merged")
         self._publish(
             conn,
             "merge",

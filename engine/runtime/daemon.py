@@ -18,15 +18,16 @@ from sqlalchemy import Connection, Engine
 
 from engine.api import console
 from engine.api import fhir as fhir_api
+from engine.api import metrics as metrics_api
 from engine.config import ChannelSpec, EngineConfig, load_config
 from engine.connectors.http import HttpListener
 from engine.pipeline import mpi_search
-from engine.runtime import console_people, retention
+from engine.runtime import alerts, console_people, metrics, retention
 from engine.runtime.channels import RunningChannel
 from engine.runtime.record_process import record_destinations
 from engine.runtime.wiring import Wiring, routes_of
 from engine.sources import ChannelStartError
-from engine.store import care_tasks, locks
+from engine.store import care_tasks, locks, monitoring
 from engine.store.database import migrate, open_engine, refresh_statistics
 
 log = structlog.get_logger("huitong.daemon")
@@ -37,6 +38,7 @@ SHARED_STORE_SWEEP_AGE = 30.0
 CARE_CALENDAR = 3600.0
 CARE_CALENDAR_CHUNK = 50
 STATISTICS = 3600.0  # seconds between refreshes of the query planner's statistics (SQLite; store/database.py)
+READY_STORE_TIMEOUT = 5.0  # seconds /readyz waits for the store to answer
 
 
 class Daemon:
@@ -52,6 +54,7 @@ class Daemon:
         self._record_wake_due = False
         self._fhir_api: HttpListener | None = None
         self._console: HttpListener | None = None
+        self._metrics_dir = metrics.record_process_dir()  # the record processes' counters (runtime/metrics.py)
 
     def _wanted(self, config: EngineConfig) -> dict[str, ChannelSpec]:
         return {
@@ -102,6 +105,12 @@ class Daemon:
         self.wiring.scheduler.add_job(  # the planner's statistics follow the record as it grows
             self._statistics, "interval", seconds=STATISTICS, id="statistics", max_instances=1, coalesce=True
         )
+        if self.only is None:  # alerts: a reload changes the rules, not how often they are looked at
+            every = self.config.alerts.every if self.config.alerts else 30.0
+            job = alerts.Alerts(lambda: self.config, engine, self.wiring.writer.submit, self.config.node, time.time())
+            self.wiring.scheduler.add_job(
+                job.look, "interval", seconds=every, id="alerts", max_instances=1, coalesce=True
+            )
         try:
             for spec in wanted.values():
                 await self._start(spec)
@@ -197,13 +206,39 @@ class Daemon:
         # auth: users has its login middleware (issue 20, in progress); until then only auth: none is served
         middlewares = [console.open_access] if spec.auth == "none" else []
         people = console_people.parts(self.wiring.engine, lambda: self.config, lambda: self.wiring.resolver)
-        listener = console.listener(spec, parts=people, middlewares=middlewares)
+        scrape = metrics.exposition(self._engine, self._destinations, self._metrics_dir)  # type: ignore[arg-type]
+        parts = [metrics_api.part(scrape, self._not_ready), *people]
+        listener = console.listener(spec, parts=parts, middlewares=middlewares)
         try:
             await listener.start()
         except OSError as exc:
             raise ChannelStartError(f"console cannot listen on {spec.listen}: {exc.strerror or exc}") from exc
         self._console = listener
         log.info("console started", listen=str(spec.listen), port=listener.bound_port)
+
+    def _destinations(self) -> list[tuple[str, str]]:
+        return [(name, d.name) for name, spec in self._wanted(self.config).items() for d in spec.destinations]
+
+    async def _not_ready(self) -> str | None:
+        """Why a load balancer should not send here yet (/readyz): a channel not started, or a silent store."""
+        down = sorted(set(self._wanted(self.config)) - set(self.channels))
+        if down:
+            return f"channels not started: {', '.join(down)}"
+        engine = self._engine
+        if engine is None:
+            return "the store is not open"
+
+        def ask() -> None:
+            with engine.connect() as conn:
+                monitoring.answers(conn)
+
+        try:
+            await asyncio.wait_for(asyncio.to_thread(ask), READY_STORE_TIMEOUT)
+        except TimeoutError:
+            return f"the store did not answer within {READY_STORE_TIMEOUT:g} s"
+        except Exception as exc:
+            return f"the store does not answer: {type(exc).__name__}"
+        return None
 
     async def _start(self, spec: ChannelSpec) -> None:
         stages_elsewhere = self.config.record.processes > 0
@@ -244,7 +279,13 @@ class Daemon:
             args += ["--only", self.only]
         while not self._stopping:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "cli", "record-worker", *args, stdin=asyncio.subprocess.PIPE
+                sys.executable,
+                "-m",
+                "cli",
+                "record-worker",
+                *args,
+                stdin=asyncio.subprocess.PIPE,
+                env=metrics.record_process_env(self._metrics_dir),
             )
             self._record[number] = proc
             code = await proc.wait()
@@ -328,4 +369,5 @@ class Daemon:
         await self.wiring.close()
         if self._engine is not None:
             self._engine.dispose()
+        metrics.forget(self._metrics_dir)
         log.info("stopped")

@@ -19,6 +19,7 @@ from engine.domain.masking import mask_text
 from engine.domain.outcome import DeliveryStatus
 from engine.domain.retry import RetryPolicy
 from engine.pipeline.stages import Stage
+from engine.runtime import metrics
 from engine.runtime.writer import StoreWriter
 from engine.store import outbox
 
@@ -58,6 +59,7 @@ class DeliveryWorker:
         self._orphaned = False  # a round failed after claiming: its rows are leased to this node, results unrecorded
         self._task: asyncio.Task[None] | None = None
         self._job_id = f"wake:{channel}:{name}"
+        self._attempted: set[int] = set()  # rows of the batch in hand that were sent (not postponed)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=self._job_id)
@@ -131,12 +133,20 @@ class DeliveryWorker:
                 log.error("lease renewal failed", channel=self.channel, destination=self.name, error=str(exc))
 
     def _write(self, conn: Connection, results: list[Result]) -> list[Result]:
+        """The results to record, each attempt counted by the status it is recorded with (a stage's write may
+        still turn SENT into ERROR or DEAD)."""
+        if not results:
+            return results
+        results = self._written(conn, results)
+        metrics.attempts(self.channel, self.name, (r.status for r in results if r.id in self._attempted))
+        self._attempted.clear()
+        return results
+
+    def _written(self, conn: Connection, results: list[Result]) -> list[Result]:
         """A stage's own writes, in a savepoint: if they fail, the batch is retried, not lost or stuck.
 
         Only rows this node still holds are written: a lease that lapsed (the node stalled past LEASE) may have
         been taken by another node, which writes them instead, so the record never gets them twice."""
-        if not results:
-            return results
         mine = outbox.held(conn, [r.id for r in results], self._writer.node)
         if len(mine) < len(results):
             log.warning(
@@ -195,6 +205,7 @@ class DeliveryWorker:
                 continue
             attempt = await self.connector.send(row)
             result = settle(row, attempt, self.policy, time.time())
+            self._attempted.add(row.id)
             results.append(result)
             if not attempt.ok:
                 log.warning(

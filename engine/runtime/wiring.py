@@ -25,6 +25,7 @@ from engine.pipeline import stages
 from engine.pipeline.care_loop import CareLoop
 from engine.pipeline.mapping import map_message
 from engine.pipeline.mpi import MpiResolver
+from engine.runtime import metrics
 from engine.runtime.channels import RunningChannel
 from engine.runtime.delivery import DeliveryWorker
 from engine.runtime.writer import StoreWriter, Woken
@@ -50,7 +51,7 @@ def resolver_of(config: EngineConfig) -> MpiResolver:
         for name, spec in config.channels.items()
         if spec.enabled and isinstance(spec.source, MpiEventsSource)
     }
-    return MpiResolver(config.mpi, subscribers, config.node)
+    return MpiResolver(config.mpi, subscribers, config.node, decided=metrics.mpi_decided)
 
 
 def policy_of(spec: DestinationSpec) -> RetryPolicy:
@@ -150,7 +151,8 @@ class Wiring:
             for dest in spec.destinations
             if not (stages_elsewhere and stages.is_stage(dest))
         }
-        context = Context(spec, self.writer, self.scheduler, rules_for(self.config, spec.source))
+        journal = metrics.TimedJournal(self.writer, spec.channel) if metrics.answers_senders(spec) else self.writer
+        context = Context(spec, journal, self.scheduler, rules_for(self.config, spec.source))
         try:
             source = await component_of(spec.source).start(context)
         except BaseException:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ from sqlalchemy import Connection, Engine
 
 from engine.domain.routing import ChannelRoutes
 from engine.pipeline.process import Woken, commit_intake, process_received
+from engine.runtime import metrics
 from engine.store import journal, source_state
 from engine.store.database import WRITER
 from engine.store.journal import JournalEntry
@@ -67,6 +69,7 @@ class StoreWriter:
         self._task: asyncio.Task[None] | None = None
         self._gathering: asyncio.Future[None] | None = None
         self._pending = 0  # intake messages waiting for the next commit
+        self._process = node.partition("/")[2] or "daemon"  # <node>/record, <node>/backfill: the commit time's label
 
     # -- API (event loop thread) -----------------------------------------------------------------------------
     def append(self, entries: list[JournalEntry], done: IntakeDone) -> None:
@@ -173,10 +176,12 @@ class StoreWriter:
         txn = conn.begin()
         try:
             result = work(conn)
+            began = time.perf_counter()
             if self._senders() > batch:
                 await asyncio.get_running_loop().run_in_executor(self._committer, txn.commit)
             else:
                 txn.commit()
+            metrics.committed(self._process, time.perf_counter() - began)
         except BaseException:
             with contextlib.suppress(Exception):
                 if txn.is_active:  # a failed COMMIT has ended it already
@@ -242,10 +247,12 @@ class StoreWriter:
             for entry, (status, reason) in zip(entries, before, strict=True):
                 entry.status, entry.error, entry.duplicate_of, entry.processed_at = status, reason, None, None
             failed = await self._journal_each(intake)
+            metrics.journaled(e for index, (group, _) in enumerate(intake) if index not in failed for e in group)
             self._sweep_wanted = self._sweep_wanted or len(failed) < len(intake)
             for index, (_, done) in enumerate(intake):
                 done(failed.get(index))
             return
+        metrics.journaled(entries)
         for _, done in intake:
             done(None)
         if woken:
@@ -268,7 +275,9 @@ class StoreWriter:
         now = self._clock()
         older = None if self._sweep_age is None else now - self._sweep_age
         found = journal.received(conn, list(self.channels), node=self.node, older_than=older, limit=self.SWEEP_BATCH)
-        return len(found), process_received(conn, found, self.channels, now) if found else set()
+        woken = process_received(conn, found, self.channels, now) if found else set()
+        metrics.routed(found)
+        return len(found), woken
 
     async def _sweep(self) -> None:
         try:

@@ -422,3 +422,14 @@ fhir_exports = Table(
     Column("expires_at", Double, doc="when a finished job and its files are removed"),
 )
 Index("ix_fhir_exports_status", fhir_exports.c.status)
+
+# Alerts that fired and have not cleared (engine/runtime/alerts.py): one row per rule and subject, so each fires once
+# and clears once, across restarts and nodes.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("key", String(256), primary_key=True, doc="rule|subject"),
+    Column("rule", String(64), nullable=False),
+    Column("fired_at", Double, nullable=False),
+    Column("text", Text, nullable=False, doc="what was sent when it fired (no personal data)"),
+)

@@ -26,3 +26,9 @@ def write(conn: Connection, channel: str, values: Mapping[str, str]) -> None:
         done = conn.execute(update(source_state).where(c.channel == channel, c.key == key).values(value=value))
         if done.rowcount == 0:
             conn.execute(insert(source_state).values(channel=channel, key=key, value=value))
+
+
+def of_key(conn: Connection, key: str) -> dict[str, str]:
+    """One key's value for every channel that stored it (e.g. each channel's backfill checkpoint)."""
+    rows = conn.execute(select(source_state.c.channel, source_state.c.value).where(source_state.c.key == key))
+    return {r.channel: r.value for r in rows}
