@@ -79,13 +79,22 @@ def find_ids(
     if among is not None:
         query = query.where(messages.c.id.in_(list(among)))
     if containing:
-        query = query.where(or_(*(messages.c.raw.contains(each, autoescape=True) for each in containing)))
+        query = query.where(or_(*(_holds(conn, each) for each in containing)))
     query = query.order_by(messages.c.id.desc() if newest_first else messages.c.id)
     if limit:
         query = query.limit(limit)
     if offset:
         query = query.offset(offset)
     return [r.id for r in conn.execute(query)]
+
+
+def _holds(conn: Connection, part: bytes) -> ColumnElement[bool]:
+    """The raw message holds these bytes: instr on SQLite (its LIKE reads the bytes as UTF-8, which a GB18030
+    message is not), a bytea LIKE on PostgreSQL."""
+    if conn.dialect.name == "sqlite":
+        return func.instr(messages.c.raw, part) > 0
+    literal = part.replace(b"!", b"!!").replace(b"%", b"!%").replace(b"_", b"!_")  # ESCAPE is read as bytea: not \\
+    return messages.c.raw.like(b"%" + literal + b"%", escape="!")
 
 
 def person_message_ids(conn: Connection, persons: Sequence[str]) -> list[int]:
