@@ -20,6 +20,7 @@ from engine.api import console
 from engine.api import fhir as fhir_api
 from engine.api.manage import messages as manage_messages
 from engine.api.manage import operations as manage_operations
+from engine.api.pages import operations as operation_pages
 from engine.config import ChannelSpec, EngineConfig, load_config
 from engine.connectors.http import HttpListener
 from engine.pipeline import mpi_search
@@ -203,6 +204,7 @@ class Daemon:
         assert self._engine is not None
         ops = Control(self).operations()
         parts = [manage_operations.part(self._engine, ops), manage_messages.part(self._engine, ops)]
+        parts += [operation_pages.part(self._engine, ops)]
         listener = console.listener(spec, parts=parts, middlewares=middlewares)
         try:
             await listener.start()

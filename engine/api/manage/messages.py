@@ -201,7 +201,7 @@ PATHS: dict[str, dict[str, Any]] = {
 }
 
 
-def _search_of(request: web.Request) -> messages.Search:
+def search_of(request: web.Request) -> messages.Search:
     status = text_param(request, "status")
     if status is not None and status.upper() not in set(MessageStatus):
         raise bad("status", f"expected one of {', '.join(MessageStatus)}, got {status!r}")
@@ -217,30 +217,55 @@ def _search_of(request: web.Request) -> messages.Search:
     )
 
 
+async def _audited(ops: Operations, user: User, action: str, target: str, detail: dict[str, Any]) -> None:
+    def job(conn: Connection) -> None:
+        audit.record(conn, action, target, detail, actor=user.name)
+
+    await ops.write(job)
+
+
+async def searched(
+    request: web.Request, store: Engine, ops: Operations, *, limit: int, offset: int
+) -> list[queries.MessageView]:
+    """The request's search (its query parameters), with the role it needs: a viewer's without patient or text,
+    a clinical user's with them, audited (who looked for which resident or text, and what it found)."""
+    user = require(request, Role.VIEWER)
+    wanted = search_of(request)
+    if wanted.reads_content:
+        require(request, Role.CLINICAL)
+    try:
+        found = await read(store, lambda conn: messages.search(conn, wanted, limit=limit, offset=offset))
+    except PersonNotFound as exc:
+        raise bad("patient", str(exc)) from None
+    if wanted.reads_content:
+        detail = {"patient": wanted.patient, "text": wanted.text, "ids": [v.id for v in found]}
+        await _audited(ops, user, "search messages", "messages", detail)
+    return found
+
+
+async def one(store: Engine, message_id: int, *, with_content: bool) -> queries.MessageView:
+    found = await read(store, lambda conn: queries.messages_by_id(conn, [message_id], with_content=with_content))
+    if not found:
+        raise web.HTTPNotFound(reason=f"no message with id {message_id}")
+    return found[0]
+
+
+async def content_of(request: web.Request, store: Engine, ops: Operations, message_id: int) -> dict[str, Any]:
+    """One message with every stage and its mapped FHIR, for a clinical user; the reading is audited."""
+    user = require(request, Role.CLINICAL)
+    view = await one(store, message_id, with_content=True)
+    await _audited(ops, user, "read message", f"message:{view.id}", {"channel": view.channel})
+    return {**messages.detail(view), "mapped": await asyncio.to_thread(ops.mapped, view)}
+
+
 def part(store: Engine, ops: Operations) -> Part:
     """The messages and dead-letter endpoints on the console listener."""
 
-    async def audited(user: User, action: str, target: str, detail: dict[str, Any]) -> None:
-        def job(conn: Connection) -> None:
-            audit.record(conn, action, target, detail, actor=user.name)
-
-        await ops.write(job)
-
     @json_errors
     async def search(request: web.Request) -> web.Response:
-        user = require(request, Role.VIEWER)
-        wanted = _search_of(request)
-        if wanted.reads_content:
-            require(request, Role.CLINICAL)
         limit = int_param(request, "limit", 50, 1, MAX_LIMIT)
         offset = int_param(request, "offset", 0, 0, 10_000_000)
-        try:
-            found = await read(store, lambda conn: messages.search(conn, wanted, limit=limit, offset=offset))
-        except PersonNotFound as exc:
-            raise bad("patient", str(exc)) from None
-        if wanted.reads_content:  # who looked for which resident or text, and which messages it found
-            detail = {"patient": wanted.patient, "text": wanted.text, "ids": [v.id for v in found]}
-            await audited(user, "search messages", "messages", detail)
+        found = await searched(request, store, ops, limit=limit, offset=offset)
         return answer(
             {
                 "messages": [messages.summary(v) for v in found],
@@ -250,28 +275,19 @@ def part(store: Engine, ops: Operations) -> Part:
             }
         )
 
-    async def one(message_id: int, *, with_content: bool) -> queries.MessageView:
-        found = await read(store, lambda conn: queries.messages_by_id(conn, [message_id], with_content=with_content))
-        if not found:
-            raise web.HTTPNotFound(reason=f"no message with id {message_id}")
-        return found[0]
-
     @json_errors
     async def show(request: web.Request) -> web.Response:
         require(request, Role.VIEWER)
-        return answer(messages.summary(await one(id_param(request), with_content=False)))
+        return answer(messages.summary(await one(store, id_param(request), with_content=False)))
 
     @json_errors
     async def content(request: web.Request) -> web.Response:
-        user = require(request, Role.CLINICAL)
-        view = await one(id_param(request), with_content=True)
-        await audited(user, "read message", f"message:{view.id}", {"channel": view.channel})
-        return answer({**messages.detail(view), "mapped": await asyncio.to_thread(ops.mapped, view)})
+        return answer(await content_of(request, store, ops, id_param(request)))
 
     @json_errors
     async def reprocess(request: web.Request) -> web.Response:
         user = require(request, Role.OPERATOR)
-        view = await one(id_param(request), with_content=False)
+        view = await one(store, id_param(request), with_content=False)
         reason = body_text(await json_body(request), "reason") or ""
         done, deliveries = await ops.reprocess([view.id], reason, user.name)
         return answer({"messages": done, "deliveries": deliveries})
