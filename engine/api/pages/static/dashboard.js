@@ -12,7 +12,7 @@
     const data = await answer.json();
     chart.setOption({
       tooltip: { trigger: "axis" },
-      legend: { data: Object.values(names) },
+      legend: { data: Object.values(names), top: 0 },
       grid: { left: 40, right: 20, top: 40, bottom: 30 },
       xAxis: { type: "category", data: data.minutes },
       yAxis: { type: "value", minInterval: 1 },
