@@ -43,33 +43,9 @@ def add_stats_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_stats)
 
 
-def _message_json(view: Any) -> dict[str, Any]:
-    return {
-        "id": view.id,
-        "channel": view.channel,
-        "status": view.status,
-        "control_id": view.control_id,
-        "message_type": view.message_type,
-        "received_at": iso(view.received_at),
-        "source": view.source,
-        "error": view.error,
-        "duplicate_of": view.duplicate_of,
-        "destinations": [
-            {
-                "name": d.name,
-                "status": d.status,
-                "attempts": d.attempts,
-                "last_error": d.last_error,
-                "next_attempt_at": iso(d.next_attempt_at) or None,
-                "sent_at": iso(d.sent_at) or None,
-            }
-            for d in view.destinations
-        ],
-    }
-
-
 def cmd_messages_list(args: argparse.Namespace) -> int:
     from engine.store import queries
+    from engine.views import messages
 
     engine = store(args)
     with engine.connect() as conn:
@@ -78,7 +54,7 @@ def cmd_messages_list(args: argparse.Namespace) -> int:
         )
         views = queries.messages_by_id(conn, ids)
     if args.json:
-        print_json([_message_json(v) for v in views])
+        print_json([messages.summary(v) for v in views])
         return 0
     print(f"{'ID':>8}  {'RECEIVED':<25}  {'CHANNEL':<16} {'TYPE':<12} {'CONTROL ID':<22} {'STATUS':<10} DESTINATIONS")
     for v in views:
@@ -103,12 +79,9 @@ def cmd_messages_show(args: argparse.Namespace) -> int:
         return 1
     v = views[0]
     if args.json:
-        out = _message_json(v)
-        out["raw"] = (v.raw or b"").decode(v.charset or "utf-8", "replace")
-        out["content"] = {k: b.decode("utf-8", "replace") for k, b in v.content.items()}
-        for d, shown in zip(v.destinations, out["destinations"], strict=True):
-            shown["response"] = d.response.decode("utf-8", "replace") if d.response else None
-        print_json(out)
+        from engine.views import messages
+
+        print_json(messages.detail(v))
         return 0
     for label, value in [
         ("id", v.id),
@@ -184,4 +157,3 @@ def cmd_stats(args: argparse.Namespace) -> int:
     for channel, counts in table.items():
         print(f"{channel:<20}" + "".join(f"{counts[c]:>11}" for c in columns))
     return 0
-

@@ -18,7 +18,8 @@ the shipped channel files whose addresses point at the simulators, which run in 
 
 It prints what happened (``--json``: one JSON object on standard output; progress goes to standard error), then
 the record's FHIR API (docs/fhir-api.md): its base URL, a token (system/*.read) and curl commands that read one
-resident, and keeps the engine running for them until Ctrl-C (SIGINT) or SIGTERM.
+resident, and the operators' console's address (docs/console.md), and keeps the engine running for them until
+Ctrl-C (SIGINT) or SIGTERM.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class Scenario:
         self.engine_port = _free_port()
         self.posts_port = _free_port()
         self.fhir_port = _free_port()
+        self.console_port = _free_port()
         self.daemon: subprocess.Popen[bytes] | None = None
         self.store: Engine | None = None
 
@@ -94,6 +96,8 @@ class Scenario:
             mappings=str(ROOT / "mappings"),
             logging={"level": "info", "format": "json", "file": "../var/log/huitong.jsonl"},
             fhir_api={"listen": f"127.0.0.1:{self.fhir_port}"},
+            # the operators' console on this machine only; open (auth: none) as the demo's store is made up
+            console={"listen": f"127.0.0.1:{self.console_port}", "auth": "none"},
         )
         path = self.work / "config" / "engine.yaml"
         path.write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -309,6 +313,7 @@ class Scenario:
             "linked_resident": [{"system": s, "local_id": local} for s, local in linked],
             "indicators": json.loads(_huitong(config, "indicators", "--period", PERIOD, "--format", "json")),
             "fhir_api": self._fhir_api(config, linked_person),
+            "console": {"url": f"http://127.0.0.1:{self.console_port}/ui/"},
         }
 
     def _fhir_api(self, config: Path, person: str | None) -> dict[str, Any]:
@@ -408,6 +413,7 @@ def report(outcome: dict[str, Any], config: Path) -> str:
         "  王建国's record, for example:",
         *(f"  {c}" for c in curl(fhir)),
     ]
+    lines += ["", f"The console (dashboard, messages, dead letters): {outcome['console']['url']}"]
     return "\n".join(lines) + "\n"
 
 
@@ -427,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             sys.stdout.write(report(outcome, args.work / "config" / "engine.yaml"))
             print(f"\nStore, logs and files: {args.work}")
-        say("\nThe engine keeps running for the FHIR API; Ctrl-C stops it.")
+        say("\nThe engine keeps running for the FHIR API and the console; Ctrl-C stops it.")
         sys.stdout.flush()
 
     try:

@@ -10,17 +10,28 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
-from engine.store import audit, journal, outbox
+from engine.store import audit, journal, outbox, queries
+
+AUDITED = 1000  # the messages an audit row names (and whose statuses before it keeps), of a larger request
 
 
-def reprocess(conn: Connection, ids: Sequence[int], now: float, *, reason: str = "") -> tuple[int, int]:
-    """Returns (messages put back to RECEIVED, deliveries re-queued); the request is audited."""
+def reprocess(
+    conn: Connection, ids: Sequence[int], now: float, *, reason: str = "", actor: str | None = None
+) -> tuple[int, int]:
+    """Returns (messages put back to RECEIVED, deliveries re-queued); the request is audited with ``actor`` (the
+    console's user; the OS user for the CLI), each message's status and deliveries before, and what was re-queued."""
+    named = list(ids)[:AUDITED]
+    before = {
+        str(v.id): {"status": v.status, "deliveries": {d.name: d.status for d in v.destinations}}
+        for v in queries.messages_by_id(conn, named)
+    }
     messages = journal.reset_for_reprocess(conn, ids)
     deliveries = outbox.requeue(conn, ids, now)
     audit.record(
         conn,
         "reprocess",
         f"messages:{len(ids)}",
-        {"ids": list(ids)[:1000], "messages": messages, "deliveries": deliveries, "reason": reason},
+        {"ids": named, "messages": messages, "deliveries": deliveries, "reason": reason, "before": before},
+        actor=actor,
     )
     return messages, deliveries

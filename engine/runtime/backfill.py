@@ -51,6 +51,7 @@ STATE_KEY = "backfill"
 LISTED = 20  # error reasons and files kept in the checkpoint and shown in the summary
 PER_FILE = 5  # errors shown per file by a dry run
 
+
 @dataclass
 class Counts:
     """What a backfill did, since it began (kept with its checkpoint, so a resumed run reports the whole)."""

@@ -1,5 +1,5 @@
 """The people and supervision parts of the operators' listener (docs/console.md): the management API's MPI,
-record, tasks, indicators and audit areas, their console pages, the static files and the OpenAPI document."""
+record, tasks, indicators and audit areas, their console pages and the static files."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from engine.api.console import Part
-from engine.api.manage import audit, indicators, mpi, openapi, records
+from engine.api.manage import audit, indicators, mpi, records
 from engine.api.manage.people_service import People
-from engine.api.pages import assets
 from engine.api.pages import audit as audit_page
 from engine.api.pages import indicators as indicators_page
 from engine.api.pages import mpi as mpi_page
+from engine.api.pages import render
 from engine.api.pages import resident as resident_page
 from engine.config import EngineConfig
 from engine.pipeline.mpi import MpiResolver
@@ -31,6 +31,5 @@ def parts(store: Engine, config: Callable[[], EngineConfig], resolver: Callable[
         resident_page.part(people),
         indicators_page.part(people),
         audit_page.part(people),
-        assets.part,
-        openapi.part,
+        render.static,
     ]

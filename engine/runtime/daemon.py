@@ -19,11 +19,15 @@ from sqlalchemy import Connection, Engine
 from engine.api import console
 from engine.api import fhir as fhir_api
 from engine.api import metrics as metrics_api
+from engine.api.manage import messages as manage_messages
+from engine.api.manage import operations as manage_operations
+from engine.api.pages import operations as operation_pages
 from engine.config import ChannelSpec, EngineConfig, load_config
 from engine.connectors.http import HttpListener
 from engine.pipeline import mpi_search
 from engine.runtime import alerts, console_people, metrics, retention
 from engine.runtime.channels import RunningChannel
+from engine.runtime.control import Control
 from engine.runtime.record_process import record_destinations
 from engine.runtime.wiring import Wiring, routes_of
 from engine.sources import ChannelStartError
@@ -46,6 +50,7 @@ class Daemon:
         self.config = config
         self.only = only
         self.channels: dict[str, RunningChannel] = {}
+        self.held: set[str] = set()  # channels an operator stopped at run time: a reload leaves them stopped
         self._stop = asyncio.Event()
         self._engine: Engine | None = None
         self._record: dict[int, asyncio.subprocess.Process] = {}
@@ -205,9 +210,13 @@ class Daemon:
             return
         # auth: users has its login middleware (issue 20, in progress); until then only auth: none is served
         middlewares = [console.open_access] if spec.auth == "none" else []
+        assert self._engine is not None
+        ops = Control(self).operations()
         people = console_people.parts(self.wiring.engine, lambda: self.config, lambda: self.wiring.resolver)
-        scrape = metrics.exposition(self._engine, self._destinations, self._metrics_dir)  # type: ignore[arg-type]
+        scrape = metrics.exposition(self._engine, self._destinations, self._metrics_dir)
         parts = [metrics_api.part(scrape, self._not_ready), *people]
+        parts += [manage_operations.part(self._engine, ops), manage_messages.part(self._engine, ops)]
+        parts += [operation_pages.part(self._engine, ops)]
         listener = console.listener(spec, parts=parts, middlewares=middlewares)
         try:
             await listener.start()
@@ -243,6 +252,16 @@ class Daemon:
     async def _start(self, spec: ChannelSpec) -> None:
         stages_elsewhere = self.config.record.processes > 0
         self.channels[spec.channel] = await self.wiring.channel(spec, stages_elsewhere=stages_elsewhere)
+
+    async def start_channel(self, spec: ChannelSpec) -> None:
+        """Start a channel an operator stopped (or that is new); ChannelStartError if it cannot."""
+        await self._start(spec)
+        self.held.discard(spec.channel)
+
+    async def stop_channel(self, name: str) -> None:
+        """Stop one channel at run time; it stays stopped until started again (a reload leaves it so)."""
+        self.held.add(name)
+        await self.channels.pop(name).stop()
 
     def _wake(self, pairs: set[tuple[str, str]]) -> None:
         remote = False
@@ -307,13 +326,15 @@ class Daemon:
         await asyncio.gather(*self._record_tasks)
         self._record, self._record_tasks = {}, []
 
-    async def reload(self) -> None:
+    async def reload(self) -> dict[str, list[str]]:
+        """What changed: channels restarted, stopped and started; ``errors`` when the configuration is refused."""
         result = await asyncio.to_thread(load_config, self.config.path)
         if result.errors or result.config is None:
             for error in result.errors:
                 log.error("reload refused: configuration error", error=str(error))
-            return
-        new = self._wanted(result.config)
+            return {"errors": [str(e) for e in result.errors]}
+        wanted = self._wanted(result.config)
+        new = {name: spec for name, spec in wanted.items() if name not in self.held}
         old = {name: ch.spec for name, ch in self.channels.items()}
 
         def profile_of(config: EngineConfig, spec: ChannelSpec) -> object:
@@ -336,7 +357,7 @@ class Daemon:
         self.wiring.configure(result.config)
         for name in changed:
             await self.channels.pop(name).stop()
-        self.wiring.writer.channels = {name: routes_of(spec) for name, spec in new.items()}
+        self.wiring.writer.channels = {name: routes_of(spec) for name, spec in wanted.items()}
         for name, spec in new.items():
             if name not in self.channels:
                 try:
@@ -350,12 +371,13 @@ class Daemon:
             await self._stop_record_process()
             self._stopping = False
             self._start_record_process()
-        log.info(
-            "configuration reloaded",
-            restarted=sorted(n for n in changed if n in new),
-            stopped=sorted(n for n in changed if n not in new),
-            started=sorted(n for n in new if n not in old),
-        )
+        outcome = {
+            "restarted": sorted(n for n in changed if n in new),
+            "stopped": sorted(n for n in changed if n not in new),
+            "started": sorted(n for n in new if n not in old),
+        }
+        log.info("configuration reloaded", **outcome)
+        return outcome
 
     async def shutdown(self) -> None:
         log.info("stopping")

@@ -165,8 +165,10 @@ class DeliveryWorker:
             savepoint.rollback()
             log.error("store write failed", channel=self.channel, destination=self.name, error=mask_text(str(exc)))
             now = time.time()
-            return [settle_failure(r, f"cannot write to the store: {mask_text(str(exc))}", self.policy, now)
-                    for r in results]
+            return [
+                settle_failure(r, f"cannot write to the store: {mask_text(str(exc))}", self.policy, now)
+                for r in results
+            ]
         savepoint.commit()
         return written
 

@@ -29,7 +29,7 @@ from engine.runtime import metrics
 from engine.runtime.channels import RunningChannel
 from engine.runtime.delivery import DeliveryWorker
 from engine.runtime.writer import StoreWriter, Woken
-from engine.sources import Context, component_of, rules_for
+from engine.sources import Context, Running, component_of, rules_for
 from engine.store import outbox
 
 
@@ -151,14 +151,18 @@ class Wiring:
             for dest in spec.destinations
             if not (stages_elsewhere and stages.is_stage(dest))
         }
-        journal = metrics.TimedJournal(self.writer, spec.channel) if metrics.answers_senders(spec) else self.writer
-        context = Context(spec, journal, self.scheduler, rules_for(self.config, spec.source))
         try:
-            source = await component_of(spec.source).start(context)
+            source = await self.source(spec)
         except BaseException:
             await asyncio.gather(*(w.stop() for w in workers.values()))
             raise
         return RunningChannel(spec, workers, source)
+
+    async def source(self, spec: ChannelSpec) -> Running:
+        """The channel's started source (a channel resumed after a pause gets a new one)."""
+        journal = metrics.TimedJournal(self.writer, spec.channel) if metrics.answers_senders(spec) else self.writer
+        context = Context(spec, journal, self.scheduler, rules_for(self.config, spec.source))
+        return await component_of(spec.source).start(context)
 
     async def close(self) -> None:
         self.scheduler.shutdown(wait=False)

@@ -1,14 +1,15 @@
-"""Read-side queries for the CLI: what happened to each message, per channel totals."""
+"""Read-side queries for the CLI and the management API: what happened to each message, per channel totals, the
+queues of each destination, traffic per minute."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, cast, func, or_, select
 
-from engine.domain.outcome import DeliveryStatus, MessageStatus
-from engine.store.schema import content, messages, outbox
+from engine.domain.outcome import PENDING_DELIVERY, DeliveryStatus, MessageStatus
+from engine.store.schema import content, messages, outbox, record_links, record_resources, record_versions
 
 
 @dataclass
@@ -46,9 +47,17 @@ def find_ids(
     status: str | None = None,
     since: float | None = None,
     until: float | None = None,
+    message_type: str | None = None,
+    control_id: str | None = None,
+    among: Sequence[int] | None = None,
+    containing: Sequence[bytes] = (),
     limit: int | None = None,
+    offset: int = 0,
     newest_first: bool = True,
 ) -> list[int]:
+    """Message ids matching every filter given. ``among``: only these ids (a person's messages); ``containing``:
+    the raw message holds any of these byte strings (one text in each charset the sources use), a LIKE over the
+    journal that scans the rows the other filters leave, so the caller bounds it with ``limit``."""
     query = select(messages.c.id)
     if channel:
         query = query.where(messages.c.channel == channel)
@@ -58,16 +67,50 @@ def find_ids(
         query = query.where(messages.c.received_at >= since)
     if until is not None:
         query = query.where(messages.c.received_at < until)
+    if message_type:  # ADT matches ADT^A01; ADT^A01 only itself
+        query = query.where(
+            or_(
+                messages.c.message_type == message_type,
+                messages.c.message_type.startswith(message_type + "^", autoescape=True),
+            )
+        )
+    if control_id:
+        query = query.where(messages.c.control_id == control_id)
+    if among is not None:
+        query = query.where(messages.c.id.in_(list(among)))
+    if containing:
+        query = query.where(or_(*(_holds(conn, each) for each in containing)))
     query = query.order_by(messages.c.id.desc() if newest_first else messages.c.id)
     if limit:
         query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     return [r.id for r in conn.execute(query)]
 
 
-def dead_message_ids(conn: Connection, channel: str | None = None) -> list[int]:
+def _holds(conn: Connection, part: bytes) -> ColumnElement[bool]:
+    """The raw message holds these bytes: instr on SQLite (its LIKE reads the bytes as UTF-8, which a GB18030
+    message is not), a bytea LIKE on PostgreSQL."""
+    if conn.dialect.name == "sqlite":
+        return func.instr(messages.c.raw, part) > 0
+    literal = part.replace(b"!", b"!!").replace(b"%", b"!%").replace(b"_", b"!_")  # ESCAPE is read as bytea: not \\
+    return messages.c.raw.like(b"%" + literal + b"%", escape="!")
+
+
+def person_message_ids(conn: Connection, persons: Sequence[str]) -> list[int]:
+    """The messages whose facts reached these persons' records (each version's message and each further source's)."""
+    resources = select(record_resources.c.id).where(record_resources.c.person_id.in_(list(persons)))
+    said = select(record_versions.c.message_id).where(record_versions.c.resource_id.in_(resources))
+    linked = select(record_links.c.message_id).where(record_links.c.resource_id.in_(resources))
+    return sorted({r[0] for r in conn.execute(said.union(linked)) if r[0] is not None})
+
+
+def dead_message_ids(conn: Connection, channel: str | None = None, destination: str | None = None) -> list[int]:
     query = select(outbox.c.message_id).where(outbox.c.status == DeliveryStatus.DEAD).distinct()
     if channel:
         query = query.where(outbox.c.channel == channel)
+    if destination:
+        query = query.where(outbox.c.destination == destination)
     return sorted(r.message_id for r in conn.execute(query))
 
 
@@ -149,4 +192,117 @@ def stats(conn: Connection) -> dict[str, dict[str, int]]:
         for key, delivery_status in DELIVERY_COUNTS.items():
             if delivery_status == r[1]:
                 counts[key] += r[2]
+    return dict(sorted(out.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    """One destination's outbox: what waits (queued or retrying), since when, and what is dead."""
+
+    channel: str
+    destination: str
+    waiting: int
+    oldest: float | None  # created_at of the oldest waiting row
+    dead: int
+
+
+def queues(conn: Connection) -> list[Queue]:
+    """Every destination that has waiting or dead rows, by channel and destination."""
+    found: dict[tuple[str, str], list[int | float | None]] = {}
+    counted = (
+        select(outbox.c.channel, outbox.c.destination, outbox.c.status, func.count(), func.min(outbox.c.created_at))
+        .where(outbox.c.status.in_([*PENDING_DELIVERY, DeliveryStatus.DEAD]))
+        .group_by(outbox.c.channel, outbox.c.destination, outbox.c.status)
+    )
+    for channel, destination, status, count, oldest in conn.execute(counted):
+        row = found.setdefault((channel, destination), [0, None, 0])
+        if status == DeliveryStatus.DEAD:
+            row[2] = count
+        else:
+            row[0] = int(row[0] or 0) + count
+            row[1] = oldest if row[1] is None else min(float(row[1]), oldest)
+    return [
+        Queue(channel, destination, int(w or 0), None if o is None else float(o), int(d or 0))
+        for (channel, destination), (w, o, d) in sorted(found.items())
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    message_id: int
+    channel: str
+    destination: str
+    attempts: int
+    last_error: str | None
+    created_at: float
+
+
+def dead_letters(
+    conn: Connection, *, channel: str | None = None, destination: str | None = None, limit: int, offset: int = 0
+) -> list[DeadLetter]:
+    """DEAD deliveries, newest first."""
+    query = select(
+        outbox.c.message_id,
+        outbox.c.channel,
+        outbox.c.destination,
+        outbox.c.attempts,
+        outbox.c.last_error,
+        outbox.c.created_at,
+    ).where(outbox.c.status == DeliveryStatus.DEAD)
+    if channel:
+        query = query.where(outbox.c.channel == channel)
+    if destination:
+        query = query.where(outbox.c.destination == destination)
+    rows = conn.execute(query.order_by(outbox.c.id.desc()).limit(limit).offset(offset))
+    return [DeadLetter(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+
+def per_minute(conn: Connection, channel: str, since: float) -> dict[int, dict[str, int]]:
+    """One channel's messages from ``since`` on, counted per minute (epoch minute) and status."""
+    minute: ColumnElement[int]
+    if conn.dialect.name == "sqlite":  # SQLite's CAST truncates; PostgreSQL's rounds, so it floors first
+        minute = cast(messages.c.received_at / 60, BigInteger)
+    else:
+        minute = cast(func.floor(messages.c.received_at / 60), BigInteger)
+    counted = (
+        select(minute, messages.c.status, func.count())
+        .where(messages.c.channel == channel, messages.c.received_at >= since)
+        .group_by(minute, messages.c.status)
+    )
+    out: dict[int, dict[str, int]] = {}
+    for at, status, count in conn.execute(counted):
+        out.setdefault(int(at), {})[status] = int(count)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Last:
+    """A channel's newest message: when, from where (peer or file), and its id."""
+
+    message_id: int
+    received_at: float
+    source: str
+
+
+def last_message(conn: Connection, channel: str) -> Last | None:
+    row = conn.execute(
+        select(messages.c.id, messages.c.received_at, messages.c.source)
+        .where(messages.c.channel == channel)
+        .order_by(messages.c.received_at.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else Last(row[0], row[1], row[2])
+
+
+def nodes(conn: Connection, channels: Sequence[str], since: float) -> dict[str, float]:
+    """The engine nodes that journaled messages of these channels from ``since`` on, each with its latest."""
+    out: dict[str, float] = {}
+    for channel in channels:  # one channel at a time: each query walks its (channel, received_at) index range
+        query = (
+            select(messages.c.node, func.max(messages.c.received_at))
+            .where(messages.c.channel == channel, messages.c.received_at >= since, messages.c.node.is_not(None))
+            .group_by(messages.c.node)
+        )
+        for node, at in conn.execute(query):
+            out[node] = max(out.get(node, 0.0), float(at))
     return dict(sorted(out.items()))

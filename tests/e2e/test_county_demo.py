@@ -121,3 +121,15 @@ def test_the_printed_fhir_url_and_token_read_a_residents_record(outcome: dict[st
     commands = curl(fhir)
     assert all(fhir["token"] in c and fhir["base"] in c for c in commands)
     assert any("$everything" in c for c in commands)
+
+
+def test_the_printed_console_address_shows_every_shipped_channel(outcome: dict[str, Any]) -> None:
+    url = outcome["console"]["url"]
+    with urllib.request.urlopen(url, timeout=10) as page:
+        html = page.read().decode()
+    assert page.status == 200 and 'id="throughput"' in html
+    base = url.removesuffix("/ui/")
+    with urllib.request.urlopen(f"{base}/api/v1/channels", timeout=10) as answer:
+        channels = {c["name"]: c for c in json.loads(answer.read())["channels"]}
+    assert channels["his-adt"]["state"] == "started" and channels["his-adt"]["counts"]["received"] >= 1
+    assert {p.stem for p in (ROOT / "channels").glob("*.yaml")} == set(channels)

@@ -17,6 +17,7 @@ from engine.views.record_view import find_person
 from ..access import require
 from ..console import Part
 from . import openapi
+from .common import API
 from .openapi import Param
 from .people_service import BadRequest, People, answer, integer, json_errors
 
@@ -68,7 +69,7 @@ def part(people: People) -> Part:
         async def search(request: web.Request) -> web.Response:
             return answer(await trail(people, request))
 
-        app.router.add_get(openapi.PREFIX + "/audit", json_errors(search))
+        app.router.add_get(API + "/audit", json_errors(search))
         openapi.register(
             app, "GET", "/audit", "the audit trail, newest first", (Role.ADMIN,),
             params=[

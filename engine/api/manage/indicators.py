@@ -19,6 +19,7 @@ from engine.views.indicators import OutsideScope, indicator_rows, scope_of
 from ..access import require
 from ..console import Part
 from . import openapi
+from .common import API
 from .openapi import Param
 from .people_service import BadRequest, People, answer, json_errors, problem
 
@@ -82,7 +83,7 @@ def part(people: People) -> Part:
             except NotConfigured as exc:
                 return problem(503, str(exc))
 
-        app.router.add_get(openapi.PREFIX + "/indicators", json_errors(indicators))
+        app.router.add_get(API + "/indicators", json_errors(indicators))
         openapi.register(
             app, "GET", "/indicators", "indicators of a period by institution and family-doctor team",
             (Role.VIEWER,),

@@ -21,6 +21,7 @@ from engine.views.record_view import find_person
 
 from ..console import Part
 from . import openapi
+from .common import API
 from .openapi import Param
 from .people_service import (
     BadRequest,
@@ -193,7 +194,7 @@ def part(people: People) -> Part:
         ]
         for method, path, handler, summary, roles, params, body in routes:
             route = path.replace("{id}", "{id:[0-9]{1,18}}")
-            app.router.add_route(method, openapi.PREFIX + route, json_errors(handler))
+            app.router.add_route(method, API + route, json_errors(handler))
             openapi.register(
                 app, method, path, summary, roles, params=params, body=body,
                 not_found="no such review, record, merge or person",

@@ -18,6 +18,7 @@ from engine.views.resident_file import resident_file
 
 from ..console import Part
 from . import openapi
+from .common import API
 from .openapi import Param
 from .people_service import BadRequest, People, answer, integer, json_errors, require_all
 
@@ -76,14 +77,14 @@ def part(people: People) -> Part:
         async def task_list(request: web.Request) -> web.Response:
             return answer(await tasks(people, request))
 
-        app.router.add_get(openapi.PREFIX + "/persons/{person}/record", json_errors(record))
+        app.router.add_get(API + "/persons/{person}/record", json_errors(record))
         openapi.register(
             app, "GET", "/persons/{person}/record",
             "a resident's 360° view: demographics with sources, the record in time order, contracts, tasks", READ,
             params=[Param("person", "path", "person id, resident ID (18 digits), or a source MRN as system|value")],
             not_found="no person, or several, hold that identifier",
         )
-        app.router.add_get(openapi.PREFIX + "/tasks", json_errors(task_list))
+        app.router.add_get(API + "/tasks", json_errors(task_list))
         openapi.register(
             app, "GET", "/tasks", "care tasks, a page at a time", READ,
             params=[

@@ -1,2 +1,3 @@
-"""The web console's pages (/ui on the operators' listener): server-rendered HTML from the same engine functions
-the management API uses, Chinese by default and English with ?lang=en (remembered in a cookie)."""
+"""The web console's pages (/ui/...), rendered on the server with Jinja2 from templates/ on the shared base layout;
+static files (the console's CSS and scripts, vendored ECharts) under /static/. Chinese by default, English with
+``?lang=en`` (kept in a cookie)."""
