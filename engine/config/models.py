@@ -202,6 +202,9 @@ class ConsoleSpec(_Spec):
     auth: Literal["users", "none"] = Field(
         default="users", description="users: every page and call needs a login or token; none: open (validate warns)"
     )
+    session_lifetime: Duration = Field(
+        default=43200.0, gt=0, description="how long a sign-in lasts before the next one is asked for, e.g. 12h"
+    )
 
 
 class ObservationRule(_Spec):

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 import structlog
 from sqlalchemy import Connection, Engine
 
-from engine.api import console
+from engine.api import console, login
 from engine.api import fhir as fhir_api
 from engine.config import ChannelSpec, EngineConfig, load_config
 from engine.connectors.http import HttpListener
@@ -194,9 +194,10 @@ class Daemon:
         spec = self.config.console
         if spec is None or self.only is not None:
             return
-        # auth: users has its login middleware (issue 20, in progress); until then only auth: none is served
-        middlewares = [console.open_access] if spec.auth == "none" else []
-        listener = console.listener(spec, parts=[], middlewares=middlewares)
+        assert self._engine is not None
+        sign_in = login.SignIn(self._engine, spec) if spec.auth == "users" else None
+        middlewares = [sign_in.middleware] if sign_in else [console.open_access]
+        listener = console.listener(spec, parts=[sign_in.part] if sign_in else [], middlewares=middlewares)
         try:
             await listener.start()
         except OSError as exc:

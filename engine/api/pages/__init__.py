@@ -1,0 +1,1 @@
+"""The web console's pages: server-rendered HTML from templates/ (docs/console.md)."""
