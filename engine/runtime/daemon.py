@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine
 
 from engine.api import console, login
 from engine.api import fhir as fhir_api
+from engine.api.manage import users as manage_users
 from engine.config import ChannelSpec, EngineConfig, load_config
 from engine.connectors.http import HttpListener
 from engine.pipeline import mpi_search
@@ -197,7 +198,8 @@ class Daemon:
         assert self._engine is not None
         sign_in = login.SignIn(self._engine, spec) if spec.auth == "users" else None
         middlewares = [sign_in.middleware] if sign_in else [console.open_access]
-        listener = console.listener(spec, parts=[sign_in.part] if sign_in else [], middlewares=middlewares)
+        parts = [sign_in.part] if sign_in else []
+        listener = console.listener(spec, parts=[*parts, manage_users.part(self._engine)], middlewares=middlewares)
         try:
             await listener.start()
         except OSError as exc:
