@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -76,6 +77,7 @@ class Scenario:
         self.emr = EmrSimulator()
         self.engine_port = _free_port()
         self.posts_port = _free_port()
+        self.posts_token = secrets.token_urlsafe(24)  # what public health sends with its POSTs
         self.fhir_port = _free_port()
         self.daemon: subprocess.Popen[bytes] | None = None
         self.store: Engine | None = None
@@ -109,6 +111,7 @@ class Scenario:
             "PHS_CONTRACTS_URL": f"{phs}/contracts",
             "PHS_CONTRACTS_POLL": "1s",
             "PHS_CONTRACTS_LISTEN": f"127.0.0.1:{self.posts_port}",
+            "PHS_CONTRACTS_POST_TOKEN": self.posts_token,
             "PHS_SERVICES_URL": f"{phs}/service-records",
             "EMR_FHIR_URL": emr,
             "EMR_PULL_INTERVAL": "1s",
@@ -220,7 +223,7 @@ class Scenario:
         await self.his.down()
         contract, on, reason = TERMINATED
         self.phs.terminate(contract, on, reason)
-        status = await self.phs.post_contracts(f"http://127.0.0.1:{self.posts_port}/contracts")
+        status = await self.phs.post_contracts(f"http://127.0.0.1:{self.posts_port}/contracts", self.posts_token)
         if status >= 300:
             raise RuntimeError(f"the engine answered the contracts POST with HTTP {status}")
         self.phs.sign(SIGNED.read_bytes())
