@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.certs import make_certs
 from tests.support.daemon import HUITONG, Daemon, free_port, wait_until, write_config
 
 PASSWORD = "correct horse battery"  # every test user's; long enough for `users create`
@@ -252,3 +253,16 @@ def test_a_session_ends_when_its_lifetime_is_over(store_url: str, tmp_path: Path
         browser = site.signed_in("amy")
         assert browser.get(f"{site.url}/api/v1/me", timeout=30).status_code == 200
         wait_until(lambda: browser.get(f"{site.url}/api/v1/me", timeout=30).status_code == 401, timeout=10)
+
+
+def test_over_tls_the_session_cookie_is_secure(tmp_path: Path, log_dir: Path) -> None:
+    certs = make_certs(tmp_path)
+    tls = {"cert_file": str(certs.server_cert), "key_file": str(certs.server_key)}
+    site, daemon = _console(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", log_dir, tls=tls)
+    site.user("amy", "admin")
+    with daemon:
+        browser, ca, url = requests.Session(), str(certs.ca), site.url.replace("http:", "https:")
+        form = {"name": "amy", "password": PASSWORD}
+        answer = browser.post(f"{url}/login", data=form, allow_redirects=False, verify=ca, timeout=30)
+        assert answer.status_code == 303 and "Secure" in answer.headers["Set-Cookie"]
+        assert browser.get(f"{url}/api/v1/me", verify=ca, timeout=30).json()["name"] == "amy"
