@@ -251,9 +251,7 @@ class Scenario:
             events = conn.execute(
                 text("SELECT action, target, detail FROM audit WHERE action LIKE 'contract.%' ORDER BY id")
             ).fetchall()
-            tasks = Counter(
-                state for (state,) in conn.execute(text("SELECT state FROM care_tasks")).fetchall()
-            )
+            tasks = Counter(state for (state,) in conn.execute(text("SELECT state FROM care_tasks")).fetchall())
             linked = conn.execute(
                 text(
                     "SELECT r.source_system, r.local_id FROM mpi_records r WHERE r.person_id ="
@@ -310,14 +308,18 @@ class Scenario:
             "tasks_overdue": tasks["OVERDUE"] + tasks["LOST"],
             "tasks_by_state": dict(sorted(tasks.items())),
             "linked_resident": [{"system": s, "local_id": local} for s, local in linked],
-            "indicators": json.loads(_huitong(config, "indicators", "--period", PERIOD, "--format", "json")),
+            "indicators": json.loads(
+                _huitong(config, "indicators", "--period", PERIOD, "--format", "json", env=self._environment())
+            ),
             "fhir_api": self._fhir_api(config, linked_person),
         }
 
     def _fhir_api(self, config: Path, person: str | None) -> dict[str, Any]:
         """The FHIR API's base, a token made for the demo (shown, as `huitong tokens create` shows it once), and
         the resident whose record the curl commands read (王建国, one person across three systems)."""
-        made = _huitong(config, "tokens", "create", "--scope", "system/*.read", "--expires", "1d")
+        made = _huitong(
+            config, "tokens", "create", "--scope", "system/*.read", "--expires", "1d", env=self._environment()
+        )
         return {
             "base": f"http://127.0.0.1:{self.fhir_port}/fhir",
             "token": made.strip().splitlines()[-1],
@@ -327,9 +329,10 @@ class Scenario:
         }
 
 
-def _huitong(config: Path, *args: str) -> str:
+def _huitong(config: Path, *args: str, env: dict[str, str]) -> str:
+    """A CLI command on the scenario's configuration, in its environment (the channels' ${...} values)."""
     done = subprocess.run(
-        [sys.executable, str(ROOT / "cli"), *args, "--config", str(config)], capture_output=True, text=True
+        [sys.executable, str(ROOT / "cli"), *args, "--config", str(config)], capture_output=True, text=True, env=env
     )
     if done.returncode != 0:
         raise RuntimeError(f"huitong {' '.join(args)} failed: {done.stderr.strip()}")
