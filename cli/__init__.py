@@ -24,6 +24,7 @@ from cli import (
     send,
     tasks,
     tokens,
+    users,
     validate,
 )
 from cli.common import DEFAULT_CONFIG
@@ -54,6 +55,7 @@ def parser() -> argparse.ArgumentParser:
     messages.add_stats_parser(sub, common)
     demo.add_parsers(sub, common)
     tokens.add_parsers(sub, common)
+    users.add_parsers(sub, common)
     audit.add_parsers(sub, common)
     return top
 

@@ -18,7 +18,10 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     tsub = p.add_subparsers(dest="tokens_command", required=True)
     c = tsub.add_parser("create", parents=[common], help="make a token; it is shown once and stored hashed")
     c.add_argument(
-        "--scope", action="append", required=True, help="system/*.read, user/*.read or patient/*.read (repeatable)"
+        "--scope",
+        action="append",
+        required=True,
+        help="system/*.read, user/*.read, patient/*.read, or console/<role> for the console (repeatable)",
     )
     c.add_argument("--expires", required=True, help="how long it is valid, e.g. 30d, 12h")
     c.add_argument("--patient", help="patient scopes: the one patient it reads (person id, Patient id or resident ID)")

@@ -28,6 +28,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from sqlalchemy import make_url
 
     from engine.config import load_config
+    from engine.config.checks import open_listeners
 
     result = load_config(args.config, check_environment=not args.no_environment)
     for error in result.errors:
@@ -37,6 +38,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 1
     config = result.config
     print(f"ok: {config.path}")
+    for warning in open_listeners(config):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"  store     {make_url(config.store).render_as_string(hide_password=True)}")
     for name, spec in config.channels.items():
         source = spec.source

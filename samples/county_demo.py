@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -77,6 +78,7 @@ class Scenario:
         self.emr = EmrSimulator()
         self.engine_port = _free_port()
         self.posts_port = _free_port()
+        self.posts_token = secrets.token_urlsafe(24)  # what public health sends with its POSTs
         self.fhir_port = _free_port()
         self.console_port = _free_port()
         self.daemon: subprocess.Popen[bytes] | None = None
@@ -113,6 +115,7 @@ class Scenario:
             "PHS_CONTRACTS_URL": f"{phs}/contracts",
             "PHS_CONTRACTS_POLL": "1s",
             "PHS_CONTRACTS_LISTEN": f"127.0.0.1:{self.posts_port}",
+            "PHS_CONTRACTS_POST_TOKEN": self.posts_token,
             "PHS_SERVICES_URL": f"{phs}/service-records",
             "EMR_FHIR_URL": emr,
             "EMR_PULL_INTERVAL": "1s",
@@ -224,7 +227,7 @@ class Scenario:
         await self.his.down()
         contract, on, reason = TERMINATED
         self.phs.terminate(contract, on, reason)
-        status = await self.phs.post_contracts(f"http://127.0.0.1:{self.posts_port}/contracts")
+        status = await self.phs.post_contracts(f"http://127.0.0.1:{self.posts_port}/contracts", self.posts_token)
         if status >= 300:
             raise RuntimeError(f"the engine answered the contracts POST with HTTP {status}")
         self.phs.sign(SIGNED.read_bytes())
@@ -252,9 +255,7 @@ class Scenario:
             events = conn.execute(
                 text("SELECT action, target, detail FROM audit WHERE action LIKE 'contract.%' ORDER BY id")
             ).fetchall()
-            tasks = Counter(
-                state for (state,) in conn.execute(text("SELECT state FROM care_tasks")).fetchall()
-            )
+            tasks = Counter(state for (state,) in conn.execute(text("SELECT state FROM care_tasks")).fetchall())
             linked = conn.execute(
                 text(
                     "SELECT r.source_system, r.local_id FROM mpi_records r WHERE r.person_id ="
@@ -311,7 +312,9 @@ class Scenario:
             "tasks_overdue": tasks["OVERDUE"] + tasks["LOST"],
             "tasks_by_state": dict(sorted(tasks.items())),
             "linked_resident": [{"system": s, "local_id": local} for s, local in linked],
-            "indicators": json.loads(_huitong(config, "indicators", "--period", PERIOD, "--format", "json")),
+            "indicators": json.loads(
+                _huitong(config, "indicators", "--period", PERIOD, "--format", "json", env=self._environment())
+            ),
             "fhir_api": self._fhir_api(config, linked_person),
             "console": {"url": f"http://127.0.0.1:{self.console_port}/ui/"},
         }
@@ -319,7 +322,9 @@ class Scenario:
     def _fhir_api(self, config: Path, person: str | None) -> dict[str, Any]:
         """The FHIR API's base, a token made for the demo (shown, as `huitong tokens create` shows it once), and
         the resident whose record the curl commands read (王建国, one person across three systems)."""
-        made = _huitong(config, "tokens", "create", "--scope", "system/*.read", "--expires", "1d")
+        made = _huitong(
+            config, "tokens", "create", "--scope", "system/*.read", "--expires", "1d", env=self._environment()
+        )
         return {
             "base": f"http://127.0.0.1:{self.fhir_port}/fhir",
             "token": made.strip().splitlines()[-1],
@@ -329,9 +334,10 @@ class Scenario:
         }
 
 
-def _huitong(config: Path, *args: str) -> str:
+def _huitong(config: Path, *args: str, env: dict[str, str]) -> str:
+    """A CLI command on the scenario's configuration, in its environment (the channels' ${...} values)."""
     done = subprocess.run(
-        [sys.executable, str(ROOT / "cli"), *args, "--config", str(config)], capture_output=True, text=True
+        [sys.executable, str(ROOT / "cli"), *args, "--config", str(config)], capture_output=True, text=True, env=env
     )
     if done.returncode != 0:
         raise RuntimeError(f"huitong {' '.join(args)} failed: {done.stderr.strip()}")

@@ -117,11 +117,12 @@ class PhsSimulator:
                 return code
         raise ValueError(f"the {vendor} status codes have no plain TERMINATED")
 
-    async def post_contracts(self, url: str) -> int:
-        """POST the contracts document to an engine listen endpoint; returns the HTTP status."""
+    async def post_contracts(self, url: str, token: str) -> int:
+        """POST the contracts document to an engine listen endpoint with its bearer token; returns the HTTP status."""
+        headers = {"Content-Type": XML, "Authorization": f"Bearer {token}"}
         async with (
             ClientSession(timeout=ClientTimeout(total=30)) as session,
-            session.post(url, data=self.document(), headers={"Content-Type": XML}) as response,
+            session.post(url, data=self.document(), headers=headers) as response,
         ):
             return response.status
 

@@ -15,7 +15,17 @@ from typing import Any
 
 from ._yaml import DataPath, Document, dotted
 from .errors import ConfigError, Stage
-from .models import ChannelSpec, EngineFile, FileDestination, FileSource, MllpDestination, MllpSource
+from .models import (
+    ChannelSpec,
+    EngineConfig,
+    EngineFile,
+    FhirPushSource,
+    FileDestination,
+    FileSource,
+    MllpDestination,
+    MllpSource,
+    XmlHttpSource,
+)
 from .values import sqlite_file
 
 
@@ -243,7 +253,7 @@ def check_channel_environment(ch: LoadedChannel) -> list[ConfigError]:
                 add((*prefix, key), _readable_file(value))
 
     source = spec.source
-    if isinstance(source, MllpSource) and source.tls is not None:
+    if isinstance(source, MllpSource | FhirPushSource | XmlHttpSource) and source.tls is not None:
         tls_files(("source", "tls"), source.tls)
     if isinstance(source, FileSource):
         path_problem = _usable_dir(source.path)
@@ -258,3 +268,26 @@ def check_channel_environment(ch: LoadedChannel) -> list[ConfigError]:
         if isinstance(dest, FileDestination):
             add(("destinations", i, "path"), _usable_dir(dest.path))
     return errors
+
+
+def open_listeners(config: EngineConfig) -> list[str]:
+    """Listeners anyone who reaches them may use: the console with ``auth: none``, an enabled fhir-push or
+    xml-http listen source without a token. Allowed (the config says so), but ``huitong validate`` warns."""
+    found = []
+    if config.console is not None and config.console.auth == "none":
+        found.append(f"console on {config.console.listen} has auth: none: anyone who reaches it acts as an admin")
+    for name, spec in config.channels.items():
+        source = spec.source
+        if not spec.enabled:
+            continue
+        if isinstance(source, FhirPushSource) and source.auth_token is None:
+            found.append(
+                f"channel {name} ({spec.file}): fhir-push on {source.listen} has no auth_token: anyone who "
+                "reaches it can post messages"
+            )
+        if isinstance(source, XmlHttpSource) and source.mode == "listen" and source.token is None:
+            found.append(
+                f"channel {name} ({spec.file}): xml-http on {source.listen} has no token: anyone who "
+                "reaches it can post messages"
+            )
+    return found

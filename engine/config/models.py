@@ -167,7 +167,8 @@ class EngineFile(_Spec):
 
 
 class SourceTLS(_Spec):
-    """TLS for an MLLP listener; ``client_auth`` other than ``none`` checks client certificates."""
+    """TLS for a listener (MLLP, HTTP sources, FHIR API, console); ``client_auth`` other than ``none`` checks client
+    certificates."""
 
     cert_file: ResolvedPath = Field(description="server certificate (PEM), e.g. tls/server.crt")
     key_file: ResolvedPath = Field(description="private key of cert_file (PEM), e.g. tls/server.key")
@@ -216,6 +217,9 @@ class ConsoleSpec(_Spec):
     tls: SourceTLS | None = Field(default=None, description="TLS settings; plain HTTP when absent")
     auth: Literal["users", "none"] = Field(
         default="users", description="users: every page and call needs a login or token; none: open (validate warns)"
+    )
+    session_lifetime: Duration = Field(
+        default=43200.0, gt=0, description="how long a sign-in lasts before the next one is asked for, e.g. 12h"
     )
 
 
@@ -298,8 +302,11 @@ class FhirPushSource(_Spec):
     type: Literal["fhir-push"]
     listen: HostPortValue = Field(description="host:port to listen on, e.g. 0.0.0.0:8080")
     path: str = Field(default="/fhir", pattern=_URL_PATH, description="URL path prefix of the FHIR base")
-    auth_token: str | None = Field(default=None, min_length=1, description="bearer token senders must present")
+    auth_token: str | None = Field(
+        default=None, min_length=1, description="bearer token senders must present, e.g. ${EMR_PUSH_TOKEN}"
+    )
     max_bytes: int = Field(default=MAX_PAYLOAD_BYTES, gt=0, description="largest accepted request body")
+    tls: SourceTLS | None = Field(default=None, description="TLS settings (HTTPS); plain HTTP when absent")
 
 
 class FhirPullSource(_Spec):
@@ -339,11 +346,14 @@ class XmlHttpSource(_Spec):
     )
     timeout: Duration = Field(default=30.0, gt=0, description="poll: how long one request may take")
     max_bytes: int = Field(default=MAX_PAYLOAD_BYTES, gt=0, description="largest accepted document")
+    tls: SourceTLS | None = Field(default=None, description="listen: TLS settings (HTTPS); plain HTTP when absent")
 
     @model_validator(mode="after")
     def _mode_needs_its_address(self) -> XmlHttpSource:
         if self.mode == "poll" and self.url is None:
             raise field_error("url", "mode: poll needs url, the address to GET records from")
+        if self.mode == "poll" and self.tls is not None:
+            raise field_error("tls", "tls is for mode: listen; a polled URL is HTTPS when it starts with https://")
         if self.mode == "listen" and self.listen is None:
             raise field_error("listen", "mode: listen needs listen, the host:port to accept POSTs on")
         return self

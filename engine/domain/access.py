@@ -12,6 +12,9 @@ A token has one context, given by what it is bound to:
 A type may stand for ``*`` (``system/Observation.read``). ``*`` means the record's types; the audit trail
 (``AuditEvent``) is not the record and is read only with ``<context>/AuditEvent.read`` named: the data centre's
 token does not learn who read whom. Nothing writes through the API, so ``.read`` is the only access.
+
+``console/<role>`` (``console/operator``) lets the token call the operators' listener (management API, /metrics)
+with that role (engine/domain/roles.py); it reads nothing of the FHIR API and fits any binding.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from engine.domain.roles import CONSOLE_SCOPE, console_role
+
 _SCOPE = re.compile(r"^(system|user|patient)/(\*|[A-Z][A-Za-z]{1,63})\.read$")
-_USER = re.compile(r"^[\w.@-]{1,48}$")  # a login or staff number: it becomes the audit's actor (64 characters)
+USER_NAME = re.compile(r"^[\w.@-]{1,48}$")  # a login or staff number: it becomes the audit's actor (64 characters)
 AUDIT_TYPE = "AuditEvent"
 
 
@@ -60,14 +65,21 @@ def check(scopes: Iterable[str], patient: str | None, user: str | None = None) -
         raise BadScope("give at least one scope, e.g. system/*.read")
     if patient is not None and user is not None:
         raise BadScope("a token is bound to a patient or to a user, not both")
-    if user is not None and not _USER.match(user):
+    if user is not None and not USER_NAME.match(user):
         raise BadScope(f"--user {user!r}: a login name of at most 48 letters, digits or . _ @ -")
     context = "patient" if patient is not None else "user" if user is not None else "system"
     for scope in out:
+        if scope.startswith(CONSOLE_SCOPE):  # the console's roles, whatever the token reads of the record
+            try:
+                console_role(scope)
+            except ValueError as exc:
+                raise BadScope(str(exc)) from None
+            continue
         m = _SCOPE.match(scope)
         if m is None:
             raise BadScope(
-                f"{scope!r} is no scope this server grants: system/*.read, user/*.read, patient/*.read, or a type"
+                f"{scope!r} is no scope this server grants: system/*.read, user/*.read, patient/*.read, a type,"
+                " or console/<role>"
             )
         if m.group(1) != context:
             need = {"patient": "needs --patient, the one patient it reads", "user": "needs --user, who reads"}

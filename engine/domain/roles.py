@@ -8,6 +8,7 @@ viewing: clinical read is granted apart from operations, as the county's data-pr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -40,3 +41,24 @@ class User:
 
 
 ANONYMOUS = User("anonymous", frozenset({Role.ADMIN}))  # auth: none: the config said the listener is open
+
+
+CONSOLE_SCOPE = "console/"  # an API token's scope console/<role> gives it that role on the operators' listener
+
+
+def role_named(name: str) -> Role:
+    """The role called ``name``; ValueError naming the roles there are."""
+    try:
+        return Role(name)
+    except ValueError:
+        raise ValueError(f"no role {name!r}: the roles are {', '.join(r.value for r in Role)}") from None
+
+
+def console_role(scope: str) -> Role:
+    """The role a ``console/<role>`` scope grants."""
+    return role_named(scope.removeprefix(CONSOLE_SCOPE))
+
+
+def token_roles(scopes: Iterable[str]) -> frozenset[Role]:
+    """The console roles among a token's scopes (its FHIR scopes grant none)."""
+    return frozenset(console_role(s) for s in scopes if s.startswith(CONSOLE_SCOPE))

@@ -16,11 +16,12 @@ from datetime import date, datetime, timedelta
 import structlog
 from sqlalchemy import Connection, Engine
 
-from engine.api import console
+from engine.api import console, login
 from engine.api import fhir as fhir_api
 from engine.api import metrics as metrics_api
 from engine.api.manage import messages as manage_messages
 from engine.api.manage import operations as manage_operations
+from engine.api.manage import users as manage_users
 from engine.api.pages import operations as operation_pages
 from engine.config import ChannelSpec, EngineConfig, load_config
 from engine.connectors.http import HttpListener
@@ -208,13 +209,14 @@ class Daemon:
         spec = self.config.console
         if spec is None or self.only is not None:
             return
-        # auth: users has its login middleware (issue 20, in progress); until then only auth: none is served
-        middlewares = [console.open_access] if spec.auth == "none" else []
         assert self._engine is not None
+        sign_in = login.SignIn(self._engine, spec) if spec.auth == "users" else None
+        middlewares = [sign_in.middleware] if sign_in else [console.open_access]
         ops = Control(self).operations()
         people = console_people.parts(self.wiring.engine, lambda: self.config, lambda: self.wiring.resolver)
         scrape = metrics.exposition(self._engine, self._destinations, self._metrics_dir)
-        parts = [metrics_api.part(scrape, self._not_ready), *people]
+        parts: list[console.Part] = [sign_in.part] if sign_in else []
+        parts += [metrics_api.part(scrape, self._not_ready), *people, manage_users.part(self._engine)]
         parts += [manage_operations.part(self._engine, ops), manage_messages.part(self._engine, ops)]
         parts += [operation_pages.part(self._engine, ops)]
         listener = console.listener(spec, parts=parts, middlewares=middlewares)

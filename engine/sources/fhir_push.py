@@ -11,6 +11,7 @@ from aiohttp import web
 
 from engine.config import FhirPushSource
 from engine.connectors.http import HttpListener, Oversized, bearer_ok, peer_of, read_body
+from engine.connectors.tls import server_context
 from engine.domain.formats.fhir import operation_outcome
 from engine.domain.outcome import MessageStatus
 from engine.pipeline.fhir_answer import fhir_answer, store_failed
@@ -26,8 +27,6 @@ FHIR_JSON = "application/fhir+json"
 
 def _is_json(content_type: str) -> bool:
     return content_type.endswith("/json") or content_type.endswith("+json")
-
-
 
 
 def listener(channel: str, spec: FhirPushSource, journal: Journal) -> HttpListener:
@@ -65,7 +64,8 @@ def listener(channel: str, spec: FhirPushSource, journal: Journal) -> HttpListen
     prefix = spec.path.rstrip("/")
     app.router.add_post(prefix or "/", handle)
     app.router.add_post(prefix + "/{type:[A-Z][A-Za-z]+}", handle)
-    return HttpListener(app, spec.listen.host, spec.listen.port)
+    context = server_context(spec.tls) if spec.tls is not None else None
+    return HttpListener(app, spec.listen.host, spec.listen.port, ssl_context=context)
 
 
 async def start(context: Context) -> Listening:

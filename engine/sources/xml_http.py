@@ -12,6 +12,7 @@ from aiohttp import web
 from engine.config import XmlHttpSource
 from engine.connectors.http import HttpListener, Oversized, bearer_ok, peer_of, read_body
 from engine.connectors.http.client import FetchError, fetch
+from engine.connectors.tls import server_context
 from engine.domain.outcome import MessageStatus
 from engine.pipeline.payloads import receive_xml, too_large
 from engine.sources.component import Component, Context, Polling, register
@@ -20,8 +21,6 @@ from engine.sources.listening import Listening, serve
 from engine.store.journal import content_hash
 
 log = structlog.get_logger("huitong.http")
-
-
 
 
 def listener(channel: str, spec: XmlHttpSource, journal: Journal) -> HttpListener:
@@ -52,7 +51,8 @@ def listener(channel: str, spec: XmlHttpSource, journal: Journal) -> HttpListene
 
     app = web.Application(client_max_size=spec.max_bytes + 1)
     app.router.add_post(spec.path, handle)
-    return HttpListener(app, spec.listen.host, spec.listen.port)
+    context = server_context(spec.tls) if spec.tls is not None else None
+    return HttpListener(app, spec.listen.host, spec.listen.port, ssl_context=context)
 
 
 class XmlPoll:

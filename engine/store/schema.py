@@ -433,3 +433,28 @@ alerts = Table(
     Column("fired_at", Double, nullable=False),
     Column("text", Text, nullable=False, doc="what was sent when it fired (no personal data)"),
 )
+
+# People who sign in to the console (engine/store/users.py, `huitong users`): a password's argon2 hash, never the
+# password; roles as in engine/domain/roles.py.
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("name", String(48), primary_key=True),
+    Column("password_hash", Text, nullable=False, doc="argon2id hash with its own salt and parameters"),
+    Column("roles", Text, nullable=False, doc="space-separated roles: viewer, operator, admin, clinical"),
+    Column("disabled_at", Double, doc="set by huitong users disable: sign-in refused and sessions ended"),
+    Column("failed_logins", Integer, nullable=False, doc="wrong passwords since the last sign-in"),
+    Column("created_at", Double, nullable=False),
+    Column("changed_at", Double, nullable=False),
+)
+
+# Console sign-in sessions (engine/store/sessions.py): the cookie's sha256, never the cookie itself.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("user_name", String(48), nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+)
+Index("ix_console_sessions_user", console_sessions.c.user_name)

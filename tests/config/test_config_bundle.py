@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import load_config
-from tests.support.daemon import huitong
+from tests.support.daemon import SHIPPED_ENV, huitong
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,7 +36,7 @@ def test_validate_fails_on_a_broken_rule_file_and_names_it(tmp_path: Path, file:
 
 
 def test_the_loaded_configuration_carries_every_compiled_rule() -> None:
-    result = load_config(REPO / "config" / "engine.yaml", environ={}, check_environment=False)
+    result = load_config(REPO / "config" / "engine.yaml", environ=SHIPPED_ENV, check_environment=False)
     assert result.config is not None, result.errors
     rules = result.config.bundle.rules
     assert rules.care is not None and rules.care.labels and rules.care.tasks.controls

@@ -29,6 +29,20 @@ def test_missing_tls_file_is_reported_at_its_value(site: Site, tmp_path: Path) -
     assert result.errors[0].stage == "environment"
 
 
+def test_a_missing_tls_key_of_an_https_source_is_reported_at_its_value(site: Site, tmp_path: Path) -> None:
+    (site.channels_dir / "tls").mkdir()
+    (site.channels_dir / "tls" / "server.crt").write_text("cert")
+    f = site.channel(
+        "emr.yaml",
+        "channel: emr\nsource:\n  type: fhir-push\n  listen: 0.0.0.0:8080\n  auth_token: t\n"
+        "  tls: {cert_file: tls/server.crt, key_file: tls/server.key}\n",
+    )
+    result = site.load()
+    assert [str(e) for e in result.errors] == [
+        f"{f}:6:46: source.tls.key_file: file {tmp_path}/channels/tls/server.key does not exist"
+    ]
+
+
 def test_environment_checks_can_be_skipped(site: Site) -> None:
     site.channel("adt.yaml", TLS_CHANNEL)
     result = site.load(check_environment=False)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import (
+    ConsoleSpec,
     ContractEventsSource,
     DestinationTLS,
     FhirApiSpec,
@@ -35,12 +36,13 @@ from engine.config import (
 )
 from engine.config.loader import load_profile
 from engine.config.models import ChannelSpec, DatabaseSource, EngineFile
+from tests.support.daemon import SHIPPED_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_configuration_validates() -> None:
-    result = load_config(REPO / "config" / "engine.yaml", environ={})
+    result = load_config(REPO / "config" / "engine.yaml", environ=SHIPPED_ENV)
     assert [str(e) for e in result.errors] == []
     assert result.config is not None
     assert sorted(result.config.channels) == [
@@ -67,7 +69,7 @@ def test_shipped_configuration_validates() -> None:
 
 
 def test_shipped_channels_follow_the_environment(tmp_path: Path) -> None:
-    environ = {"HIS_ADT_LISTEN": "0.0.0.0:12575", "LIS_TARGET": "lis.example:12576"}
+    environ = {**SHIPPED_ENV, "HIS_ADT_LISTEN": "0.0.0.0:12575", "LIS_TARGET": "lis.example:12576"}
     result = load_config(REPO / "config" / "engine.yaml", environ=environ, check_environment=False)
     assert result.config is not None
     his = result.config.channels["his-adt"]
@@ -104,6 +106,7 @@ def test_reference_documents_every_key_of_every_model() -> None:
         ObservationRule,
         RecordSpec,
         FhirApiSpec,
+        ConsoleSpec,
     ]
     missing = {f"{m.__name__}.{name}" for m in models for name in m.model_fields if name not in documented}
     assert missing == set()
@@ -132,3 +135,21 @@ def test_a_broken_rule_file_beside_the_mappings_is_a_config_error_naming_file_li
     (tmp_path / "mappings" / file).write_text(broken, encoding="utf-8")
     lines = [str(e) for e in load_config(tmp_path / "config" / "engine.yaml", environ={}).errors]
     assert any(expected in line for line in lines), lines
+
+
+def test_every_shipped_channel_that_takes_posts_needs_a_token_from_the_environment() -> None:
+    unset = load_config(REPO / "config" / "engine.yaml", environ={}, check_environment=False)
+    assert any("PHS_CONTRACTS_POST_TOKEN is not set" in str(e) for e in unset.errors), unset.errors
+    loaded = load_config(REPO / "config" / "engine.yaml", environ=SHIPPED_ENV, check_environment=False)
+    assert loaded.config is not None
+    listening = [
+        spec
+        for spec in loaded.config.channels.values()
+        if isinstance(spec.source, FhirPushSource)
+        or (isinstance(spec.source, XmlHttpSource) and spec.source.mode == "listen")
+    ]
+    assert listening
+    for spec in listening:
+        source = spec.source
+        token = source.auth_token if isinstance(source, FhirPushSource) else source.token  # type: ignore[union-attr]
+        assert token == SHIPPED_ENV["PHS_CONTRACTS_POST_TOKEN"], spec.channel

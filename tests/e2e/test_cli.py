@@ -16,7 +16,7 @@ from engine.connectors.mllp.client import exchange
 from engine.store.database import open_engine
 from engine.store.schema import audit
 from tests.support.corpus import CORPUS
-from tests.support.daemon import HUITONG, Daemon, free_port, huitong, wait_until, write_config
+from tests.support.daemon import HUITONG, SHIPPED_ENV, Daemon, free_port, huitong, wait_until, write_config
 from tests.support.messages import adt
 from tests.support.store_view import destination_statuses
 
@@ -62,7 +62,9 @@ def test_the_daemon_refuses_to_start_on_a_configuration_error(tmp_path: Path) ->
     assert not (tmp_path / "store.db").exists()
 
 
-def test_the_shipped_configuration_validates() -> None:
+def test_the_shipped_configuration_validates(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in SHIPPED_ENV.items():
+        monkeypatch.setenv(name, value)
     done = huitong("validate", "--no-environment", config=Path(__file__).parents[2] / "config" / "engine.yaml")
     assert done.returncode == 0, done.stdout + done.stderr
 

@@ -208,10 +208,11 @@ def test_phs_answers_400_to_a_body_that_is_not_xml_and_keeps_nothing() -> None:
         assert phs.stats()["received"] == 0
 
 
-def test_phs_posts_its_contracts_to_an_engine_listen_endpoint(reader: ContractReader) -> None:
+def test_phs_posts_its_contracts_to_an_engine_listen_endpoint_with_its_token(reader: ContractReader) -> None:
     bodies: list[bytes] = []
 
     async def listen(request: web.Request) -> web.Response:
+        assert request.headers["Authorization"] == "Bearer phs-secret"
         bodies.append(await request.read())
         return web.Response(status=202)
 
@@ -227,7 +228,7 @@ def test_phs_posts_its_contracts_to_an_engine_listen_endpoint(reader: ContractRe
 
         url = phs.run(start())
         try:
-            assert phs.post_contracts(url) == 202
+            assert phs.post_contracts(url, "phs-secret") == 202
         finally:
             phs.run(engine.cleanup())
     assert len(reader.read(bodies[0])) == 6

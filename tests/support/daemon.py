@@ -19,6 +19,8 @@ from sqlalchemy.pool import NullPool
 HUITONG = str(Path(sys.executable).with_name("huitong"))
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"  # the shipped mappings
 MPI_SETTINGS = Path(__file__).resolve().parents[2] / "config" / "mpi.yaml"  # the shipped MPI settings
+# What the shipped channels need from the environment that has no default: secrets (a POST endpoint's token).
+SHIPPED_ENV = {"PHS_CONTRACTS_POST_TOKEN": "shipped-channels-test-token"}
 
 
 def free_port() -> int:

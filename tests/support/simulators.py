@@ -95,8 +95,8 @@ class RunningPhs(_Threaded[PhsSimulator]):
     def terminate(self, contract_id: str, on: date, reason: str) -> int:
         return self.call(lambda: self.sim.terminate(contract_id, on, reason))
 
-    def post_contracts(self, url: str) -> int:
-        return self.run(self.sim.post_contracts(url))
+    def post_contracts(self, url: str, token: str) -> int:
+        return self.run(self.sim.post_contracts(url, token))
 
     def records(self) -> list[ServiceRecord]:
         return self.call(self.sim.records)

@@ -1,14 +1,14 @@
 """alerts that fired and have not cleared: each fires once and clears once
 
 Revision ID: 0013_alerts
-Revises: 0011_fhir_token_users
+Revises: 0012_console_users
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_alerts"
-down_revision = "0011_fhir_token_users"  # 0012_console_users (the auth slice) goes between them when merged
+down_revision = "0012_console_users"  # 0012_console_users (the auth slice) goes between them when merged
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,44 @@
+"""GET /api/v1/users: who may sign in to the console, with their roles and state (admin only; changes are made
+with `huitong users`, audited there)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import Engine
+
+from engine.api.access import require
+from engine.api.console import Part
+from engine.domain.roles import Role
+from engine.store import users
+
+
+def part(store: Engine) -> Part:
+    async def listed(request: web.Request) -> web.Response:
+        require(request, Role.ADMIN)
+
+        def job() -> list[Any]:
+            with store.connect() as conn:
+                return users.listed(conn)
+
+        found = await asyncio.to_thread(job)
+        return web.json_response(
+            [
+                {
+                    "name": a.name,
+                    "roles": sorted(r.value for r in a.roles),
+                    "disabled": a.disabled_at is not None,
+                    "failed_logins": a.failed_logins,
+                    "created_at": a.created_at,
+                    "changed_at": a.changed_at,
+                }
+                for a in found
+            ]
+        )
+
+    def add(app: web.Application) -> None:
+        app.router.add_get("/api/v1/users", listed)
+
+    return add
