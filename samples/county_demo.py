@@ -98,8 +98,8 @@ class Scenario:
             mappings=str(ROOT / "mappings"),
             logging={"level": "info", "format": "json", "file": "../var/log/huitong.jsonl"},
             fhir_api={"listen": f"127.0.0.1:{self.fhir_port}"},
-            # the operators' console on this machine only; open (auth: none) as the demo's store is made up
-            console={"listen": f"127.0.0.1:{self.console_port}", "auth": "none"},
+            # the operators' console on this machine only, signed in as the demo's admin (made after the day)
+            console={"listen": f"127.0.0.1:{self.console_port}"},
         )
         path = self.work / "config" / "engine.yaml"
         path.write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -316,8 +316,17 @@ class Scenario:
                 _huitong(config, "indicators", "--period", PERIOD, "--format", "json", env=self._environment())
             ),
             "fhir_api": self._fhir_api(config, linked_person),
-            "console": {"url": f"http://127.0.0.1:{self.console_port}/ui/"},
+            "console": self._console(config),
         }
+
+    def _console(self, config: Path) -> dict[str, Any]:
+        """The console's address and a sign-in made for the demo: an admin with a new password each run (shown,
+        as the demo's FHIR token is; `huitong users create` on a real engine asks for one)."""
+        password = secrets.token_urlsafe(12)
+        _huitong(
+            config, "users", "create", "demo", "--admin", "--password-stdin", env=self._environment(), stdin=password
+        )
+        return {"url": f"http://127.0.0.1:{self.console_port}/ui/", "user": "demo", "password": password}
 
     def _fhir_api(self, config: Path, person: str | None) -> dict[str, Any]:
         """The FHIR API's base, a token made for the demo (shown, as `huitong tokens create` shows it once), and
@@ -334,10 +343,14 @@ class Scenario:
         }
 
 
-def _huitong(config: Path, *args: str, env: dict[str, str]) -> str:
+def _huitong(config: Path, *args: str, env: dict[str, str], stdin: str | None = None) -> str:
     """A CLI command on the scenario's configuration, in its environment (the channels' ${...} values)."""
     done = subprocess.run(
-        [sys.executable, str(ROOT / "cli"), *args, "--config", str(config)], capture_output=True, text=True, env=env
+        [sys.executable, str(ROOT / "cli"), *args, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=env,
+        input=stdin,
     )
     if done.returncode != 0:
         raise RuntimeError(f"huitong {' '.join(args)} failed: {done.stderr.strip()}")
@@ -419,7 +432,9 @@ def report(outcome: dict[str, Any], config: Path) -> str:
         "  王建国's record, for example:",
         *(f"  {c}" for c in curl(fhir)),
     ]
-    lines += ["", f"The console (dashboard, messages, dead letters): {outcome['console']['url']}"]
+    console = outcome["console"]
+    lines += ["", f"The console (dashboard, messages, dead letters, MPI review, records): {console['url']}"]
+    lines += [f"  sign in as {console['user']}, password {console['password']} (an admin made for this run)"]
     return "\n".join(lines) + "\n"
 
 

@@ -7,10 +7,12 @@ then stops the demo with SIGTERM.
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import signal
 import subprocess
 import sys
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,13 +125,17 @@ def test_the_printed_fhir_url_and_token_read_a_residents_record(outcome: dict[st
     assert any("$everything" in c for c in commands)
 
 
-def test_the_printed_console_address_shows_every_shipped_channel(outcome: dict[str, Any]) -> None:
-    url = outcome["console"]["url"]
-    with urllib.request.urlopen(url, timeout=10) as page:
+def test_the_printed_console_sign_in_shows_every_shipped_channel(outcome: dict[str, Any]) -> None:
+    console = outcome["console"]
+    url, base = console["url"], console["url"].removesuffix("/ui/")
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    with browser.open(url, timeout=10) as page:  # not signed in: the login form
+        assert page.url.startswith(f"{base}/login")
+    form = urllib.parse.urlencode({"name": console["user"], "password": console["password"], "next": "/ui/"})
+    with browser.open(f"{base}/login", data=form.encode(), timeout=10) as page:
         html = page.read().decode()
     assert page.status == 200 and 'id="throughput"' in html
-    base = url.removesuffix("/ui/")
-    with urllib.request.urlopen(f"{base}/api/v1/channels", timeout=10) as answer:
+    with browser.open(f"{base}/api/v1/channels", timeout=10) as answer:
         channels = {c["name"]: c for c in json.loads(answer.read())["channels"]}
     assert channels["his-adt"]["state"] == "started" and channels["his-adt"]["counts"]["received"] >= 1
     assert {p.stem for p in (ROOT / "channels").glob("*.yaml")} == set(channels)
