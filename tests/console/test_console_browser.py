@@ -1,9 +1,11 @@
-"""The console in a real browser (Debian's chromium driven by Playwright): the dashboard draws its chart, a search
-finds a resident's messages, one message shows in full, and a dead letter reprocessed from its page is sent.
-Each page is saved as a screenshot for docs/console.md."""
+"""The console in a real browser (Debian's chromium driven by Playwright), signed in through the login form as an
+operator with clinical read: the dashboard draws its chart, a search finds a resident's messages, one message
+shows in full, and a dead letter reprocessed from its page (with the session's CSRF token) is sent. Each page is
+saved as a screenshot for docs/console.md."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +14,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.console.server import CHEN_ID, REFUSED, Console, county_console
+from tests.support.daemon import huitong
 
+OPERATOR, PASSWORD = "li.ops", "a long enough password"
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
 
 
@@ -20,7 +24,12 @@ SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
 def console(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[Console]:
     root = tmp_path_factory.mktemp("console-browser")
     url = f"sqlite:///{root / 'store.db'}"
-    with county_console(url, root, log_dir / f"console-browser-{root.name}.jsonl") as running:
+    with county_console(url, root, log_dir / f"console-browser-{root.name}.jsonl", auth="users") as running:
+        made = huitong(
+            "users", "create", OPERATOR, "--role", "operator", "--role", "clinical", "--password-stdin",
+            config=running.config, stdin=PASSWORD + "\n",
+        )
+        assert made.returncode == 0, made.stderr
         yield running
 
 
@@ -35,9 +44,17 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def page(browser: Browser, console: Console) -> Iterator[Page]:
+    """A page signed in through the login form, as a person would."""
     context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN")
-    yield context.new_page()
+    signed_in = context.new_page()
+    signed_in.goto(f"{console.base}/ui/")
+    expect(signed_in).to_have_url(re.compile(r"/login\?next="))
+    signed_in.fill("#name", OPERATOR)
+    signed_in.fill("#password", PASSWORD)
+    signed_in.press("#password", "Enter")
+    expect(signed_in).to_have_url(re.compile(r"/ui/$"))
+    yield signed_in
     context.close()
 
 

@@ -174,6 +174,6 @@ class Daemon:
             self.stop()
 
 
-def huitong(*args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+def huitong(*args: str, config: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     extra = ["--config", str(config)] if config else []
-    return subprocess.run([HUITONG, *args, *extra], capture_output=True, text=True, timeout=120)
+    return subprocess.run([HUITONG, *args, *extra], capture_output=True, text=True, timeout=120, input=stdin)
