@@ -166,7 +166,7 @@ def test_concurrent_reads_each_find_their_audit_committed_when_answered(fhir: Se
 
 
 def test_fhirpy_searches_reads_and_pages_observations(fhir: Server) -> None:
-    """A stock FHIR client (fhirpy, from PyPI) against the daemon: search by identifier, read, page."""
+    """A stock FHIR client (fhirpy, from PyPI) against the daemon: search by identifier, read, page, $everything."""
     from fhirpy import SyncFHIRClient
 
     client = SyncFHIRClient(fhir.base, authorization=f"Bearer {fhir.token}")
@@ -180,3 +180,7 @@ def test_fhirpy_searches_reads_and_pages_observations(fhir: Server) -> None:
     assert len(paged) == total >= 1
     assert len({o.id for o in paged}) == len(paged)
     assert all(o["meta"]["source"] == "his.county-people-hospital" for o in paged)
+    everything = client.reference("Patient", found.id).execute("$everything", method="get", params={"_count": 100})
+    kinds = {e["resource"]["resourceType"] for e in everything["entry"]}
+    assert everything["total"] == len(everything["entry"]) and {"Patient", "Observation", "Encounter"} <= kinds
+    assert {o.id for o in paged} <= {e["resource"]["id"] for e in everything["entry"]}
