@@ -9,10 +9,12 @@ login (issue 20's auth slice) so that each role can be tried; the parts and the 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiohttp import web
@@ -186,3 +188,47 @@ def test_an_unknown_resident_is_404_and_an_mpi_change_that_cannot_be_done_409(ap
     assert status == 404 and "360426190001010000" in body["error"]
     status, body = call(f"{api}/api/v1/mpi/merges/999999/unmerge", {"reason": "x"}, as_("admin"))
     assert status == 409 and "999999" in body["error"]
+
+
+def page(api: str, path: str, roles: str | None = None) -> tuple[int, str, str]:
+    """GET a console page without following a redirect: the status, the Location header and the HTML."""
+    connection = http.client.HTTPConnection(urlsplit(api).netloc, timeout=30)
+    try:
+        connection.request("GET", path, headers=as_(roles) if roles is not None else {})
+        answer = connection.getresponse()
+        return answer.status, answer.getheader("Location", ""), answer.read().decode()
+    finally:
+        connection.close()
+
+
+def test_a_people_page_without_a_user_sends_the_browser_to_the_login_page(api: str) -> None:
+    status, location, _ = page(api, "/ui/audit?actor=x")
+    assert status == 303 and parse_qs(urlsplit(location).query)["next"] == ["/ui/audit?actor=x"]
+
+
+def test_a_people_page_the_role_does_not_reach_is_a_403_page_naming_the_role(api: str) -> None:
+    status, _, html = page(api, "/ui/audit", "clinical")
+    assert status == 403 and "admin" in html and 'class="refused"' in html
+
+
+def test_an_unknown_resident_is_a_404_page_with_the_reason_the_api_gives(api: str) -> None:
+    status, _, html = page(api, "/ui/residents/360426190001010000", "clinical")
+    _, body = call(f"{api}/api/v1/persons/360426190001010000/record", headers=as_("clinical"))
+    assert status == 404 and body["error"] in html
+
+
+@pytest.mark.parametrize(
+    ("roles", "shown", "hidden"),
+    [
+        ("viewer", ["/ui/", "/ui/messages", "/ui/indicators"], ["/ui/mpi/reviews", "/ui/residents", "/ui/audit"]),
+        ("clinical", ["/ui/", "/ui/mpi/reviews", "/ui/residents", "/ui/indicators"], ["/ui/audit"]),
+        ("admin", ["/ui/", "/ui/messages", "/ui/mpi/reviews", "/ui/residents", "/ui/indicators", "/ui/audit"], []),
+    ],
+)
+def test_the_navigation_shows_the_pages_of_both_halves_the_roles_reach(
+    api: str, roles: str, shown: list[str], hidden: list[str]
+) -> None:
+    status, _, html = page(api, "/ui/indicators?period=2026Q3", roles)
+    nav = html[html.index("<nav>") : html.index("</nav>")]
+    assert status == 200
+    assert all(f'href="{link}"' in nav for link in shown) and not any(f'href="{link}"' in nav for link in hidden)

@@ -3,7 +3,6 @@ is why it needs ``admin``). Reading the trail is not itself audited, as with FHI
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -17,29 +16,17 @@ from engine.views.record_view import find_person
 from ..access import require
 from ..console import Part
 from . import openapi
-from .common import API
+from .common import API, MAX_LIMIT, answer, int_param, json_errors, time_param
 from .openapi import Param
-from .people_service import BadRequest, People, answer, integer, json_errors
-
-MAX_PAGE = 500
-
-
-def _instant(query: Any, name: str) -> float | None:
-    text = query.get(name)
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        raise BadRequest(f"{name}: expected an ISO time (2026-11-22T08:00), got {text!r}") from None
+from .people_service import People
 
 
 async def trail(people: People, request: web.Request) -> dict[str, Any]:
     """Rows matching every filter given (``actor`` and ``action`` repeatable), and how many match in all."""
     require(request, Role.ADMIN)
     query = request.query
-    limit, offset = integer(query, "limit", 50, least=1, most=MAX_PAGE), integer(query, "offset", 0)
-    since, until = _instant(query, "since"), _instant(query, "until")
+    limit, offset = int_param(request, "limit", 50, 1, MAX_LIMIT), int_param(request, "offset", 0, 0, 10_000_000)
+    since, until = time_param(request, "since"), time_param(request, "until")
     patient = query.get("patient", "")
     actors, actions = query.getall("actor", []) or None, query.getall("action", []) or None
 
@@ -78,7 +65,7 @@ def part(people: People) -> Part:
                 Param("action", "query", "e.g. console.read, fhir.read, mpi.merge"),
                 Param("since", "query", "from this ISO time on"),
                 Param("until", "query", "before this ISO time"),
-                Param("limit", "query", f"rows per page (default 50, at most {MAX_PAGE})", "integer"),
+                Param("limit", "query", f"rows per page (default 50, at most {MAX_LIMIT})", "integer"),
                 Param("offset", "query", "rows to skip", "integer"),
             ],
             not_found="no person holds that identifier",

@@ -1,5 +1,6 @@
-"""What every management API handler shares: JSON answers and refusals, store reads off the event loop, and the
-query parameters it parses (each refusal names the parameter)."""
+"""What every management API handler shares: JSON answers and refusals (aiohttp's HTTP errors and the engine's
+lookup errors alike), store reads off the event loop, and the query parameters it parses (each refusal names the
+parameter). The console pages answer the same refusals as pages (engine/api/pages/render.py)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,18 @@ import structlog
 from aiohttp import web
 from sqlalchemy import Connection, Engine
 
+from engine.views.mpi_review import NoRecord
+from engine.views.record_view import PersonNotFound
+
 log = structlog.get_logger("huitong.console")
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 API = "/api/v1"
 MAX_LIMIT = 500
+
+
+class BadRequest(ValueError):
+    """A parameter or body the operation cannot take; the message names it."""
 
 
 def answer(body: Any, status: int = 200) -> web.Response:
@@ -29,6 +37,22 @@ def refusal(status: int, text: str) -> web.Response:
     return answer({"error": text}, status)
 
 
+def refused(exc: Exception) -> tuple[int, str] | None:
+    """The status and text of a refusal: an HTTP error (``access.require``'s 401 and 403 among them), a bad
+    parameter (400), no such person or record (404), or an MPI change that cannot be done as asked (409: the MPI's
+    MpiError, a LookupError with ids only in its message); None for a failure of ours (a KeyError or IndexError
+    is a bug, not a refusal)."""
+    if isinstance(exc, web.HTTPException):
+        return exc.status, exc.reason
+    if isinstance(exc, BadRequest):
+        return 400, str(exc)
+    if isinstance(exc, PersonNotFound | NoRecord):
+        return 404, str(exc)
+    if isinstance(exc, LookupError) and not isinstance(exc, KeyError | IndexError):
+        return 409, str(exc)
+    return None
+
+
 def json_errors(handler: Handler) -> Handler:
     """Refusals as ``{"error": ...}`` with their status; a failure of ours logged (path only: ids, never content)
     and answered 503, never a bare 500."""
@@ -37,11 +61,12 @@ def json_errors(handler: Handler) -> Handler:
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
-        except web.HTTPException as exc:
-            return refusal(exc.status, exc.reason)
-        except Exception:
-            log.exception("management api request failed", path=request.path)
-            return refusal(503, "the engine's store could not be read or written; try again")
+        except Exception as exc:
+            known = refused(exc)
+            if known is None:
+                log.exception("management api request failed", path=request.path)
+                return refusal(503, "the engine's store could not be read or written; try again")
+            return refusal(*known)
 
     return wrapped
 

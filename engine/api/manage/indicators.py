@@ -19,9 +19,9 @@ from engine.views.indicators import OutsideScope, indicator_rows, scope_of
 from ..access import require
 from ..console import Part
 from . import openapi
-from .common import API
+from .common import API, BadRequest, answer, json_errors, refusal
 from .openapi import Param
-from .people_service import BadRequest, People, answer, json_errors, problem
+from .people_service import People
 
 
 class NotConfigured(RuntimeError):
@@ -81,7 +81,7 @@ def part(people: People) -> Part:
             try:
                 return answer(await table(people, request))
             except NotConfigured as exc:
-                return problem(503, str(exc))
+                return refusal(503, str(exc))
 
         app.router.add_get(API + "/indicators", json_errors(indicators))
         openapi.register(

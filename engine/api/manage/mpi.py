@@ -21,18 +21,9 @@ from engine.views.record_view import find_person
 
 from ..console import Part
 from . import openapi
-from .common import API
+from .common import API, BadRequest, answer, json_body, json_errors
 from .openapi import Param
-from .people_service import (
-    BadRequest,
-    People,
-    actor,
-    answer,
-    body_of,
-    json_errors,
-    require_all,
-    text_field,
-)
+from .people_service import People, actor, require_all, text_field
 
 READ = (Role.CLINICAL,)
 CHANGE = (Role.OPERATOR, Role.CLINICAL)
@@ -68,7 +59,7 @@ async def review(people: People, request: web.Request, review_id: int) -> dict[s
 async def decide(people: People, request: web.Request, review_id: int, verdict: str) -> dict[str, Any]:
     """Accept (the record is the candidate person) or reject (never the same person) a review."""
     user = require_all(request, CHANGE)
-    reason = text_field(await body_of(request), "reason", required=False)
+    reason = text_field(await json_body(request), "reason", required=False)
     mpi = people.identities()
     now = time.time()
     if verdict == "accept":
@@ -123,7 +114,7 @@ def part(people: People) -> Part:
 
         async def merge(request: web.Request) -> web.Response:
             user = require_all(request, CHANGE)
-            body = await body_of(request)
+            body = await json_body(request)
             surviving, retired = text_field(body, "surviving"), text_field(body, "retired")
             reason, mpi, now = text_field(body, "reason"), people.identities(), time.time()
 
@@ -137,7 +128,7 @@ def part(people: People) -> Part:
         async def unmerge(request: web.Request) -> web.Response:
             user = require_all(request, CHANGE)
             merge_id = int(request.match_info["id"])
-            reason, mpi, now = text_field(await body_of(request), "reason"), people.identities(), time.time()
+            reason, mpi, now = text_field(await json_body(request), "reason"), people.identities(), time.time()
             surviving, retired = await people.write(
                 lambda conn: mpi.unmerge(conn, merge_id, actor=actor(user), reason=reason, now=now)
             )
@@ -145,7 +136,7 @@ def part(people: People) -> Part:
 
         async def link(request: web.Request) -> web.Response:
             user = require_all(request, CHANGE)
-            body = await body_of(request)
+            body = await json_body(request)
             record, target = text_field(body, "record"), text_field(body, "person")
             reason, mpi, now = text_field(body, "reason"), people.identities(), time.time()
 
@@ -158,7 +149,7 @@ def part(people: People) -> Part:
 
         async def unlink(request: web.Request) -> web.Response:
             user = require_all(request, CHANGE)
-            body = await body_of(request)
+            body = await json_body(request)
             record, reason = text_field(body, "record"), text_field(body, "reason")
             mpi, now = people.identities(), time.time()
             found = await people.write(lambda conn: mpi.unlink(conn, record, actor=actor(user), reason=reason, now=now))

@@ -18,13 +18,12 @@ from engine.views.resident_file import resident_file
 
 from ..console import Part
 from . import openapi
-from .common import API
+from .common import API, MAX_LIMIT, BadRequest, answer, int_param, json_errors
 from .openapi import Param
-from .people_service import BadRequest, People, answer, integer, json_errors, require_all
+from .people_service import People, require_all
 
 READ = (Role.CLINICAL,)
 STATES = tuple(s.value for s in TaskState)
-MAX_PAGE = 500
 
 
 async def resident(people: People, request: web.Request, text: str) -> dict[str, Any]:
@@ -47,7 +46,7 @@ async def tasks(people: People, request: web.Request) -> dict[str, Any]:
     state = query.get("state", "").upper()
     if state and state not in STATES:
         raise BadRequest(f"state: one of {', '.join(STATES)}, not {state!r}")
-    limit, offset = integer(query, "limit", 50, least=1, most=MAX_PAGE), integer(query, "offset", 0)
+    limit, offset = int_param(request, "limit", 50, 1, MAX_LIMIT), int_param(request, "offset", 0, 0, 10_000_000)
     who, rule = query.get("person", ""), query.get("rule", "")
 
     def job(conn: Connection) -> tuple[int, list[care_tasks.StoredTask]]:
@@ -91,7 +90,7 @@ def part(people: People) -> Part:
                 Param("state", "query", "PLANNED, DUE, OVERDUE, DONE or LOST"),
                 Param("person", "query", "person id, resident ID, or system|value"),
                 Param("rule", "query", "the care rule that made the task"),
-                Param("limit", "query", f"tasks per page (default 50, at most {MAX_PAGE})", "integer"),
+                Param("limit", "query", f"tasks per page (default 50, at most {MAX_LIMIT})", "integer"),
                 Param("offset", "query", "tasks to skip", "integer"),
             ],
             not_found="no person holds that identifier",

@@ -11,7 +11,7 @@ from engine.domain.masking import mask_text
 from ..console import Part
 from ..manage import audit
 from ..manage.people_service import People
-from .people_render import page, render
+from .render import page, render
 
 
 def part(people: People) -> Part:

@@ -10,8 +10,8 @@ from aiohttp import web
 from ..console import Part
 from ..manage import indicators
 from ..manage.people_service import People
-from .i18n_people import language
-from .people_render import page, render
+from .i18n import language
+from .render import page, render
 
 
 def _this_quarter(today: date) -> str:
@@ -26,7 +26,7 @@ def part(people: People) -> Part:
             try:
                 table = await indicators.table(people, request)
             except indicators.NotConfigured as exc:
-                return render(request, "error_people.html", 503, message=str(exc))
+                return render(request, "refused.html", 503, code=503, reason=str(exc))
             name = "name_en" if language(request) == "en" else "name_zh"
             return render(
                 request,

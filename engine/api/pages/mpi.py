@@ -8,7 +8,7 @@ from aiohttp import web
 from ..console import Part
 from ..manage import mpi
 from ..manage.people_service import People
-from .people_render import page, render
+from .render import page, render
 
 
 def part(people: People) -> Part:

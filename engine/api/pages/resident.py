@@ -12,7 +12,7 @@ from engine.domain.record.summary import describe
 from ..console import Part
 from ..manage import records
 from ..manage.people_service import People
-from .people_render import page, render
+from .render import page, render
 
 
 def _timeline(file: dict[str, Any]) -> list[dict[str, Any]]:
