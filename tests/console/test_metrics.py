@@ -110,7 +110,7 @@ def test_readyz_is_ready_with_every_channel_started_and_says_which_one_is_not(
 ) -> None:
     config, mllp, console = _config(tmp_path, store_url, log_dir, free_port())
     with Daemon(config, ports=(mllp, console)) as daemon, socket.socket() as taken:
-        assert readyz(console) == (200, {"status": "ready"})
+        wait_until(lambda: readyz(console) == (200, {"status": "ready"}), timeout=60)
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         busy = taken.getsockname()[1]
