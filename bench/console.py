@@ -5,7 +5,8 @@ while the daemon ingests over MLLP; and the live ACK round trip with the console
    each with its SENT outbox row to the record destination), over four channels and the last 30 days; residents
    come back about ten times (a population of N/10). The first ``--residents`` of them are in the record: each of
    their messages goes through the shipped mapping and pipeline.record.apply (MPI and record, batches of 50) with
-   its journal id, which is what makes it findable by patient identifier.
+   its journal id, which is what makes it findable by patient identifier. PostgreSQL's tables are then vacuumed
+   and analysed, as autovacuum keeps them in a store that has run for a while.
 2. `huitong daemon` on that store with the console (auth: users; an API token with console/clinical) and a live
    MLLP channel to the record; a sender process (a child of this one, so the aiohttp clients' work does not delay
    its reads) sends one new resident's ADT^A01 every 1/--rate s and times each ACK.
@@ -49,7 +50,7 @@ from urllib.parse import quote
 
 import aiohttp
 import yaml
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -374,6 +375,9 @@ def run_store(name: str, store: str, work: Path, args: argparse.Namespace, popul
     print(f"{name}: journaling {args.messages} messages, recording {args.residents} residents' ...", flush=True)
     started, filled_at = time.perf_counter(), time.time()
     spent = fill(engine, args.messages, population, args.residents, filled_at)
+    if engine.dialect.name == "postgresql":  # what autovacuum keeps a store that has run for days in
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM (ANALYZE) messages, outbox"))
     engine.dispose()
     fill_s = time.perf_counter() - started
     print(f"{name}: filled in {fill_s:.0f}s ({spent})", flush=True)
