@@ -407,7 +407,7 @@ def run_store(name: str, store: str, work: Path, args: argparse.Namespace, popul
             for clients in CLIENTS:
                 at = time.time()
                 rows[row].append(asyncio.run(drive(base, headers, urls, clients, args.seconds)))
-                windows.append(("with", at, time.time()))
+                windows.append((f"with:{row}:{clients}", at, time.time()))
                 print(f"  {name:10} {row:22} {rows[row][-1]}", flush=True)
         without()
         ours.send("stop")
@@ -417,13 +417,17 @@ def run_store(name: str, store: str, work: Path, args: argparse.Namespace, popul
         daemon.terminate()
         daemon.wait(60)
     acks: dict[str, list[float]] = {"without": [], "with": []}
+    by_row: dict[str, list[float]] = {}  # the ACKs sent while each row ran: which part of the console costs them
     for sent, ms in samples:
         for phase, start, end in windows:
             if start <= sent < end:
-                acks[phase].append(ms)
+                acks[phase.partition(":")[0]].append(ms)
+                if phase != "without":
+                    by_row.setdefault(phase.partition(":")[2], []).append(ms)
     ack: dict[str, Any] = {phase: ack_stats(values) for phase, values in acks.items()}
     base_p99 = ack["without"]["p99_ms"]
     ack["ratio_p99"] = round(ack["with"]["p99_ms"] / base_p99, 2) if base_p99 else None
+    ack["with_by_row"] = {row: ack_stats(values) for row, values in by_row.items()}
     print(f"  {name:10} live ACK {ack}", flush=True)
     fill_out = {"wall_s": round(fill_s, 1), **{k: round(v, 1) for k, v in spent.items()}}
     return {"fill": fill_out, "rows": rows, "live_ack": ack}
