@@ -50,6 +50,9 @@ messages = Table(
 _received = messages.c.status == "RECEIVED"
 Index("ix_messages_received", messages.c.id, sqlite_where=_received, postgresql_where=_received)
 Index("ix_messages_channel_received_at", messages.c.channel, messages.c.received_at)
+# The console's per-channel totals (queries.stats) on every dashboard load: counted from this index, a scan of a few
+# bytes a message instead of its 1-2 KB row (docs/benchmarks.md, console).
+Index("ix_messages_channel_status", messages.c.channel, messages.c.status)
 
 # The first message with a given (channel, control id, content hash) owns the key; later ones are duplicates.
 message_keys = Table(
