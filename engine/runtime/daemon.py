@@ -53,6 +53,8 @@ class Daemon:
         self.channels: dict[str, RunningChannel] = {}
         self.held: set[str] = set()  # channels an operator stopped at run time: a reload leaves them stopped
         self._stop = asyncio.Event()
+        self._reloading = asyncio.Lock()
+        self._shutting_down = False
         self._engine: Engine | None = None
         self._record: dict[int, asyncio.subprocess.Process] = {}
         self._record_tasks: list[asyncio.Task[None]] = []
@@ -329,7 +331,15 @@ class Daemon:
         self._record, self._record_tasks = {}, []
 
     async def reload(self) -> dict[str, list[str]]:
-        """What changed: channels restarted, stopped and started; ``errors`` when the configuration is refused."""
+        """What changed: channels restarted, stopped and started; ``errors`` when the configuration is refused.
+        One reload at a time, and none once the daemon is stopping (a SIGHUP that lands during shutdown would
+        otherwise start a record process after shutdown stopped it, and the process would never exit)."""
+        async with self._reloading:
+            if self._shutting_down:
+                return {}
+            return await self._reload()
+
+    async def _reload(self) -> dict[str, list[str]]:
         result = await asyncio.to_thread(load_config, self.config.path)
         if result.errors or result.config is None:
             for error in result.errors:
@@ -376,12 +386,17 @@ class Daemon:
         outcome = {
             "restarted": sorted(n for n in changed if n in new),
             "stopped": sorted(n for n in changed if n not in new),
-            "started": sorted(n for n in new if n not in old),
+            "started": sorted(n for n in new if n not in old and n in self.channels),
         }
         log.info("configuration reloaded", **outcome)
         return outcome
 
     async def shutdown(self) -> None:
+        self._shutting_down = True
+        async with self._reloading:  # a reload in hand finishes first; later ones do nothing
+            await self._shut_down()
+
+    async def _shut_down(self) -> None:
         log.info("stopping")
         if self._console is not None:
             await self._console.stop()

@@ -175,5 +175,8 @@ class Daemon:
 
 
 def huitong(*args: str, config: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """A CLI command as an operator runs it: the shipped configuration's secrets set (without --config, the
+    command reads the shipped engine.yaml and its channels)."""
     extra = ["--config", str(config)] if config else []
-    return subprocess.run([HUITONG, *args, *extra], capture_output=True, text=True, timeout=120, input=stdin)
+    env = {**SHIPPED_ENV, **os.environ}
+    return subprocess.run([HUITONG, *args, *extra], capture_output=True, text=True, timeout=120, input=stdin, env=env)
