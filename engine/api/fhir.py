@@ -22,6 +22,7 @@ import structlog
 from aiohttp import web
 from sqlalchemy import Connection, Engine
 
+from engine.api import stored
 from engine.config import FhirApiSpec
 from engine.connectors.http import HttpListener
 from engine.connectors.tls import server_context
@@ -128,11 +129,7 @@ def application(store: Engine, spec: FhirApiSpec, people: People) -> web.Applica
         return f"{request.scheme}://{request.host}{BASE_PATH}"
 
     async def run(job: Callable[[Any], Any], *, write: bool = False) -> Any:
-        def in_thread() -> Any:
-            with store.begin() if write else store.connect() as conn:
-                return job(conn)
-
-        return await asyncio.to_thread(in_thread)
+        return await stored.in_thread(store, job, write=write)
 
     def served(request: web.Request, kind: str) -> Grant:
         if kind not in fhir.TYPES and kind != "Task":

@@ -24,6 +24,7 @@ import orjson
 from aiohttp import web
 from sqlalchemy import Engine
 
+from engine.api import stored
 from engine.config import FhirApiSpec
 from engine.domain import bulk_export
 from engine.domain.access import Grant
@@ -55,11 +56,7 @@ def add_routes(app: web.Application, store: Engine, spec: FhirApiSpec, base_path
         return f"{request.scheme}://{request.host}{base_path}"
 
     async def run(job: Callable[[Any], Any], *, write: bool = False) -> Any:
-        def in_thread() -> Any:
-            with store.begin() if write else store.connect() as conn:
-                return job(conn)
-
-        return await asyncio.to_thread(in_thread)
+        return await stored.in_thread(store, job, write=write)
 
     def system_grant(request: web.Request, kinds: tuple[str, ...]) -> Grant | web.Response:
         """The request's grant when it is a system token that reads every type of ``kinds``; else the refusal."""

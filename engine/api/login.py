@@ -32,6 +32,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from sqlalchemy import Engine
 
+from engine.api import stored
 from engine.config import ConsoleSpec
 from engine.domain.access import USER_NAME
 from engine.domain.roles import User, token_roles
@@ -122,11 +123,7 @@ class SignIn:
         self._failures: dict[str, int] = {}
 
     async def _run(self, job: Callable[[Any], Any], *, write: bool = False) -> Any:
-        def in_thread() -> Any:
-            with self.store.begin() if write else self.store.connect() as conn:
-                return job(conn)
-
-        return await asyncio.to_thread(in_thread)
+        return await stored.in_thread(self.store, job, write=write)
 
     @property
     def middleware(self) -> Middleware:

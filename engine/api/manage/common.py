@@ -4,7 +4,6 @@ parameter). The console pages answer the same refusals as pages (engine/api/page
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -15,6 +14,7 @@ import structlog
 from aiohttp import web
 from sqlalchemy import Connection, Engine
 
+from engine.api import stored
 from engine.views.mpi_review import NoRecord
 from engine.views.record_view import PersonNotFound
 
@@ -73,12 +73,7 @@ def json_errors(handler: Handler) -> Handler:
 
 async def read(store: Engine, job: Callable[[Connection], T]) -> T:
     """``job(connection)`` in a read transaction, in a thread."""
-
-    def in_thread() -> T:
-        with store.connect() as conn:
-            return job(conn)
-
-    return await asyncio.to_thread(in_thread)
+    return await stored.in_thread(store, job)
 
 
 def bad(name: str, why: str) -> web.HTTPBadRequest:

@@ -8,7 +8,6 @@ committed before the answer leaves; changes are audited by the engine functions 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -16,6 +15,7 @@ from typing import Any, Protocol
 from aiohttp import web
 from sqlalchemy import Connection, Engine
 
+from engine.api import stored
 from engine.config import EngineConfig
 from engine.domain.roles import Role, User
 from engine.store import audit
@@ -56,11 +56,7 @@ class People:
         return await read(self.store, job)
 
     async def write(self, job: Callable[[Connection], Any]) -> Any:
-        def in_thread() -> Any:
-            with self.store.begin() as conn:
-                return job(conn)
-
-        return await asyncio.to_thread(in_thread)
+        return await stored.in_thread(self.store, job, write=True)
 
     async def seen(self, request: web.Request, user: User, persons: Iterable[str], what: str) -> None:
         """Audit that ``user`` was shown ``what`` of each person, committed before the answer leaves."""

@@ -3,12 +3,10 @@ with `huitong users`, audited there)."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 from aiohttp import web
 from sqlalchemy import Engine
 
+from engine.api import stored
 from engine.api.access import require
 from engine.api.console import Part
 from engine.domain.roles import Role
@@ -19,11 +17,7 @@ def part(store: Engine) -> Part:
     async def listed(request: web.Request) -> web.Response:
         require(request, Role.ADMIN)
 
-        def job() -> list[Any]:
-            with store.connect() as conn:
-                return users.listed(conn)
-
-        found = await asyncio.to_thread(job)
+        found = await stored.in_thread(store, users.listed)
         return web.json_response(
             [
                 {
