@@ -121,12 +121,12 @@ def cmd_messages_show(args: argparse.Namespace) -> int:
 def cmd_messages_reprocess(args: argparse.Namespace) -> int:
     from engine.pipeline.reprocess import reprocess
     from engine.store import queries
+    from engine.store.database import writing
 
     if not args.ids and not (args.channel or args.status or args.dead):
         print("name message ids, or a filter (--channel, --status, --since, --until, --dead)", file=sys.stderr)
         return 1
-    engine = store(args)
-    with engine.begin() as conn:
+    with writing(store(args)) as conn:
         if args.ids:
             ids = list(args.ids)
         elif args.dead:
