@@ -131,8 +131,10 @@ class Control:
             await self._audit("reload", "configuration", detail, actor)
             return outcome
 
-    async def reprocess(self, ids: Sequence[int], reason: str, actor: str) -> tuple[int, int]:
+    async def reprocess(self, ids: Sequence[int], reason: str, actor: str, destination: str | None) -> tuple[int, int]:
         now = time.time()
-        done: tuple[int, int] = await self.write(lambda conn: reprocess(conn, ids, now, reason=reason, actor=actor))
+        done: tuple[int, int] = await self.write(
+            lambda conn: reprocess(conn, ids, now, reason=reason, actor=actor, destination=destination)
+        )
         self.daemon.wiring.writer.request_sweep()
         return done

@@ -189,7 +189,10 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/dead-letters/reprocess": {
         "post": {
-            "summary": "Reprocess every message with a dead delivery (of a channel, of a destination) (operator)",
+            "summary": (
+                "Reprocess every message with a dead delivery (of a channel, of a destination: then only that "
+                "destination's deliveries start over) (operator)"
+            ),
             "operationId": "reprocessDeadLetters",
             "requestBody": {
                 "required": False,
@@ -289,7 +292,7 @@ def part(store: Engine, ops: Operations) -> Part:
         user = require(request, Role.OPERATOR)
         view = await one(store, id_param(request), with_content=False)
         reason = body_text(await json_body(request), "reason") or ""
-        done, deliveries = await ops.reprocess([view.id], reason, user.name)
+        done, deliveries = await ops.reprocess([view.id], reason, user.name, None)
         return answer({"messages": done, "deliveries": deliveries})
 
     @json_errors
@@ -310,7 +313,8 @@ def part(store: Engine, ops: Operations) -> Part:
         body = await json_body(request)
         channel, destination = body_text(body, "channel"), body_text(body, "destination")
         ids = await read(store, lambda conn: queries.dead_message_ids(conn, channel, destination))
-        done, deliveries = await ops.reprocess(ids, body_text(body, "reason") or "", user.name) if ids else (0, 0)
+        reason = body_text(body, "reason") or ""
+        done, deliveries = await ops.reprocess(ids, reason, user.name, destination) if ids else (0, 0)
         return answer({"messages": done, "deliveries": deliveries})
 
     def add(app: web.Application) -> None:

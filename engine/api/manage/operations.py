@@ -47,8 +47,9 @@ class Refused(Exception):
 class Operations:
     """What the daemon lends the management API. ``act(channel, action, actor, reason)`` runs one of ``ACTIONS``
     and returns the state after (Refused: not in a state for it); ``reload(actor, reason)`` reloads engine.yaml and the
-    channel files as SIGHUP does and says what changed; ``reprocess(ids, reason, actor)`` runs messages through
-    the pipeline again (huitong messages reprocess) and returns (messages, deliveries re-queued); ``write(job)``
+    channel files as SIGHUP does and says what changed; ``reprocess(ids, reason, actor, destination)`` runs messages
+    through the pipeline again (huitong messages reprocess; only ``destination``'s deliveries start over when it is
+    given) and returns (messages, deliveries re-queued); ``write(job)``
     runs ``job(connection)`` in the daemon's store writer (an audit row); ``mapped(message)`` is the FHIR Bundle
     its channel's mappings make of a message read with its content (``{"error": ...}`` when they cannot; None
     when the channel is gone)."""
@@ -56,7 +57,7 @@ class Operations:
     channels: Callable[[], Sequence[ChannelState]]
     act: Callable[[str, str, str, str], Awaitable[ChannelState]]
     reload: Callable[[str, str], Awaitable[dict[str, Any]]]
-    reprocess: Callable[[Sequence[int], str, str], Awaitable[tuple[int, int]]]
+    reprocess: Callable[[Sequence[int], str, str, str | None], Awaitable[tuple[int, int]]]
     write: Callable[[Callable[[Connection], Any]], Awaitable[Any]]
     mapped: Callable[[MessageView], dict[str, Any] | None]
 
