@@ -173,6 +173,44 @@ def test_a_user_may_call_only_what_their_roles_allow(console: Console) -> None:
     assert all("password" not in key for u in listed.json() for key in u)
 
 
+# (role, method, path): each operations endpoint a role does not reach; refused before anything is looked up
+REFUSED_BY_ROLE = [
+    ("viewer", "POST", "/channels/his-adt/stop"),
+    ("viewer", "POST", "/reload"),
+    ("viewer", "POST", "/messages/1/reprocess"),
+    ("viewer", "POST", "/dead-letters/reprocess"),
+    ("viewer", "GET", "/messages/1/content"),
+    ("viewer", "GET", "/audit"),
+    ("operator", "GET", "/messages/1/content"),
+    ("operator", "GET", "/audit"),
+    ("operator", "GET", "/users"),
+    ("clinical", "POST", "/channels/his-adt/pause"),
+    ("clinical", "POST", "/reload"),
+    ("clinical", "POST", "/dead-letters/reprocess"),
+    ("clinical", "GET", "/audit"),
+]
+
+
+@pytest.fixture(scope="module")
+def role_token(console: Console) -> dict[str, str]:
+    return {role: console.token(f"console/{role}") for role in {r for r, _, _ in REFUSED_BY_ROLE}}
+
+
+@pytest.mark.parametrize(("role", "method", "path"), REFUSED_BY_ROLE)
+def test_an_operations_endpoint_a_role_does_not_reach_is_a_403_naming_the_role_needed(
+    console: Console, role_token: dict[str, str], role: str, method: str, path: str
+) -> None:
+    answer = requests.request(
+        method,
+        f"{console.url}/api/v1{path}",
+        headers={"Authorization": f"Bearer {role_token[role]}"},
+        json={},
+        timeout=30,
+    )
+    assert answer.status_code == 403, answer.text
+    assert "role" in answer.json()["error"]
+
+
 def test_a_token_with_a_console_scope_acts_with_that_role_and_needs_no_csrf_token(console: Console) -> None:
     operator = {"Authorization": f"Bearer {console.token('console/operator')}"}
     me = requests.get(f"{console.url}/api/v1/me", headers=operator, timeout=30).json()
