@@ -19,7 +19,7 @@ from engine.api.access import require
 from engine.api.console import Part
 from engine.domain.outcome import MessageStatus
 from engine.domain.roles import Role, User
-from engine.store import audit, queries
+from engine.store import queries
 from engine.views import messages
 from engine.views.record_view import PersonNotFound
 
@@ -221,10 +221,7 @@ def search_of(request: web.Request) -> messages.Search:
 
 
 async def _audited(ops: Operations, user: User, action: str, target: str, detail: dict[str, Any]) -> None:
-    def job(conn: Connection) -> None:
-        audit.record(conn, action, target, detail, actor=user.name)
-
-    await ops.write(job)
+    await ops.audit([(action, target, detail, user.name)])
 
 
 async def searched(

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from engine.api.access import require
+from engine.api.audit_batch import AuditRow
 from engine.api.console import Part
 from engine.domain.roles import Role
 from engine.store.queries import MessageView
@@ -49,16 +50,16 @@ class Operations:
     and returns the state after (Refused: not in a state for it); ``reload(actor, reason)`` reloads engine.yaml and the
     channel files as SIGHUP does and says what changed; ``reprocess(ids, reason, actor, destination)`` runs messages
     through the pipeline again (huitong messages reprocess; only ``destination``'s deliveries start over when it is
-    given) and returns (messages, deliveries re-queued); ``write(job)``
-    runs ``job(connection)`` in the daemon's store writer (an audit row); ``mapped(message)`` is the FHIR Bundle
-    its channel's mappings make of a message read with its content (``{"error": ...}`` when they cannot; None
-    when the channel is gone)."""
+    given) and returns (messages, deliveries re-queued); ``audit(rows)`` commits audit rows of what a user read,
+    with those of the reads answered at the same time (engine/api/audit_batch.py); ``mapped(message)`` is the FHIR
+    Bundle its channel's mappings make of a message read with its content (``{"error": ...}`` when they cannot;
+    None when the channel is gone)."""
 
     channels: Callable[[], Sequence[ChannelState]]
     act: Callable[[str, str, str, str], Awaitable[ChannelState]]
     reload: Callable[[str, str], Awaitable[dict[str, Any]]]
     reprocess: Callable[[Sequence[int], str, str, str | None], Awaitable[tuple[int, int]]]
-    write: Callable[[Callable[[Connection], Any]], Awaitable[Any]]
+    audit: Callable[[list[AuditRow]], Awaitable[None]]
     mapped: Callable[[MessageView], dict[str, Any] | None]
 
 
