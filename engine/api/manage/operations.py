@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from engine.api.access import require
 from engine.api.audit_batch import AuditRow
 from engine.api.console import Part
+from engine.api.shared_read import SharedRead
 from engine.domain.roles import Role
 from engine.store.queries import MessageView
 from engine.views import messages
@@ -205,11 +206,14 @@ PATHS: dict[str, dict[str, Any]] = {
 def part(store: Engine, ops: Operations) -> Part:
     """The channels, queues and nodes endpoints on the console listener."""
 
+    shared = SharedRead()
+
     def states() -> dict[str, ChannelState]:
         return {s.name: s for s in ops.channels()}
 
     async def channel_json(found: Sequence[ChannelState]) -> list[dict[str, Any]]:
-        totals = await read(store, lambda conn: messages.channel_totals(conn, [s.name for s in found]))
+        names = tuple(s.name for s in found)
+        totals = await shared.get(names, lambda: read(store, lambda conn: messages.channel_totals(conn, names)))
         return [{**_state_json(s), **totals[s.name]} for s in found]
 
     def named(request: web.Request) -> ChannelState:
@@ -264,7 +268,8 @@ def part(store: Engine, ops: Operations) -> Part:
     async def queues(request: web.Request) -> web.Response:
         require(request, Role.VIEWER)
         now = time.time()
-        return answer({"queues": await read(store, lambda conn: messages.queue_depths(conn, now))})
+        found = await shared.get("queues", lambda: read(store, lambda conn: messages.queue_depths(conn, now)))
+        return answer({"queues": found})
 
     @json_errors
     async def nodes(request: web.Request) -> web.Response:
