@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from engine.api.login import MAX_DELAY, delay
 from tests.support.certs import make_certs
 from tests.support.daemon import HUITONG, Daemon, free_port, wait_until, write_config
 
@@ -133,10 +134,16 @@ def test_wrong_passwords_in_a_row_make_the_next_sign_in_wait_longer(console: Con
     started = time.monotonic()
     _, answer = console.login("slow")  # the right password, after three wrong ones: 1 s later
     assert answer.status_code == 303
-    assert time.monotonic() - started >= 1.0
+    delayed = time.monotonic() - started
+    assert delayed >= 1.0
     started = time.monotonic()
-    console.login("slow")  # a success clears the count
-    assert time.monotonic() - started < 1.0
+    console.login("slow")  # a success clears the count: the same work without the second of waiting
+    assert time.monotonic() - started < delayed - 0.5  # (relative: a loaded machine makes the work itself slow)
+
+
+def test_the_wait_doubles_with_each_wrong_password_up_to_its_cap() -> None:
+    assert [delay(n) for n in range(6)] == [0.0, 0.25, 0.5, 1.0, 2.0, 4.0]
+    assert delay(100) == MAX_DELAY
 
 
 def test_a_change_with_a_session_but_without_the_csrf_token_is_refused(console: Console) -> None:
