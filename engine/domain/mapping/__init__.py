@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .codegen import CodeCache
 from .compiler import INPUTS, Located, Mapping, Reader, Source, compile_mapping
 from .errors import BadValue, CompileError, MappingError, NoMapping
 from .result import MRN_TYPE, RESIDENT_ID_SYSTEM, Event, Mapped, Resource
@@ -24,6 +25,7 @@ __all__ = [
     "RESIDENT_ID_SYSTEM",
     "BadValue",
     "Code",
+    "CodeCache",
     "CodeTable",
     "CompileError",
     "Event",
