@@ -21,7 +21,7 @@ from engine.domain.formats.hl7v2 import unescape
 
 from . import paths
 from .errors import BadValue, CompileError
-from .expressions import Chain, Compiler, absent
+from .expressions import Chain, Compiler, Step, absent
 from .template import _EXPR, Build, DataPath, _dotted
 
 #: (mapping version, file, template path) -> its compiled source; kept by whoever loads the mappings.
@@ -231,7 +231,9 @@ class SourceCompiler:
         out = fn.local("r")
         item = fn.local("c")
         fn.line(f"{out} = []")
-        fn.line(f"for {item} in {fn.bind(each, 'it')}({ctx}):")
+        generated = self._v2_iterator(spec.strip()) if self.kind == "hl7v2" else None
+        items = f"{generated}({ctx}, view)" if generated else f"{fn.bind(each, 'it')}({ctx})"
+        fn.line(f"for {item} in {items}:")
         fn.depth += 1
         body = self._dict({k: v for k, v in node.items() if k != "for"}, path, fn, item)
         if isinstance(body, _Const):
@@ -281,11 +283,34 @@ class SourceCompiler:
         if not chain.steps:
             return
         fn.line("try:")
+        fn.depth += 1
         for step in chain.steps:
-            fn.line(f"    {out} = {fn.bind(step.fn, 'f')}({out})")
+            self._step(step, fn, out)
+        fn.depth -= 1
         fn.line("except BadValue as exc:")
         fn.line(f"    {ctx}.run.notes.append(exc)")
         fn.line(f"    {out} = None")
+
+    def _step(self, step: Step, fn: _Function, out: str) -> None:
+        """A filter applied to ``out``: written out when it is a line of filters.py, else its closure called."""
+        name, args = step.name, step.args
+        if name in ("code", "display"):
+            fn.line(f"if {out} is not None:")
+            fn.line(f"    {out} = {fn.bind(self.expressions.tables[str(args[0])], 't')}.lookup(str({out}))")
+            fn.line(f"    if {out} is not None:")
+            fn.line(f"        {out} = {out}.{name}")
+        elif name == "default":
+            fn.line(f"if {out} is None or {out} == '':")
+            fn.line(f"    {out} = {self._fresh(args[0], fn)}")
+        elif name == "nonempty":
+            fn.line(f"{out} = {self._fresh(args[0], fn)} if {out} not in (None, '', []) else None")
+        elif name in ("prefix", "suffix"):
+            extra = str(args[0])
+            joined = f"{extra!r} + format({out}, '')" if name == "prefix" else f"format({out}, '') + {extra!r}"
+            fn.line(f"if {out} is not None:")
+            fn.line(f"    {out} = {joined}")
+        else:
+            fn.line(f"{out} = {fn.bind(step.fn, 'f')}({out})")
 
     def _term(self, chain: Chain, fn: _Function, ctx: str) -> str:
         term = chain.term
@@ -320,22 +345,7 @@ class SourceCompiler:
             w.line(f"return {w.bind(paths.v2_getter(path), 'g')}(ctx)")
             return name
         else:
-            if seg is None:
-                w.line("pos = ctx.current_segment()")
-            elif occ:
-                w.line(f"found = view.by_id.get({seg!r}, ())")
-                w.line(f"pos = found[{occ - 1}] if {occ} <= len(found) else -1")
-            else:
-                w.line(f"found = view.by_id.get({seg!r})")
-                w.line(f"pos = found[0] if found is not None and len(found) == 1 else ctx.position_of({seg!r})")
-            w.line("if pos < 0:")
-            w.line("    return None")
-            w.line("fields = view.fields(pos)")
-            w.line(f"if {field} >= len(fields):")
-            w.line("    return None")
-            w.line(f"value = fields[{field}]")
-            w.line("if not value:")
-            w.line("    return None")
+            _field(w, seg, occ, field, "None")
             if rep > 1:
                 w.line("reps = value.split(view.rep_sep)")
                 w.line(f"value = reps[{rep - 1}] if {rep} <= len(reps) else ''")
@@ -364,3 +374,58 @@ class SourceCompiler:
         w.line("return unescape(value, seps, view.field_sep) if seps[2] in value else value")
         return name
 
+
+    def _v2_iterator(self, path: str) -> str | None:
+        """A generated function for ``for:`` over segments or a field's repetitions (paths.v2_iterator, unrolled);
+        None for ``X before Y``, which keeps its closure."""
+        if paths._BEFORE.fullmatch(path):
+            return None
+        name = self.v2_paths.get(f"for {path}")
+        if name is not None:
+            return name
+        p = paths._parts(path)
+        seg, occ, field = p["seg"], p["occ"], p["field"]
+        name = f"_p{len(self.v2_paths)}"
+        self.v2_paths[f"for {path}"] = name
+        w = self.getters
+        w.depth = 0
+        w.line(f"def {name}(ctx, view):  # for: {path}")
+        w.depth = 1
+        if field is None:  # segments, within the enclosing group
+            w.line(f"found = view.by_id.get({seg!r}, ())")
+            w.line("if not found:")
+            w.line("    return ()")
+            w.line("start = ctx.current_segment()")
+            w.line(f"if start >= 0 and not view.texts[start].startswith({seg!r}):")
+            w.line("    end = view.group_end(start)")
+            w.line("    found = [i for i in found if start < i < end]")
+            w.line("return [ctx.child(pos=i, index=n) for n, i in enumerate(found, 1)]")
+            return name
+        _field(w, seg, occ, field, "()")
+        if seg == "MSH" and field <= 2:
+            w.line("reps = [value] if pos == 0 else value.split(view.rep_sep)")
+        else:
+            w.line("reps = value.split(view.rep_sep)")
+        w.line("return [ctx.child(pos=pos, rep=r, index=n) for n, r in enumerate(reps, 1) if r and r != '\"\"']")
+        return name
+
+
+def _field(w: _Function, seg: str | None, occ: int | None, field: int, nothing: str) -> None:
+    """Statements leaving in ``pos`` the segment a path names here (paths._position) and in ``value`` the raw text
+    of its field; ``return nothing`` when there is none."""
+    if seg is None:
+        w.line("pos = ctx.current_segment()")
+    elif occ:
+        w.line(f"found = view.by_id.get({seg!r}, ())")
+        w.line(f"pos = found[{occ - 1}] if {occ} <= len(found) else -1")
+    else:
+        w.line(f"found = view.by_id.get({seg!r})")
+        w.line(f"pos = found[0] if found is not None and len(found) == 1 else ctx.position_of({seg!r})")
+    w.line("if pos < 0:")
+    w.line(f"    return {nothing}")
+    w.line("fields = view.fields(pos)")
+    w.line(f"if {field} >= len(fields):")
+    w.line(f"    return {nothing}")
+    w.line(f"value = fields[{field}]")
+    w.line("if not value:")
+    w.line(f"    return {nothing}")
