@@ -99,8 +99,9 @@ _GENERATED: CodeCache = {}
 
 
 def load_mappings(directory: Path, *, generate: bool = True) -> tuple[MappingSet, list[ConfigError]]:
-    """Every table in tables/ and every mapping file (not fragments ``_*.yaml``, not tests/) compiled: to generated
-    functions, or with ``generate=False`` to the closures they are checked against (tests, bench/mapping.py)."""
+    """Every table in tables/ and every mapping file (not fragments ``_*.yaml``, not tests/) compiled: HL7 v2
+    mappings to generated functions, or with ``generate=False`` to the closures they are checked against (tests,
+    bench/mapping.py)."""
     errors: list[ConfigError] = []
     found = MappingSet()
     if not directory.is_dir():  # fine until a channel names a mapping; that channel's error says so

@@ -1,7 +1,8 @@
-"""Mappings compiled to generated Python functions map every message exactly as the closures do.
+"""HL7 v2 mappings compiled to generated Python functions map every message exactly as the closures do.
 
-On every shipped test case (mappings/tests) and every message of the corpus (tests/corpus: HL7 v2, C-CDA
-and XML): the same resources (rule, key, body), events and notes, or the same error.
+On every shipped HL7 v2 test case (mappings/tests/hl7v2) and every HL7 v2 message of the corpus (tests/corpus):
+the same resources (rule, key, body), events and notes, or the same error. (XML and JSON mappings are closures
+either way.)
 """
 
 from __future__ import annotations
@@ -14,15 +15,14 @@ import pytest
 import yaml
 
 from engine.config.mappings import load_mappings
-from engine.domain.mapping import MappingSet
+from engine.domain.mapping import MappingError, MappingSet
 from engine.pipeline.mapping import map_file
+from tests.support.corpus import SAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPINGS = ROOT / "mappings"
-CASES = sorted((MAPPINGS / "tests").rglob("*.yaml"))
-CORPUS = sorted(
-    p for p in (ROOT / "tests" / "corpus").rglob("*") if p.suffix in (".hl7", ".hl7v2", ".ccda", ".xml")
-)
+CASES = sorted((MAPPINGS / "tests" / "hl7v2").rglob("*.yaml"))
+CORPUS = sorted(p for p in (ROOT / "tests" / "corpus").rglob("*") if p.suffix in (".hl7", ".hl7v2"))
 
 
 @cache
@@ -44,7 +44,7 @@ def _outcome(generate: bool, data: bytes, **options: Any) -> Any:
     ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda p: str(p.relative_to(MAPPINGS / "tests")))
+@pytest.mark.parametrize("case", CASES, ids=lambda p: str(p.relative_to(MAPPINGS / "tests" / "hl7v2")))
 def test_a_shipped_case_maps_the_same_generated_and_interpreted(case: Path) -> None:
     spec = yaml.safe_load(case.read_text(encoding="utf-8"))
     options = {
@@ -62,3 +62,35 @@ def test_a_shipped_case_maps_the_same_generated_and_interpreted(case: Path) -> N
 def test_a_corpus_sample_maps_the_same_generated_and_interpreted(sample: Path) -> None:
     data = sample.read_bytes()
     assert _outcome(True, data, source_system="his.corpus") == _outcome(False, data, source_system="his.corpus")
+
+
+FAILING_FUNCTION = """
+def surname(value):
+    raise ValueError("no surname rule for this name")
+"""
+
+
+def test_a_failure_in_generated_code_names_the_file_and_rule_as_the_closures_do(mapping_dir) -> None:  # type: ignore[no-untyped-def]
+    mapping_dir.write("functions/cn.py", FAILING_FUNCTION)
+    mapping_dir.write(
+        "test/m.yaml",
+        """
+        mapping: test/m
+        input: hl7v2
+        resources:
+          - rule: patient
+            resource: Patient
+            body:
+              name: [{family: "{{ PID-5.1 | py: functions/cn.py:surname }}"}]
+        """,
+    )
+    data = (SAMPLES / "hl7v2" / "adt_a04_gb18030.hl7").read_bytes()
+    errors = []
+    for generate in (True, False):
+        found, problems = load_mappings(mapping_dir.root, generate=generate)
+        assert not problems
+        with pytest.raises(MappingError) as raised:
+            map_file(found, None, data, charset="gb18030")
+        errors.append(str(raised.value))
+    assert errors[0] == errors[1]
+    assert errors[0].startswith(f"{mapping_dir.root / 'test/m.yaml'}: rule patient: ValueError: no surname rule")

@@ -1,4 +1,5 @@
-"""The mapping engine: declarative YAML mappings compiled into closures that turn one message into FHIR R4.
+"""The mapping engine: declarative YAML mappings compiled into functions that turn one message into FHIR R4
+(generated Python source for HL7 v2 mappings, codegen.py; closures for XML and JSON, template.py).
 
     mappings = load_mappings(Path("mappings"))          # engine.config.mappings: read + compile, with errors
     mapping = mappings.choose(["hl7v2/adt"], "ADT^A01")   # the first named mapping that takes this type

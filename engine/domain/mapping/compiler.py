@@ -172,8 +172,9 @@ def compile_mapping(
     generated: CodeCache | None = None,
 ) -> Mapping:
     """Compile one runnable mapping; raises Located for the first error, with its file position. With
-    ``generated``, templates become generated Python functions (codegen.py), compiled code cached there;
-    without, closures (template.py)."""
+    ``generated``, the templates of an HL7 v2 mapping become generated Python functions (codegen.py), their
+    compiled code cached there; else, and for XML and JSON mappings, closures (template.py): reading XPath and
+    JSON is most of their time, and generated code saved them only 5-14% (docs/benchmarks.md)."""
     current = source
 
     def fail(exc: CompileError) -> Located:
@@ -244,8 +245,8 @@ def compile_mapping(
         path_getter=getter, all_getter=all_getter, tables=tables, functions=functions, timezone=timezone, rules=names
     )
     templates: TemplateCompiler | SourceCompiler = (
-        TemplateCompiler(expressions, iterator) if generated is None
-        else SourceCompiler(expressions, iterator, kind, version, generated)
+        SourceCompiler(expressions, iterator, version, generated) if generated is not None and kind == "hl7v2"
+        else TemplateCompiler(expressions, iterator)
     )
 
     rules: list[Rule] = []
