@@ -422,7 +422,7 @@ def _field(w: _Function, seg: str | None, occ: int | None, field: int, nothing: 
         w.line(f"pos = found[0] if found is not None and len(found) == 1 else ctx.position_of({seg!r})")
     w.line("if pos < 0:")
     w.line(f"    return {nothing}")
-    w.line("fields = view.fields(pos)")
+    w.line("fields = view.split[pos] or view.fields(pos)")
     w.line(f"if {field} >= len(fields):")
     w.line(f"    return {nothing}")
     w.line(f"value = fields[{field}]")
