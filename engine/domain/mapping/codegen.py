@@ -13,6 +13,8 @@ mapping's version (the digest of its files), so a reload compiles only what chan
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from types import CodeType
@@ -69,13 +71,14 @@ class SourceCompiler:
         self.version = version
         self.cache = cache
         self.v2_paths: dict[str, str] = {}  # path -> name of its generated getter, shared by the mapping's functions
-        self.namespace: dict[str, Any] = {"BadValue": BadValue, "unescape": unescape}
+        self.namespace: dict[str, Any] = {"BadValue": BadValue, "unescape": unescape, "_UNREAD": _UNREAD}
         self.getters = _Function(self.namespace)
         self.origin = ""  # the file (mapping or fragment) whose templates are being compiled
 
     def value(self, node: Any, path: DataPath) -> Build:
         fn = _Function(self.namespace)
         fn.line("view = ctx.view")
+        fn.line(_scope("ctx"))
         result = self._node(node, path, fn, "ctx")
         fn.line(f"return {self._fresh(result.value, fn) if isinstance(result, _Const) else result}")
         return self._finish(fn, path)
@@ -86,7 +89,7 @@ class SourceCompiler:
         return self.value(text.strip(), path)
 
     def _finish(self, fn: _Function, path: DataPath) -> Build:
-        source = "\n".join([*self.getters.lines, "def build(ctx):", *fn.lines, ""])
+        source = "\n".join([*self.getters.lines, "def build(ctx):", *_reads(fn.lines), ""])
         self.getters.lines = []  # defined once: later functions find them in the namespace
         key = (self.version, self.origin, path)
         code = self.cache.get(key)
@@ -234,6 +237,7 @@ class SourceCompiler:
         items = f"{generated}({ctx}, view)" if generated else f"{fn.bind(each, 'it')}({ctx})"
         fn.line(f"for {item} in {items}:")
         fn.depth += 1
+        fn.line(_scope(item))
         body = self._dict({k: v for k, v in node.items() if k != "for"}, path, fn, item)
         if isinstance(body, _Const):
             if body.value is not None:
@@ -320,7 +324,7 @@ class SourceCompiler:
         if term.kind == "index":
             return f"{ctx}.index"
         if term.kind == "path":
-            return f"{self._v2_getter(term.text, fn)}({ctx}, view)"
+            return _read(self._v2_getter(term.text, fn), ctx)
         return f"{fn.bind(term.get, 'g')}({ctx})"
 
     def _v2_getter(self, path: str, fn: _Function) -> str:
@@ -407,6 +411,45 @@ class SourceCompiler:
             w.line("reps = value.split(view.rep_sep)")
         w.line("return [ctx.child(pos=pos, rep=r, index=n) for n, r in enumerate(reps, 1) if r and r != '\"\"']")
         return name
+
+
+# A path read twice in one context of a function is read once: reads are written as markers, and _reads makes
+# each marker a call, or for a path read again a local set on the first read (the message does not change).
+_UNREAD = object()
+_READ = re.compile("\x00read (\\w+) (\\w+)\x00")
+_SCOPE = re.compile("( *)\x00scope (\\w+)\x00")
+
+
+def _read(getter: str, ctx: str) -> str:
+    return f"\x00read {getter} {ctx}\x00"
+
+
+def _scope(ctx: str) -> str:
+    """Where the reads in ``ctx`` begin: the start of the function, or of a for: item's loop body."""
+    return f"\x00scope {ctx}\x00"
+
+
+def _reads(lines: list[str]) -> list[str]:
+    counts = Counter(m.groups() for line in lines for m in _READ.finditer(line))
+    again = {read: f"m{i}" for i, read in enumerate(sorted(r for r, n in counts.items() if n > 1))}
+
+    def call(m: re.Match[str]) -> str:
+        getter, ctx = m.groups()
+        local = again.get((getter, ctx))
+        if local is None:
+            return f"{getter}({ctx}, view)"
+        return f"({local} if {local} is not _UNREAD else ({local} := {getter}({ctx}, view)))"
+
+    out = []
+    for line in lines:
+        scope = _SCOPE.fullmatch(line)
+        if scope is None:
+            out.append(_READ.sub(call, line))
+            continue
+        locals_ = [local for (_, ctx), local in again.items() if ctx == scope[2]]
+        if locals_:
+            out.append(f"{scope[1]}{' = '.join(locals_)} = _UNREAD")
+    return out
 
 
 def _field(w: _Function, seg: str | None, occ: int | None, field: int, nothing: str) -> None:
