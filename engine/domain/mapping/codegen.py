@@ -2,7 +2,7 @@
 
 The closures of template.py call one another per node and per path step; here a template becomes one function
 whose statements build the resource in place, with each HL7 v2 path and ``for:`` read by a generated function,
-so a message costs a fraction of the calls (25-35% less time, docs/benchmarks.md). It does what template.py
+so a message costs a fraction of the calls (about 21% less CPU, docs/benchmarks.md). It does what template.py
 does, node for node (tests/mapping_engine/test_generated_code.py compares the two on every shipped case and
 corpus sample). Filters that are more than a line, ``all()``, ``ref()``/``refs()`` and ``X before Y`` stay the
 closures the expression compiler binds; XML and JSON mappings stay closures (compiler.py says why).
