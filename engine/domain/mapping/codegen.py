@@ -14,6 +14,7 @@ mapping's version (the digest of its files), so a reload compiles only what chan
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
@@ -61,6 +62,24 @@ class _Function:
         return name
 
 
+class _Deferred:
+    """A generated function, compiled with the rest of its mapping at the first call of any of them."""
+
+    __slots__ = ("compiler", "fn")
+
+    def __init__(self, compiler: SourceCompiler) -> None:
+        self.compiler = compiler
+        self.fn: Build | None = None
+
+    def __call__(self, ctx: Any) -> Any:
+        fn = self.fn
+        if fn is None:
+            self.compiler.flush()
+            fn = self.fn
+            assert fn is not None
+        return fn(ctx)
+
+
 class SourceCompiler:
     """Same interface as template.TemplateCompiler (``value``, ``condition``), generating functions instead."""
 
@@ -74,6 +93,8 @@ class SourceCompiler:
         self.namespace: dict[str, Any] = {"BadValue": BadValue, "unescape": unescape, "_UNREAD": _UNREAD}
         self.getters = _Function(self.namespace)
         self.origin = ""  # the file (mapping or fragment) whose templates are being compiled
+        self._pending: list[tuple[str, tuple[str, str, DataPath], _Deferred]] = []
+        self._compiling = threading.Lock()  # the console maps in a thread beside the record work
 
     def value(self, node: Any, path: DataPath) -> Build:
         fn = _Function(self.namespace)
@@ -91,14 +112,23 @@ class SourceCompiler:
     def _finish(self, fn: _Function, path: DataPath) -> Build:
         source = "\n".join([*self.getters.lines, "def build(ctx):", *_reads(fn.lines), ""])
         self.getters.lines = []  # defined once: later functions find them in the namespace
-        key = (self.version, self.origin, path)
-        code = self.cache.get(key)
-        if code is None:
-            code = compile(source, f"<mapping {self.origin} {self.version} {_dotted(path)}>", "exec")
-            self.cache[key] = code
-        exec(code, self.namespace)
-        built: Build = self.namespace.pop("build")
-        return built
+        deferred = _Deferred(self)
+        self._pending.append((source, (self.version, self.origin, path), deferred))
+        return deferred
+
+    def flush(self) -> None:
+        """Compile and define the mapping's generated functions, in the order they were generated (a function
+        uses the path getters an earlier one defined). Python's compile() of them is most of a mapping's load
+        time, so it waits for the first message the mapping maps: a CLI command that maps nothing never pays."""
+        with self._compiling:
+            for source, key, deferred in self._pending:
+                code = self.cache.get(key)
+                if code is None:
+                    code = compile(source, f"<mapping {key[1]} {key[0]} {_dotted(key[2])}>", "exec")
+                    self.cache[key] = code
+                exec(code, self.namespace)
+                deferred.fn = self.namespace.pop("build")
+            self._pending = []
 
     # -- templates (template.TemplateCompiler, node for node) -----------------------------------------------
     # A node without expressions emits no statement: it is a _Const holding what template.py's closure for it
