@@ -113,12 +113,13 @@ class MpiResolver:
         changing = [known[k] for k, row in zip(keys, found, strict=True) if k in known and known[k].features != row]
         rows = [*arriving, *(r.features for r in changing)]
         pool = Pool(conn, self.settings, self.matcher.tf_columns, rows, [r.person_id for r in changing])
+        pool.compare_ahead({n: row for n, (k, row) in enumerate(zip(keys, found, strict=True)) if k not in known})
         writes = _Writes()
         persons: list[str] = []
-        for request, row, key in zip(requests, found, keys, strict=True):
+        for n, (request, row, key) in enumerate(zip(requests, found, keys, strict=True)):
             stored = known.get(key)
             if stored is None:
-                stored = self._new_record(conn, key, row, now, pool, writes)
+                stored = self._new_record(conn, key, row, now, n, pool, writes)
                 known[key] = stored
             elif stored.features != row:
                 writes.flush(conn, now)  # the refresh and a rematch read and change what the batch wrote
@@ -166,9 +167,18 @@ class MpiResolver:
         return [(c, str(row[c])) for c in self.matcher.tf_columns if row.get(c)]
 
     def _new_record(
-        self, conn: Connection, key: tuple[str, str], row: dict[str, Any], now: float, pool: Pool, writes: _Writes
+        self,
+        conn: Connection,
+        key: tuple[str, str],
+        row: dict[str, Any],
+        now: float,
+        n: int,
+        pool: Pool,
+        writes: _Writes,
     ) -> StoredRecord:
-        scores = self.matcher.persons(row, pool.candidates(row), pool.frequencies(row))
+        """``n``: the record's place in the batch, under which the pool compared it ahead."""
+        candidates = pool.candidates(row)
+        scores = self.matcher.persons(row, candidates, pool.frequencies(row), pool.gammas(n, row, candidates))
         best = scores[0] if scores else None
         decided = decision(best)
         record_id = new_id(now)
