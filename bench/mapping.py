@@ -172,6 +172,28 @@ def pending(db: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM outbox WHERE status != 'SENT'").fetchone()[0])
 
 
+def cpu_seconds(daemon: int) -> tuple[float, float]:
+    """CPU time (user + system) so far of the daemon and of its children (the record process)."""
+
+    def of(pid: int) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    children = [
+        int(p.name)
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and _parent(p) == daemon
+    ]
+    return of(daemon), sum(of(c) for c in children)
+
+
+def _parent(proc: Path) -> int | None:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError):
+        return None
+
+
 def pipeline_row(
     name: str, make: Callable[[int], bytes], count: int, connections: int, record_processes: int = 1
 ) -> dict:
@@ -185,11 +207,13 @@ def pipeline_row(
         while pending(workdir / "store.db"):
             time.sleep(0.05)
         payloads = [make(i) for i in range(count)]
+        cpu_before = cpu_seconds(proc.pid)
         start = time.perf_counter()
         seconds, lat = asyncio.run(client(port, payloads, connections))
         while pending(workdir / "store.db"):
             time.sleep(0.01)
         total = time.perf_counter() - start
+        cpu_after = cpu_seconds(proc.pid)
         with sqlite3.connect(workdir / "store.db") as conn:
             dead = conn.execute("SELECT count(*), max(last_error) FROM outbox WHERE status = 'DEAD'").fetchone()
             resources = conn.execute("SELECT count(*) FROM record_resources").fetchone()[0]
@@ -206,13 +230,17 @@ def pipeline_row(
         "ack_msg_per_s": round(count / seconds),
         "ack_p99_ms": round(lat[int(len(lat) * 0.99)] * 1000, 3),
         "end_to_end_msg_per_s": round(count / total),
+        # CPU per message of the daemon and of its record process: what the shared machine disturbs least
+        "daemon_cpu_us": round((cpu_after[0] - cpu_before[0]) / count * 1e6),
+        "record_process_cpu_us": round((cpu_after[1] - cpu_before[1]) / count * 1e6),
         "record_resources": resources,
         "persons": persons,
         "dead": dead[0],
         "dead_error": dead[1],
     }
     print(f"pipeline {name}, {connections} conn: ACK {row['ack_msg_per_s']}/s (p99 {row['ack_p99_ms']} ms), "
-          f"into the record {row['end_to_end_msg_per_s']}/s; {resources} resources, {persons} persons, "
+          f"into the record {row['end_to_end_msg_per_s']}/s; CPU per message: daemon {row['daemon_cpu_us']} µs, "
+          f"record process {row['record_process_cpu_us']} µs; {resources} resources, {persons} persons, "
           f"{row['dead']} dead", flush=True)
     return row
 

@@ -17,17 +17,20 @@ def resident_id(n: int) -> str:
     return body + _CHECK[sum(int(d) * w for d, w in zip(body, _WEIGHTS, strict=True)) % 11]
 
 
-def adt_a01(n: int, *, charset: str = "gb18030") -> bytes:
+def adt_a01(n: int, *, charset: str = "gb18030", visit: int | None = None) -> bytes:
+    """Resident ``n``'s admission; ``visit`` (default ``n``) numbers the message and the visit, so the same
+    resident can come back."""
+    v = n if visit is None else visit
     name = _FAMILY[n % len(_FAMILY)] + _GIVEN[n % len(_GIVEN)]
     rid = resident_id(n)
     segments = [
-        f"MSH|^~\\&|HIS|县人民医院|HUITONG|医共体平台|20260312093000||ADT^A01^ADT_A01|BENCH{n:08d}|P|2.4",
+        f"MSH|^~\\&|HIS|县人民医院|HUITONG|医共体平台|20260312093000||ADT^A01^ADT_A01|BENCH{v:08d}|P|2.4",
         "EVN|A01|20260312093000",
         f"PID|1||{n % 50000:07d}^^^HIS^PI~{rid}^^^CHN^NNCHN||{name}^^^^^^L||{rid[6:14]}|{'MF'[n % 2]}|||"
-        f"幸福路{n % 300}号^^城关镇^某县^100010^CHN^H||1380000{n % 10000:04d}^PRN^CP|||M||V{n:08d}",
+        f"幸福路{n % 300}号^^城关镇^某县^100010^CHN^H||1380000{n % 10000:04d}^PRN^CP|||M||V{v:08d}",
         f"NK1|1|{_FAMILY[(n + 3) % len(_FAMILY)]}秀兰^^^^^^L|SPO^配偶^HL70063||1390000{n % 10000:04d}^PRN^CP",
         f"PV1|1|I|内科病区^0{n % 9}^0{n % 4}^县人民医院||||D{n % 40:03d}^李医生^^^^^^^^^^^^^^^^^^^^^^^^^医师"
-        f"|||MED||||1|||D{n % 40:03d}^李医生||V{n:08d}^^^HIS^VN|||||||||||||||||||||||||20260312093000",
+        f"|||MED||||1|||D{n % 40:03d}^李医生||V{v:08d}^^^HIS^VN|||||||||||||||||||||||||20260312093000",
         "OBX|1|NM|8480-6^收缩压^LN||138|mm[Hg]^mmHg^UCUM|90-140|N|||F|||20260312093000",
         "OBX|2|NM|8462-4^舒张压^LN||86|mm[Hg]^mmHg^UCUM|60-90|N|||F|||20260312093000",
         "OBX|3|NM|2345-7^空腹血糖^LN||6.8|mmol/L^mmol/L^UCUM|3.9-6.1|H|||F|||20260312093000",
@@ -45,19 +48,20 @@ def adt_a01(n: int, *, charset: str = "gb18030") -> bytes:
     return ("\r".join(segments) + "\r").encode(charset)
 
 
-def adt_a04(n: int, *, charset: str = "gb18030") -> bytes:
+def adt_a04(n: int, *, charset: str = "gb18030", visit: int | None = None) -> bytes:
     """An outpatient registration, as most HIS ADT traffic is: MSH EVN PID NK1 PV1.
 
-    Maps to Patient, Encounter and RelatedPerson."""
+    Maps to Patient, Encounter and RelatedPerson; ``visit`` (default ``n``) as for adt_a01."""
+    v = n if visit is None else visit
     name = _FAMILY[n % len(_FAMILY)] + _GIVEN[n % len(_GIVEN)]
     rid = resident_id(n)
     segments = [
-        f"MSH|^~\\&|HIS|县人民医院|HUITONG|医共体平台|20260312093000||ADT^A04^ADT_A01|REG{n:08d}|P|2.4",
+        f"MSH|^~\\&|HIS|县人民医院|HUITONG|医共体平台|20260312093000||ADT^A04^ADT_A01|REG{v:08d}|P|2.4",
         "EVN|A04|20260312093000",
         f"PID|1||{n % 50000:07d}^^^HIS^PI~{rid}^^^CHN^NNCHN||{name}^^^^^^L||{rid[6:14]}|{'MF'[n % 2]}|||"
         f"幸福路{n % 300}号^^城关镇^某县^100010^CHN^H||1380000{n % 10000:04d}^PRN^CP",
         f"NK1|1|{_FAMILY[(n + 3) % len(_FAMILY)]}秀兰^^^^^^L|SPO^配偶^HL70063||1390000{n % 10000:04d}^PRN^CP",
         f"PV1|1|O|内科门诊^^^县人民医院||||D{n % 40:03d}^李医生^^^^^^^^^^^^^^^^^^^^^^^^^医师"
-        f"|||MED|||||||||R{n:08d}^^^HIS^VN|||||||||||||||||||||||||20260312093000",
+        f"|||MED|||||||||R{v:08d}^^^HIS^VN|||||||||||||||||||||||||20260312093000",
     ]
     return ("\r".join(segments) + "\r").encode(charset)

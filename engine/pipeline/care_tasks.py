@@ -29,7 +29,7 @@ from engine.domain.record.precedence import Rules
 from engine.store import care_tasks
 from engine.store.care_tasks import StoredTask
 from engine.views.assessment import resources_of
-from engine.views.record_view import person_view
+from engine.views.record_view import person_views
 
 __all__ = ["TaskChange", "period_of", "refresh"]
 
@@ -59,9 +59,10 @@ def refresh(
     write: list[StoredTask] = []
     persons = list(dict.fromkeys(person_ids))
     held = care_tasks.of_persons(conn, persons)
+    views = person_views(conn, persons, precedence or {})
     for person in persons:
         stored = {s.task.id: s for s in held[person]}
-        resources = resources_of(person_view(conn, person, precedence or {}))
+        resources = resources_of(views[person])
         labels = labels_of(rules.labels, resources, on)
         current = period_of(on)
         past = {s.period for s in stored.values() if s.task.state in _OPEN and s.period != current}

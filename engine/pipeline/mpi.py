@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -23,6 +23,7 @@ from engine.domain.mpi.matcher import Candidate, Matcher, PersonScore, decision
 from engine.domain.record import identity
 from engine.domain.record.identity import Key
 from engine.pipeline.mpi_events import Subscribers, publish
+from engine.pipeline.mpi_pool import Pool
 from engine.store import audit, persons, record
 from engine.store import mpi as store
 from engine.store.mpi import AUTO, MANUAL, MATCH, NEW, REVIEW, StoredRecord
@@ -55,6 +56,32 @@ def local_id(request: Identification, found: Mapping[str, Any]) -> str:
     return f"features|{digest}"
 
 
+@dataclass
+class _Writes:
+    """What resolving a batch stores, written a statement per table at its end (or before anything reads those
+    tables back), in the order resolving them one by one would have written them."""
+
+    persons: list[str] = field(default_factory=list)
+    records: list[StoredRecord] = field(default_factory=list)
+    blocks: dict[str, list[str]] = field(default_factory=dict)
+    terms: dict[tuple[str, str], int] = field(default_factory=dict)
+    counted: int = 0
+    identifiers: list[tuple[str, str, list[Key]]] = field(default_factory=list)
+
+    def count(self, terms: Sequence[tuple[str, str]], delta: int) -> None:
+        self.counted += delta
+        for term in terms:
+            self.terms[term] = self.terms.get(term, 0) + delta
+
+    def flush(self, conn: Connection, now: float) -> None:
+        persons.create_all(conn, self.persons, now)
+        store.insert(conn, self.records, self.blocks)
+        if self.counted or self.terms:
+            store.add_counts(conn, self.terms, self.counted)
+        persons.register_all(conn, [g for g in self.identifiers if g[2]], now)
+        self.persons, self.records, self.blocks, self.terms, self.counted, self.identifiers = [], [], {}, {}, 0, []
+
+
 class MpiResolver:
     """The PersonResolver of the record, backed by the MPI tables."""
 
@@ -81,20 +108,29 @@ class MpiResolver:
         known = store.by_local(conn, keys)
         # Who holds each identifier of the batch: one lookup, kept current as the batch registers more.
         held = lookup(conn, (k for r in requests for k in identity.keys(r.identifiers)))
+        # What the batch matches (new records, and records whose features change) is read for it at once.
+        arriving = [row for k, row in zip(keys, found, strict=True) if k not in known or known[k].features != row]
+        changing = [known[k] for k, row in zip(keys, found, strict=True) if k in known and known[k].features != row]
+        rows = [*arriving, *(r.features for r in changing)]
+        pool = Pool(conn, self.settings, self.matcher.tf_columns, rows, [r.person_id for r in changing])
+        pool.compare_ahead({n: row for n, (k, row) in enumerate(zip(keys, found, strict=True)) if k not in known})
+        writes = _Writes()
         persons: list[str] = []
-        for request, row, key in zip(requests, found, keys, strict=True):
+        for n, (request, row, key) in enumerate(zip(requests, found, keys, strict=True)):
             stored = known.get(key)
             if stored is None:
-                stored = self._new_record(conn, key, row, now)
+                stored = self._new_record(conn, key, row, now, n, pool, writes)
                 known[key] = stored
             elif stored.features != row:
-                self._refresh(conn, stored, row, now)
+                writes.flush(conn, now)  # the refresh and a rematch read and change what the batch wrote
+                self._refresh(conn, stored, row, now, pool)
                 before = stored.person_id
-                self._rematch(conn, stored, now)
+                self._rematch(conn, stored, now, pool)
                 if stored.person_id != before:  # a merge moved identifiers: read them again
                     held.update(lookup(conn, identity.keys(request.identifiers)))
-            self._register(conn, request, stored.person_id, held, now)
+            self._register(request, stored.person_id, held, writes)
             persons.append(stored.person_id)
+        writes.flush(conn, now)
         return persons
 
     def find(self, conn: Connection, identifiers: Sequence[Mapping[str, Any]]) -> str | None:
@@ -130,8 +166,19 @@ class MpiResolver:
     def _terms(self, row: Mapping[str, Any]) -> list[tuple[str, str]]:
         return [(c, str(row[c])) for c in self.matcher.tf_columns if row.get(c)]
 
-    def _new_record(self, conn: Connection, key: tuple[str, str], row: dict[str, Any], now: float) -> StoredRecord:
-        scores = self.score(conn, row)
+    def _new_record(
+        self,
+        conn: Connection,
+        key: tuple[str, str],
+        row: dict[str, Any],
+        now: float,
+        n: int,
+        pool: Pool,
+        writes: _Writes,
+    ) -> StoredRecord:
+        """``n``: the record's place in the batch, under which the pool compared it ahead."""
+        candidates = pool.candidates(row)
+        scores = self.matcher.persons(row, candidates, pool.frequencies(row), pool.gammas(n, row, candidates))
         best = scores[0] if scores else None
         decided = decision(best)
         record_id = new_id(now)
@@ -139,27 +186,35 @@ class MpiResolver:
             person, state, probability, rule = best.person_id, MATCH, best.probability, best.rule or "model"
         else:
             person = new_id(now)
-            persons.create(conn, person, now)
+            writes.persons.append(person)
             state = REVIEW if decided == "review" else NEW
             probability, rule = None, "new"
         stored = StoredRecord(record_id, key[0], key[1], person, state, AUTO, probability, rule, row, now)
-        store.insert(conn, [stored], {record_id: blocking.stored_keys(self.settings.blocking, row)})
+        writes.records.append(stored)
+        writes.blocks[record_id] = blocking.stored_keys(self.settings.blocking, row)
+        pool.add(stored)
         self.decided({MATCH: "matched", REVIEW: "review"}.get(state, "new"))
-        store.count_terms(conn, self._terms(row))
+        writes.count(self._terms(row), 1)
+        pool.count(self._terms(row), 1)
         if decided == "review" and best is not None:
             store.open_review(conn, record_id, best.person_id, best.probability, now)
         if decided == "match" and best is not None:
             _audit(conn, "mpi.link", record_id, None, person, "pipeline", rule, now, probability=probability)
+            if self._wanted("link"):
+                writes.flush(conn, now)  # the change names the identifiers the person holds
             self._publish_record(conn, "link", stored, None, person, "pipeline", rule, now)
         return stored
 
-    def _refresh(self, conn: Connection, stored: StoredRecord, row: dict[str, Any], now: float) -> None:
+    def _refresh(self, conn: Connection, stored: StoredRecord, row: dict[str, Any], now: float, pool: Pool) -> None:
         store.count_terms(conn, self._terms(stored.features), -1)
         store.count_terms(conn, self._terms(row))
+        pool.count(self._terms(stored.features), -1)
+        pool.count(self._terms(row), 1)
         store.replace_features(conn, stored, row, blocking.stored_keys(self.settings.blocking, row), now)
+        pool.replace(stored, row, now)
         stored.features = row
 
-    def _rematch(self, conn: Connection, stored: StoredRecord, now: float) -> None:
+    def _rematch(self, conn: Connection, stored: StoredRecord, now: float, pool: Pool) -> None:
         """A record whose update makes it another person's: merged when it is its person alone, else reviewed.
 
         Records an operator placed stay where they are, and persons an operator separated stay apart.
@@ -167,7 +222,9 @@ class MpiResolver:
         if stored.link_source != AUTO:
             return
         refused = {p for _, p in store.not_same(conn, [stored.id])}
-        scores = [s for s in self.score(conn, stored.features) if s.person_id != stored.person_id]
+        row = stored.features
+        found = self.matcher.persons(row, pool.candidates(row), pool.frequencies(row))
+        scores = [s for s in found if s.person_id != stored.person_id]
         best = next((s for s in scores if s.person_id not in refused), None)
         decided = decision(best)
         if best is None or decided == "new":
@@ -191,15 +248,13 @@ class MpiResolver:
             store.open_review(conn, stored.id, best.person_id, best.probability, now)
             self.decided("review")
 
-    def _register(
-        self, conn: Connection, request: Identification, person: str, held: dict[Key, str], now: float
-    ) -> None:
+    def _register(self, request: Identification, person: str, held: dict[Key, str], writes: _Writes) -> None:
         """Identifiers nobody holds yet become this person's; one held by another person stays theirs."""
         keys = identity.keys(request.identifiers)
         known = {k: held[k] for k in keys if k in held}
         fresh = [k for k in keys if k not in known]
         held.update({k: person for k in fresh})
-        persons.register(conn, person, request.source_system, fresh, now)
+        writes.identifiers.append((person, request.source_system, fresh))
         if any(p != person for p in known.values()):
             log.warning(
                 "mpi.identifier_held_elsewhere",
@@ -313,9 +368,12 @@ class MpiResolver:
             record.move_source_resources(conn, stored.person_id, person, stored.source_system)
         store.assign(conn, [stored.id], person)
 
+    def _wanted(self, event: str) -> bool:
+        return any(event in events for events in self.subscribers.values())
+
     def _publish(self, conn: Connection, event: str, body: dict[str, Any], now: float) -> None:
         """Pass the change on to subscribing channels, with the identifiers each person holds now."""
-        if not any(event in events for events in self.subscribers.values()):
+        if not self._wanted(event):
             return
         for role in ("surviving", "retired", "before", "after"):
             person = body.get(role)

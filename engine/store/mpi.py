@@ -108,6 +108,27 @@ def candidates(conn: Connection, keys: Sequence[str], max_block: int) -> list[St
     return out
 
 
+def blocks(
+    conn: Connection, keys: Iterable[str], limit: int
+) -> tuple[dict[str, int], dict[str, list[tuple[str, str]]]]:
+    """Each key's block size, and the (record, person) members of the blocks of at most ``limit`` records: what
+    a batch's arriving records are matched against, read once for the batch (pipeline/mpi_pool.py)."""
+    wanted = sorted(set(keys))
+    sizes: dict[str, int] = {}
+    query = "SELECT key, count(*) FROM mpi_blocks WHERE key IN ({}) GROUP BY key"
+    for key, size in _in(conn, query, wanted):
+        sizes[key] = size
+    members: dict[str, list[tuple[str, str]]] = {}
+    small = [k for k in wanted if sizes.get(k, 0) <= limit]
+    query = (
+        "SELECT b.key, r.id, r.person_id FROM mpi_blocks b JOIN mpi_records r ON r.id = b.record_id"
+        " WHERE b.key IN ({}) ORDER BY b.key, r.id"
+    )
+    for key, record_id, person in _in(conn, query, small):
+        members.setdefault(key, []).append((record_id, person))
+    return sizes, members
+
+
 def persons_holding(conn: Connection, keys: Sequence[str]) -> set[str]:
     """The persons with a record holding any of these keys (a search, not a match)."""
     found: set[str] = set()
@@ -216,7 +237,12 @@ def count_terms(conn: Connection, pairs: Iterable[tuple[str, str]], delta: int =
 
     The total first, then the terms in order: every writer takes these rows in one order, so two record workers
     adding new residents at once wait for each other instead of deadlocking (bench/scale_out.py)."""
-    rows = [(ALL, "", delta), *((field, value, delta) for field, value in sorted(pairs))]
+    add_counts(conn, dict.fromkeys(pairs, delta), delta)
+
+
+def add_counts(conn: Connection, terms: Mapping[tuple[str, str], int], records: int) -> None:
+    """``count_terms`` for a batch: each term's summed change, and ``records`` to the total (in the same order)."""
+    rows = [(ALL, "", records), *((field, value, delta) for (field, value), delta in sorted(terms.items()))]
     dbapi.executemany(
         conn,
         'INSERT INTO mpi_terms (field, value, "count") VALUES (?, ?, ?)'
@@ -231,6 +257,19 @@ def frequencies(conn: Connection, pairs: Iterable[tuple[str, str]]) -> dict[str,
     out: dict[str, dict[str, tuple[int, int]]] = {}
     if not wanted:
         return out
+    counts = term_counts(conn, wanted)
+    total = counts.get((ALL, ""), 0)
+    if not total:
+        return out
+    for field, value in wanted:
+        if (field, value) in counts:
+            out.setdefault(field, {})[value] = (counts[(field, value)], total)
+    return out
+
+
+def term_counts(conn: Connection, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """The stored count of each (field, value) the store has seen, and of (ALL, "") when any record is counted."""
+    wanted = sorted(set(pairs))
     values = sorted({v for _, v in wanted} | {""})
     fields = sorted({f for f, _ in wanted} | {ALL})
     # The fields too, so SQLite seeks the (field, value) key instead of scanning every term.
@@ -241,13 +280,7 @@ def frequencies(conn: Connection, pairs: Iterable[tuple[str, str]]) -> dict[str,
         part = values[i : i + CHUNK]
         for f, v, c in dbapi.fetchall(conn, query.format(", ".join("?" * len(part))), [*fields, *part]):
             counts[(f, v)] = c
-    total = counts.get((ALL, ""), 0)
-    if not total:
-        return out
-    for field, value in wanted:
-        if (field, value) in counts:
-            out.setdefault(field, {})[value] = (counts[(field, value)], total)
-    return out
+    return counts
 
 
 # --- reviews and manual decisions ----------------------------------------------------------------------------

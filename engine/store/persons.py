@@ -86,7 +86,11 @@ def lookup(conn: Connection, keys: Iterable[Key]) -> dict[Key, str]:
 
 def create(conn: Connection, person: str, now: float) -> None:
     """A new enterprise person (the MPI found nobody it is)."""
-    dbapi.executemany(conn, "INSERT INTO record_persons (id, created_at) VALUES (?, ?)", [(person, now)])
+    create_all(conn, [person], now)
+
+
+def create_all(conn: Connection, persons: Sequence[str], now: float) -> None:
+    dbapi.executemany(conn, "INSERT INTO record_persons (id, created_at) VALUES (?, ?)", [(p, now) for p in persons])
 
 
 def identifiers_of(conn: Connection, person: str) -> list[Key]:
@@ -97,10 +101,15 @@ def identifiers_of(conn: Connection, person: str) -> list[Key]:
 
 def register(conn: Connection, person: str, source_system: str, keys: Sequence[Key], now: float) -> None:
     """Identifiers nobody holds yet, given to ``person`` as ``source_system`` sent them."""
+    register_all(conn, [(person, source_system, keys)], now)
+
+
+def register_all(conn: Connection, grants: Sequence[tuple[str, str, Sequence[Key]]], now: float) -> None:
+    """``register`` for each (person, source system, identifiers), in one statement."""
     dbapi.executemany(
         conn,
         "INSERT INTO record_identifiers (value, system, person_id, source_system, created_at) VALUES (?, ?, ?, ?, ?)",
-        [(value, system, person, source_system, now) for system, value in keys],
+        [(value, system, person, source, now) for person, source, keys in grants for system, value in keys],
     )
 
 

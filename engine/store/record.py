@@ -325,13 +325,32 @@ def persons_by_identifier(conn: Connection, value: str, system: str | None = Non
 
 def merged_persons(conn: Connection, person: str) -> list[str]:
     """The person and every person merged into it, directly or through others."""
-    out, todo = [person], [person]
-    while todo:
-        rows = dbapi.fetchall(conn, "SELECT id FROM record_persons WHERE merged_into = ?", [todo.pop()])
-        for (retired,) in rows:
-            if retired not in out:
-                out.append(retired)
-                todo.append(retired)
+    return merged_persons_of(conn, [person])[person]
+
+
+def merged_persons_of(conn: Connection, persons: Sequence[str]) -> dict[str, list[str]]:
+    """``merged_persons`` of each person: one query per level of merges for all of them."""
+    retired: dict[str, list[str]] = {}
+    seen = set(persons)
+    level = list(dict.fromkeys(persons))
+    while level:
+        found: list[tuple[Any, ...]] = []
+        for part, marks in _chunks(level):
+            query = f"SELECT merged_into, id FROM record_persons WHERE merged_into IN ({marks}) ORDER BY id"
+            found += dbapi.fetchall(conn, query, part)
+        for survivor, person in found:
+            retired.setdefault(survivor, []).append(person)
+        level = list(dict.fromkeys(p for _, p in found if p not in seen))
+        seen.update(level)
+    out: dict[str, list[str]] = {}
+    for person in persons:
+        everyone, todo = [person], [person]
+        while todo:
+            for r in retired.get(todo.pop(), []):
+                if r not in everyone:
+                    everyone.append(r)
+                    todo.append(r)
+        out[person] = everyone
     return out
 
 
@@ -341,28 +360,38 @@ def current(conn: Connection, person: str, repoint: Mapping[str, str] | None = N
     ``repoint`` rewrites references on the way out, e.g. "Patient/<retired person>" to the survivor after a
     merge: the stored versions stay as they were said.
     """
-    rows = dbapi.fetchall(
-        conn,
-        "SELECT r.id, r.type, r.version, v.body, v.source_system, v.message_id, v.channel, v.mapping,"
-        " v.mapping_version, v.at FROM record_resources r"
-        " JOIN record_versions v ON v.resource_id = r.id AND v.version = r.version"
-        " WHERE r.person_id = ? ORDER BY r.type, v.at, r.id",
-        [person],
-    )
-    targets = repoint or {}
-    out = {
-        r[0]: Current(r[0], r[1], r[2], orjson.loads(references.repoint(r[3], targets)), [Source(*r[4:])]) for r in rows
-    }
-    links = dbapi.fetchall(
-        conn,
-        "SELECT l.resource_id, l.source_system, l.message_id, l.channel, l.mapping, l.mapping_version, l.at"
-        " FROM record_links l JOIN record_resources r ON r.id = l.resource_id WHERE r.person_id = ?"
-        " ORDER BY l.at",
-        [person],
-    )
-    for link in links:
-        out[link[0]].sources.append(Source(*link[1:]))
-    return list(out.values())
+    return current_of(conn, {person: repoint or {}})[person]
+
+
+def current_of(conn: Connection, repoints: Mapping[str, Mapping[str, str]]) -> dict[str, list[Current]]:
+    """``current`` of each person (the keys, each with its ``repoint``): two queries for all of them."""
+    persons = list(repoints)
+    out: dict[str, dict[str, Current]] = {p: {} for p in persons}
+    owner: dict[str, str] = {}
+    for part, marks in _chunks(persons):
+        rows = dbapi.fetchall(
+            conn,
+            "SELECT r.person_id, r.id, r.type, r.version, v.body, v.source_system, v.message_id, v.channel,"
+            " v.mapping, v.mapping_version, v.at FROM record_resources r"
+            " JOIN record_versions v ON v.resource_id = r.id AND v.version = r.version"
+            f" WHERE r.person_id IN ({marks}) ORDER BY r.person_id, r.type, v.at, r.id",
+            part,
+        )
+        for r in rows:
+            body = orjson.loads(references.repoint(r[4], repoints[r[0]]))
+            out[r[0]][r[1]] = Current(r[1], r[2], r[3], body, [Source(*r[5:])])
+            owner[r[1]] = r[0]
+    for part, marks in _chunks(persons):
+        links = dbapi.fetchall(
+            conn,
+            "SELECT l.resource_id, l.source_system, l.message_id, l.channel, l.mapping, l.mapping_version, l.at"
+            f" FROM record_links l JOIN record_resources r ON r.id = l.resource_id WHERE r.person_id IN ({marks})"
+            " ORDER BY l.at",
+            part,
+        )
+        for link in links:
+            out[owner[link[0]]][link[0]].sources.append(Source(*link[1:]))
+    return {p: list(found.values()) for p, found in out.items()}
 
 
 def versions(conn: Connection, resource_id: str) -> list[tuple[int, dict[str, Any], Source]]:

@@ -76,8 +76,21 @@ def person_view(conn: Connection, person: str, precedence: Mapping[str, Rules]) 
     The merged Patient is computed here, on read, from each source's Patient version: measured at ~15 µs, far
     less than keeping a stored copy current on every write would cost the delivery path.
     """
-    persons = record.merged_persons(conn, person)
-    resources = record.current(conn, person, {f"Patient/{p}": f"Patient/{person}" for p in persons[1:]})
+    return person_views(conn, [person], precedence)[person]
+
+
+def person_views(conn: Connection, persons: Sequence[str], precedence: Mapping[str, Rules]) -> dict[str, PersonView]:
+    """``person_view`` of each person, read together (the care loop refreshes a batch's persons at once)."""
+    merged = record.merged_persons_of(conn, persons)
+    current = record.current_of(
+        conn, {p: {f"Patient/{r}": f"Patient/{p}" for r in merged[p][1:]} for p in dict.fromkeys(persons)}
+    )
+    return {p: _view(p, merged[p], current[p], precedence) for p in persons}
+
+
+def _view(
+    person: str, persons: list[str], resources: list[record.Current], precedence: Mapping[str, Rules]
+) -> PersonView:
     versions = [
         SourceVersion(r.sources[0].source_system, r.sources[0].at, r.body) for r in resources if r.type == "Patient"
     ]

@@ -54,21 +54,23 @@ class Matcher:
     def hits(self, resources: Sequence[Resource], on: date) -> list[Hit]:
         """Matching resources dated on or before `on`, oldest first (ties by id, so results are stable)."""
         found = []
+        coded = bool(self.codes or self.code_prefixes)
         for resource in resources:
-            if resource.get("resourceType") != self.resource or _void(resource):
+            if resource.get("resourceType") != self.resource:
+                continue
+            # The code first: it rules out most of a person's resources, before their status and date are read.
+            code = self._code(resource) if coded else None
+            if (coded and code is None) or _void(resource):
                 continue
             day = when(resource)
             if day is None or day > on:
                 continue
-            fact = self._fact(resource, resources)
+            fact = self._fact(resource, resources, code)
             if fact is not None:
                 found.append(Hit(resource, day, fact))
         return sorted(found, key=lambda h: (h.on, h.ref))
 
-    def _fact(self, resource: Resource, resources: Sequence[Resource]) -> str | None:
-        code = self._code(resource)
-        if (self.codes or self.code_prefixes) and code is None:
-            return None
+    def _fact(self, resource: Resource, resources: Sequence[Resource], code: str | None) -> str | None:
         if self.value_codes and not self.value_codes.intersection(codes(resource.get("valueCodeableConcept"))):
             return None
         if self.classes and (resource.get("class") or {}).get("code") not in self.classes:

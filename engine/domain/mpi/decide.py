@@ -107,7 +107,20 @@ def score(
     frequencies: Frequencies | None = None,
 ) -> Scored:
     """Compare, weigh and grade the pairs (li[k], ri[k])."""
-    gammas = compare(settings, left, li, right, ri)
+    return weigh(settings, model, compare(settings, left, li, right, ri), left, li, right, ri, frequencies)
+
+
+def weigh(
+    settings: Settings,
+    model: Model,
+    gammas: np.ndarray,
+    left: Table,
+    li: np.ndarray,
+    right: Table,
+    ri: np.ndarray,
+    frequencies: Frequencies | None = None,
+) -> Scored:
+    """Weigh and grade pairs already compared (``gammas``: their comparison vectors)."""
     tf_values = {k: left[column][li] for k, column in tf_columns(settings).items()}
     weights = match_weights(settings, model, gammas, tf_values, frequencies)
     probabilities = probability(weights)

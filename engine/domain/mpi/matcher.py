@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import blocking
-from .compare import NULL, Row, Table
-from .decide import CERTAIN, DISTINCT_IDS, GRADES, NOT, PROBABLE, score
+from .compare import NULL, Row, Table, compare
+from .decide import CERTAIN, DISTINCT_IDS, GRADES, NOT, PROBABLE, score, weigh
 from .model import Frequencies, Model, tf_adjustments, tf_columns
 from .settings import Settings
 
@@ -81,15 +81,24 @@ class Matcher:
     def tf_columns(self) -> list[str]:
         return sorted(set(self.tf.values()))
 
-    def persons(self, record: Row, candidates: Sequence[Candidate], frequencies: Frequencies) -> list[PersonScore]:
-        """Candidate persons, best first, each with its closest record's score."""
+    def persons(
+        self,
+        record: Row,
+        candidates: Sequence[Candidate],
+        frequencies: Frequencies,
+        gammas: np.ndarray | None = None,
+    ) -> list[PersonScore]:
+        """Candidate persons, best first, each with its closest record's score; ``gammas``: the pairs' comparison
+        vectors when they were computed beforehand (a batch compares all its pairs at once)."""
         if not candidates:
             return []
         left = Table([record], self.settings.columns)
         right = Table([c.features for c in candidates], self.settings.columns)
         li = np.zeros(len(candidates), dtype=np.int64)
         ri = np.arange(len(candidates), dtype=np.int64)
-        scored = score(self.settings, self.model, left, li, right, ri, frequencies)
+        if gammas is None:
+            gammas = compare(self.settings, left, li, right, ri)
+        scored = weigh(self.settings, self.model, gammas, left, li, right, ri, frequencies)
         best: dict[str, PersonScore] = {}
         vetoed: set[str] = set()
         for i, candidate in enumerate(candidates):
