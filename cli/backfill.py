@@ -71,7 +71,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     try:
         return backfill.run(
             config,
-            None if args.dry_run else store(args, config, create=True),
+            # No sender waits on a backfill's commits, and each carries its own redo (a batch with its checkpoint,
+            # records with their deliveries): no fsync each, so they hold a store shared with the daemon less long.
+            None if args.dry_run else store(args, config, create=True, fsync_each_commit=False),
             args.channel,
             path=args.path,
             resume=args.resume,
