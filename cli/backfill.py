@@ -129,6 +129,8 @@ def print_summary(outcome: Outcome, out: IO[str]) -> None:
         print(f"still queued       {queued} (left to the daemon; why each is not done yet:)", file=out)
         for status in PENDING_DELIVERY:
             _list_failures(outcome, status, out)
+    if outcome.paced:
+        print(f"paced              {outcome.paced} transactions, live senders first", file=out)
     if outcome.interrupted:
         print("interrupted        at a checkpoint; the same command with --resume continues", file=out)
     print(f"time               {outcome.seconds:.1f}s", file=out)

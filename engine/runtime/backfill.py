@@ -130,6 +130,7 @@ class Outcome:
     left_queued: bool  # deliveries remain for the daemon (a destination down, or failing for max_wait)
     interrupted: bool = False  # stopped by SIGINT/SIGTERM at a checkpoint; --resume continues
     failures: list[Failure] = field(default_factory=list)  # deliveries not SENT, by status and reason
+    paced: int = 0  # transactions that left the store to live senders first (engine/runtime/pacing.py)
 
 
 def load_state(conn: Connection, channel: str) -> State | None:
@@ -219,7 +220,9 @@ class Backfill:
             delivered = self._statuses(conn, state)
             failures = self._failures(conn, state)
         seconds = time.monotonic() - started
-        return Outcome(state, already_done, seconds, delivered, left_queued, self.interrupted, failures)
+        return Outcome(
+            state, already_done, seconds, delivered, left_queued, self.interrupted, failures, self.pacer.paced
+        )
 
     def _woken(self, _: object) -> None:
         for worker in self.workers:

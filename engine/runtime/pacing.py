@@ -41,6 +41,7 @@ class Pacer:
         self._turns = asyncio.Lock()
         self._next = 0.0  # monotonic time before which the next transaction waits
         self._held = 0.0  # seconds the store was held during the turn in progress
+        self.paced = 0  # turns that paused for live senders
 
     def held(self, seconds: float) -> None:
         """The store writer held the store this long for a transaction (from BEGIN to the end of COMMIT)."""
@@ -67,10 +68,16 @@ class Pacer:
             try:
                 yield done
             finally:
-                done.held = held = self._held
-                live = self.live()
-                pause = 0.0 if live is None else min(PAUSE_MAX, max(PAUSE_MIN, held * live.queued))
+                done.held = self._held
+                pause = self.pause(self._held)
+                if pause:
+                    self.paced += 1
                 self._next = time.monotonic() + pause
+
+    def pause(self, held: float) -> float:
+        """Seconds to leave the store to live intake after a bulk transaction that held it ``held`` seconds."""
+        live = self.live()
+        return 0.0 if live is None else min(PAUSE_MAX, max(PAUSE_MIN, held * live.queued))
 
 
 class Turn:

@@ -106,7 +106,7 @@ class Wiring:
             sweep_age=sweep_age,
             clock=time.time,
             senders=senders,
-            held=pacer.held if pacer is not None else lambda _: None,
+            pacer=pacer,
         )
         self.scheduler = AsyncIOScheduler()
         self.configure(config)

@@ -31,6 +31,7 @@ from sqlalchemy import Connection, Engine
 from engine.domain.routing import ChannelRoutes
 from engine.pipeline.process import Woken, commit_intake, process_received
 from engine.runtime import metrics
+from engine.runtime.pacing import Pacer
 from engine.store import gate as store_gate
 from engine.store import journal, live_intake, source_state
 from engine.store.database import WRITER
@@ -57,10 +58,10 @@ class StoreWriter:
         sweep_age: float | None,
         clock: Callable[[], float],
         senders: Callable[[], int] = lambda: 1,
-        held: Callable[[float], None] = lambda _: None,
+        pacer: Pacer | None = None,
     ) -> None:
-        """``held(seconds)`` is told how long each transaction held the store, BEGIN to COMMIT (a bulk process's
-        pacer sizes its transactions by it: engine/runtime/pacing.py)."""
+        """``pacer``: a bulk process's (engine/runtime/pacing.py); it is told how long each transaction held the
+        store, BEGIN to COMMIT, and at the gate this writer lets live intake go first."""
         self._engine = engine
         self.node = node
         self.channels = dict(channels)
@@ -72,8 +73,8 @@ class StoreWriter:
         self._jobs: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
         self._sweep_wanted = False
         self._senders = senders
-        self._held = held
-        self._gate = store_gate.of(engine)
+        self._pacer = pacer
+        self._gate = store_gate.of(engine, yields=pacer is not None)
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="huitong-commit")
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -216,7 +217,8 @@ class StoreWriter:
                 txn.commit()
             done = time.perf_counter()
             metrics.committed(self._process, done - began)
-            self._held(done - begun)
+            if self._pacer is not None:
+                self._pacer.held(done - begun)
         except BaseException:
             with contextlib.suppress(Exception):
                 if txn.is_active:  # a failed COMMIT has ended it already
