@@ -32,7 +32,7 @@ from engine.runtime.control import Control
 from engine.runtime.record_process import record_destinations
 from engine.runtime.wiring import Wiring, routes_of
 from engine.sources import ChannelStartError
-from engine.store import care_tasks, locks, monitoring
+from engine.store import care_tasks, locks, message_text, monitoring
 from engine.store.database import migrate, open_engine, refresh_statistics
 
 log = structlog.get_logger("huitong.daemon")
@@ -76,6 +76,9 @@ class Daemon:
         self._engine = engine = open_engine(self.config.store)
         await asyncio.to_thread(migrate, engine)
         await asyncio.to_thread(refresh_statistics, engine)
+        unindexed = await asyncio.to_thread(message_text.missing_index_note, engine)
+        if unindexed:
+            log.warning(unindexed)
         single_node = engine.dialect.name == "sqlite"
         wanted = self._wanted(self.config)
         self.wiring = Wiring(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -81,6 +82,14 @@ def test_a_text_search_finds_the_messages_that_hold_it_in_their_own_charset(api:
     status, body = api.call("GET", "/messages?text=陈桂兰&limit=100".replace("陈桂兰", "%E9%99%88%E6%A1%82%E5%85%B0"))
     assert status == 200
     assert {m["control_id"] for m in body["messages"]} == chen_control_ids()
+
+
+def test_a_text_search_answers_whether_the_text_index_or_a_scan_looked_for_it(api: Console) -> None:
+    _, indexed = api.call("GET", f"/messages?text={quote('陈桂兰')}&limit=100")
+    _, scanned = api.call("GET", f"/messages?text={quote('桂兰')}&limit=100")  # under three characters
+    _, plain = api.call("GET", "/messages?type=ORU")
+    assert (indexed["text_search"], scanned["text_search"], plain["text_search"]) == ("index", "scan", None)
+    assert {m["control_id"] for m in scanned["messages"]} == {m["control_id"] for m in indexed["messages"]}
 
 
 def test_an_unknown_patient_or_a_bad_parameter_is_a_400_that_names_it(api: Console) -> None:
