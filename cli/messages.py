@@ -33,6 +33,9 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--since", type=time_arg, metavar="TIME")
     p.add_argument("--until", type=time_arg, metavar="TIME")
     p.add_argument("--dead", action="store_true", help="every message with a DEAD delivery")
+    p.add_argument(
+        "--destination", help="only this destination's deliveries start over (with --dead: its dead letters)"
+    )
     p.add_argument("--reason", default="", help="recorded in the audit trail")
     p.set_defaults(func=cmd_messages_reprocess)
 
@@ -121,21 +124,21 @@ def cmd_messages_show(args: argparse.Namespace) -> int:
 def cmd_messages_reprocess(args: argparse.Namespace) -> int:
     from engine.pipeline.reprocess import reprocess
     from engine.store import queries
+    from engine.store.database import writing
 
     if not args.ids and not (args.channel or args.status or args.dead):
         print("name message ids, or a filter (--channel, --status, --since, --until, --dead)", file=sys.stderr)
         return 1
-    engine = store(args)
-    with engine.begin() as conn:
+    with writing(store(args)) as conn:
         if args.ids:
             ids = list(args.ids)
         elif args.dead:
-            ids = queries.dead_message_ids(conn, args.channel)
+            ids = queries.dead_message_ids(conn, args.channel, args.destination)
         else:
             ids = queries.find_ids(
                 conn, channel=args.channel, status=args.status, since=args.since, until=args.until, newest_first=False
             )
-        messages, deliveries = reprocess(conn, ids, time.time(), reason=args.reason)
+        messages, deliveries = reprocess(conn, ids, time.time(), reason=args.reason, destination=args.destination)
     print(
         f"reprocessing {messages} message(s), {deliveries} delivery(ies) queued again"
         + ("" if messages or deliveries else " (nothing matched)")

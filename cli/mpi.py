@@ -276,9 +276,10 @@ def waterfall(e: Explanation, settings: Settings) -> str:
 def _change(config: EngineConfig, work: Any) -> Any:
     from engine.pipeline.mpi import MpiError
     from engine.runtime.wiring import resolver_of
+    from engine.store.database import writing
 
     resolver = resolver_of(config)
-    with _engine(config).begin() as conn:
+    with writing(_engine(config)) as conn:
         try:
             return work(conn, resolver)
         except MpiError as exc:
@@ -385,6 +386,7 @@ def dedupe(args: argparse.Namespace, config: EngineConfig) -> int:
     from engine.runtime.progress import Progress
     from engine.runtime.wiring import resolver_of
     from engine.store import mpi as store
+    from engine.store.database import writing
 
     if args.input:
         if not args.output:
@@ -397,7 +399,7 @@ def dedupe(args: argparse.Namespace, config: EngineConfig) -> int:
             csv.writer(handle).writerows(out)
     else:
         resolver = resolver_of(config)
-        with _engine(config).begin() as conn:
+        with writing(_engine(config)) as conn:
             progress = Progress("mpi dedupe", store.count(conn))
             summary = mpi_batch.dedupe_store(
                 conn, resolver, source=args.source, actor=_actor(args), now=time.time(), tick=progress.update

@@ -45,8 +45,10 @@ def cmd_tasks_list(args: argparse.Namespace) -> int:
     for s in stored:
         t = s.task
         how = f"  (done {t.evidence.on} by {t.evidence.resource})" if t.evidence else ""
-        print(f"{s.person_id:<32}  {t.state.value:<8} {t.start.isoformat()}..{t.end.isoformat()}  {t.rule:<15} "
-              f"{t.name}{how}")
+        print(
+            f"{s.person_id:<32}  {t.state.value:<8} {t.start.isoformat()}..{t.end.isoformat()}  {t.rule:<15} "
+            f"{t.name}{how}"
+        )
     print(f"{len(stored)} task(s)")
     return 0
 
@@ -56,7 +58,7 @@ def cmd_tasks_refresh(args: argparse.Namespace) -> int:
     from engine.pipeline.care_loop import CareLoop
     from engine.runtime.progress import Progress
     from engine.store import care_tasks
-    from engine.store.database import WRITER
+    from engine.store.database import writing
 
     config = load(args)
     configure_logging(config, daemon=False)  # progress goes to standard error (and the log file), not into the counts
@@ -72,7 +74,7 @@ def cmd_tasks_refresh(args: argparse.Namespace) -> int:
     counts: dict[str, int] = {}
     for i in range(0, len(persons), 100):  # a transaction per 100 persons: a running daemon waits only that long
         part = persons[i : i + 100]
-        with engine.connect().execution_options(**WRITER) as conn, conn.begin():
+        with writing(engine) as conn:
             changes = care.refresh_tasks(conn, part, on, time.time())
         for change in changes:
             counts[change.kind] = counts.get(change.kind, 0) + 1

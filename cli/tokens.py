@@ -39,6 +39,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     from engine.config.values import parse_duration
     from engine.domain.access import BadScope, check
     from engine.store import audit, record, tokens
+    from engine.store.database import writing
     from engine.views.fhir import person
 
     try:
@@ -48,7 +49,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         print(f"cannot make the token: {exc}", file=sys.stderr)
         return 1
     now, token_id, secret = time.time(), uuid.uuid4().hex, secrets.token_urlsafe(32)
-    with store(args, load(args)).begin() as conn:
+    with writing(store(args, load(args))) as conn:
         bound = None
         if args.patient is not None:
             bound = person(conn, args.patient) or next(iter(record.persons_by_identifier(conn, args.patient)), None)
@@ -107,9 +108,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_revoke(args: argparse.Namespace) -> int:
     from engine.store import audit, tokens
+    from engine.store.database import writing
 
     now = time.time()
-    with store(args).begin() as conn:
+    with writing(store(args)) as conn:
         token = tokens.revoke(conn, args.id, now)
         if token is None:
             print(f"no token {args.id!r} (huitong tokens list)", file=sys.stderr)

@@ -88,6 +88,7 @@ def _no_user(name: str) -> int:
 def cmd_create(args: argparse.Namespace) -> int:
     from engine.domain.access import USER_NAME
     from engine.store import audit, users
+    from engine.store.database import writing
 
     if not USER_NAME.match(args.name):
         print(f"user name {args.name!r}: at most 48 letters, digits or . _ @ -", file=sys.stderr)
@@ -104,7 +105,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     if password is None:
         return 1
     password_hash, now = users.hash_password(password), time.time()
-    with store(args, create=True).begin() as conn:
+    with writing(store(args, create=True)) as conn:
         if not users.create(conn, args.name, password_hash, roles, now):
             print(f"there is already a user {args.name!r}; nothing changed", file=sys.stderr)
             return 1
@@ -148,9 +149,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 def _change(args: argparse.Namespace, action: str, apply: Any, done: str) -> int:
     """Apply one change to a user in a transaction, audited with the user's state before and after."""
     from engine.store import audit, users
+    from engine.store.database import writing
 
     now = time.time()
-    with store(args).begin() as conn:
+    with writing(store(args)) as conn:
         before = users.get(conn, args.name)
         if before is None:
             return _no_user(args.name)

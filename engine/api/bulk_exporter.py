@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from engine.domain.bulk_export import FILE_LINES, file_name, is_job_id
 from engine.store import bulk_exports, bulk_read
 from engine.store.bulk_exports import Job
-from engine.store.database import WRITER
+from engine.store.database import writing
 from engine.views import fhir, fhir_bulk
 
 log = structlog.get_logger("huitong.fhir_bulk")
@@ -90,7 +90,7 @@ class Exporter:
     def _tidy(self) -> None:
         """At start: jobs left running start over, and folders without a job are removed."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        with self.store.connect().execution_options(**WRITER) as conn, conn.begin():
+        with writing(self.store) as conn:
             for job_id in bulk_exports.requeue_running(conn):
                 self.remove_files(job_id)
         folders = [p.name for p in self.directory.iterdir() if p.is_dir() and is_job_id(p.name)]
@@ -101,12 +101,12 @@ class Exporter:
 
     def _claim(self) -> Job | None:
         # it reads, then writes: on SQLite the write lock is taken first (a WAL read snapshot cannot be upgraded)
-        with self.store.connect().execution_options(**WRITER) as conn, conn.begin():
+        with writing(self.store) as conn:
             return bulk_exports.claim(conn)
 
     def _sweep(self) -> float:
         """Remove expired jobs and their files; the seconds until the next one expires (inf: none)."""
-        with self.store.connect().execution_options(**WRITER) as conn, conn.begin():
+        with writing(self.store) as conn:
             gone = bulk_exports.expired(conn, time.time())
             for job_id in gone:
                 bulk_exports.remove(conn, job_id)
@@ -151,7 +151,7 @@ class Exporter:
             return bulk_exports.get(conn, job_id) is None
 
     def _finish(self, job_id: str, output: Sequence[dict[str, Any]], error: str | None) -> None:
-        with self.store.begin() as conn:
+        with writing(self.store) as conn:
             kept = bulk_exports.finish(conn, job_id, output, error, time.time() + self.keep)
         if not kept:  # cancelled while finishing
             self.remove_files(job_id)
@@ -228,7 +228,7 @@ class _Writer:
         if time.monotonic() - self.reported < REPORT_EVERY:
             return
         self.reported = time.monotonic()
-        with self.exporter.store.begin() as conn:
+        with writing(self.exporter.store) as conn:
             if not bulk_exports.report(conn, self.job.id, f"{self.total} resources written; now {self.kind}"):
                 raise _Cancelled
 

@@ -8,6 +8,8 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
 
+from engine.store.database import writing
+
 T = TypeVar("T")
 
 
@@ -15,7 +17,7 @@ async def in_thread(store: Engine, job: Callable[[Connection], T], *, write: boo
     """``job(connection)`` in a read transaction, or a write transaction committed on return (``write``)."""
 
     def run() -> T:
-        with store.begin() if write else store.connect() as conn:
+        with writing(store) if write else store.connect() as conn:
             return job(conn)
 
     return await asyncio.to_thread(run)

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from engine.domain.mapping import (
+    CodeCache,
     CodeTable,
     CompileError,
     Located,
@@ -93,8 +94,14 @@ def _source(directory: Path, name: str) -> Source:
 NOT_MAPPINGS = ("tables", "tests", "profiles", "functions", "care", "indicators", "contract")
 
 
-def load_mappings(directory: Path) -> tuple[MappingSet, list[ConfigError]]:
-    """Every table in tables/ and every mapping file (not fragments ``_*.yaml``, not tests/) compiled."""
+#: Generated code of every mapping compiled in this process, by version: a reload compiles only what changed.
+_GENERATED: CodeCache = {}
+
+
+def load_mappings(directory: Path, *, generate: bool = True) -> tuple[MappingSet, list[ConfigError]]:
+    """Every table in tables/ and every mapping file (not fragments ``_*.yaml``, not tests/) compiled: HL7 v2
+    mappings to generated functions, or with ``generate=False`` to the closures they are checked against (tests,
+    bench/mapping.py)."""
     errors: list[ConfigError] = []
     found = MappingSet()
     if not directory.is_dir():  # fine until a channel names a mapping; that channel's error says so
@@ -124,7 +131,10 @@ def load_mappings(directory: Path) -> tuple[MappingSet, list[ConfigError]]:
             continue
         name = rel.with_suffix("").as_posix()
         try:
-            found.mappings[name] = compile_mapping(load(name), load=load, tables=tables, functions=functions)
+            found.mappings[name] = compile_mapping(
+                load(name), load=load, tables=tables, functions=functions,
+                generated=_GENERATED if generate else None,
+            )
         except Located as exc:
             errors.append(ConfigError(exc.file, exc.line, exc.column, exc.field, exc.message))
     return found, errors

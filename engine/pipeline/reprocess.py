@@ -16,22 +16,37 @@ AUDITED = 1000  # the messages an audit row names (and whose statuses before it 
 
 
 def reprocess(
-    conn: Connection, ids: Sequence[int], now: float, *, reason: str = "", actor: str | None = None
+    conn: Connection,
+    ids: Sequence[int],
+    now: float,
+    *,
+    reason: str = "",
+    actor: str | None = None,
+    destination: str | None = None,
 ) -> tuple[int, int]:
     """Returns (messages put back to RECEIVED, deliveries re-queued); the request is audited with ``actor`` (the
-    console's user; the OS user for the CLI), each message's status and deliveries before, and what was re-queued."""
+    console's user; the OS user for the CLI), each message's status and deliveries before, and what was re-queued.
+    With ``destination`` only that destination's deliveries start over: a dead letter resent to a LIS that is back
+    does not also resend what another destination refused."""
     named = list(ids)[:AUDITED]
     before = {
         str(v.id): {"status": v.status, "deliveries": {d.name: d.status for d in v.destinations}}
         for v in queries.messages_by_id(conn, named)
     }
     messages = journal.reset_for_reprocess(conn, ids)
-    deliveries = outbox.requeue(conn, ids, now)
+    deliveries = outbox.requeue(conn, ids, now, destination)
     audit.record(
         conn,
         "reprocess",
         f"messages:{len(ids)}",
-        {"ids": named, "messages": messages, "deliveries": deliveries, "reason": reason, "before": before},
+        {
+            "ids": named,
+            "messages": messages,
+            "deliveries": deliveries,
+            "reason": reason,
+            "before": before,
+            **({"destination": destination} if destination else {}),
+        },
         actor=actor,
     )
     return messages, deliveries

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
+from engine.api.audit_batch import AuditBatch
 from engine.api.console import Part
 from engine.api.manage import audit, indicators, mpi, records
 from engine.api.manage.people_service import People
@@ -21,7 +22,7 @@ from engine.pipeline.mpi import MpiResolver
 
 def parts(store: Engine, config: Callable[[], EngineConfig], resolver: Callable[[], MpiResolver]) -> list[Part]:
     """The parts, reading the configuration and MPI of the moment (a reload counts)."""
-    people = People(store, config, resolver)
+    people = People(store, config, resolver, AuditBatch(store))
     return [
         mpi.part(people),
         records.part(people),

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
+from engine.api.audit_batch import AuditBatch
 from engine.api.manage.operations import ChannelState, Operations, Refused
 from engine.domain.delivery import Delivery
 from engine.domain.formats.fhir import FhirError
@@ -35,9 +36,12 @@ class Control:
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
         self._acting = asyncio.Lock()  # one action at a time: two operators stopping a channel at once
+        self._reads = AuditBatch(daemon.wiring.engine)  # what users read, committed with concurrent reads
 
     def operations(self) -> Operations:
-        return Operations(self.channels, self.act, self.reload, self.reprocess, self.write, self.mapped)
+        return Operations(
+            self.channels, self.act, self.reload, self.reprocess, self._reads.record, self.mapped
+        )
 
     def channels(self) -> Sequence[ChannelState]:
         daemon, out = self.daemon, []
@@ -131,8 +135,10 @@ class Control:
             await self._audit("reload", "configuration", detail, actor)
             return outcome
 
-    async def reprocess(self, ids: Sequence[int], reason: str, actor: str) -> tuple[int, int]:
+    async def reprocess(self, ids: Sequence[int], reason: str, actor: str, destination: str | None) -> tuple[int, int]:
         now = time.time()
-        done: tuple[int, int] = await self.write(lambda conn: reprocess(conn, ids, now, reason=reason, actor=actor))
+        done: tuple[int, int] = await self.write(
+            lambda conn: reprocess(conn, ids, now, reason=reason, actor=actor, destination=destination)
+        )
         self.daemon.wiring.writer.request_sweep()
         return done

@@ -116,11 +116,10 @@ class Daemon:
         self.wiring.scheduler.add_job(  # the planner's statistics follow the record as it grows
             self._statistics, "interval", seconds=STATISTICS, id="statistics", max_instances=1, coalesce=True
         )
-        if self.only is None:  # alerts: a reload changes the rules, not how often they are looked at
-            every = self.config.alerts.every if self.config.alerts else 30.0
+        if self.only is None:  # alerts: the job reads the rules of the configuration in force at each look
             job = alerts.Alerts(lambda: self.config, engine, self.wiring.writer.submit, self.config.node, time.time())
             self.wiring.scheduler.add_job(
-                job.look, "interval", seconds=every, id="alerts", max_instances=1, coalesce=True
+                job.look, "interval", seconds=self._alerts_every(), id="alerts", max_instances=1, coalesce=True
             )
         try:
             for spec in wanted.values():
@@ -368,8 +367,11 @@ class Daemon:
             or profile_of(result.config, new[n]) != profile_of(self.config, old[n])
             or mappings_of(result.config, new[n]) != mappings_of(self.config, old[n])
         ]
+        every = self._alerts_every()
         self.config = result.config
         self.wiring.configure(result.config)
+        if self.only is None and self._alerts_every() != every:
+            self.wiring.scheduler.reschedule_job("alerts", trigger="interval", seconds=self._alerts_every())
         for name in changed:
             await self.channels.pop(name).stop()
         self.wiring.writer.channels = {name: routes_of(spec) for name, spec in wanted.items()}
@@ -393,6 +395,10 @@ class Daemon:
         }
         log.info("configuration reloaded", **outcome)
         return outcome
+
+    def _alerts_every(self) -> float:
+        """Seconds between looks at the alert rules (without rules the job only notices a reload that adds some)."""
+        return self.config.alerts.every if self.config.alerts else 30.0
 
     async def shutdown(self) -> None:
         self._shutting_down = True

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from engine.config.models import ChannelSpec
 from engine.pipeline.retention import Pruned, audited, step, would_prune
 from engine.runtime.writer import StoreWriter
-from engine.store.database import reclaim
+from engine.store.database import reclaim, writing
 
 log = structlog.get_logger("huitong.retention")
 EVERY = 3600.0  # seconds between the daemon's runs
@@ -30,12 +30,12 @@ def prune(engine: Engine, specs: Sequence[ChannelSpec], *, dry_run: bool, actor:
             continue
         total = Pruned(spec.channel)
         while True:
-            with engine.begin() as conn:
+            with writing(engine) as conn:
                 done = step(conn, spec, now)
             total.add(done)
             if not (done.content or done.messages):
                 break
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             audited(conn, total, spec, now, actor)
         out.append(total)
     if not dry_run:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from engine.store import locks
@@ -15,6 +17,14 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 WRITER = {"sqlite_begin_immediate": True}  # execution options of a connection that writes (engine.runtime.writer)
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction, committed on exit. On SQLite it takes the write lock at BEGIN (see _sqlite_begin): a
+    transaction that reads first would otherwise fail at once when another process wrote in between."""
+    with engine.connect().execution_options(**WRITER) as conn, conn.begin():
+        yield conn
 
 
 def _sqlite_pragmas(dbapi_connection, _record, synchronous: str = "FULL") -> None:  # type: ignore[no-untyped-def]
@@ -105,7 +115,7 @@ def migrate(engine: Engine) -> None:
     alembic_version key): the migration holds the store's lock, so the second waits, then finds it done."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.connect() as connection, connection.execution_options(**WRITER).begin():
+    with writing(engine) as connection:
         locks.wait_for_schema_lock(connection, "migrations")
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")

@@ -184,14 +184,16 @@ def release_leases(conn: Connection, node: str, channel: str | None = None, dest
     return conn.execute(update(outbox).where(*where).values(lease_until=None, leased_by=None)).rowcount
 
 
-def requeue(conn: Connection, message_ids: Sequence[int], now: float) -> int:
-    """Queue again every delivery of these messages that was not SENT; attempts start over."""
+def requeue(conn: Connection, message_ids: Sequence[int], now: float, destination: str | None = None) -> int:
+    """Queue again every delivery of these messages that was not SENT (to ``destination`` only, if given);
+    attempts start over."""
     if not message_ids:
         return 0
+    query = update(outbox).where(outbox.c.message_id.in_(message_ids), outbox.c.status != DeliveryStatus.SENT)
+    if destination is not None:
+        query = query.where(outbox.c.destination == destination)
     return conn.execute(
-        update(outbox)
-        .where(outbox.c.message_id.in_(message_ids), outbox.c.status != DeliveryStatus.SENT)
-        .values(
+        query.values(
             status=DeliveryStatus.QUEUED,
             attempts=0,
             next_attempt_at=now,

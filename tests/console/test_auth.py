@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from engine.api.login import MAX_DELAY, delay
 from tests.support.certs import make_certs
 from tests.support.daemon import HUITONG, Daemon, free_port, wait_until, write_config
 
@@ -133,10 +134,16 @@ def test_wrong_passwords_in_a_row_make_the_next_sign_in_wait_longer(console: Con
     started = time.monotonic()
     _, answer = console.login("slow")  # the right password, after three wrong ones: 1 s later
     assert answer.status_code == 303
-    assert time.monotonic() - started >= 1.0
+    delayed = time.monotonic() - started
+    assert delayed >= 1.0
     started = time.monotonic()
-    console.login("slow")  # a success clears the count
-    assert time.monotonic() - started < 1.0
+    console.login("slow")  # a success clears the count: the same work without the second of waiting
+    assert time.monotonic() - started < delayed - 0.5  # (relative: a loaded machine makes the work itself slow)
+
+
+def test_the_wait_doubles_with_each_wrong_password_up_to_its_cap() -> None:
+    assert [delay(n) for n in range(6)] == [0.0, 0.25, 0.5, 1.0, 2.0, 4.0]
+    assert delay(100) == MAX_DELAY
 
 
 def test_a_change_with_a_session_but_without_the_csrf_token_is_refused(console: Console) -> None:
@@ -171,6 +178,44 @@ def test_a_user_may_call_only_what_their_roles_allow(console: Console) -> None:
     assert listed.status_code == 200
     assert {u["name"]: u["roles"] for u in listed.json()}["vic"] == ["viewer"]
     assert all("password" not in key for u in listed.json() for key in u)
+
+
+# (role, method, path): each operations endpoint a role does not reach; refused before anything is looked up
+REFUSED_BY_ROLE = [
+    ("viewer", "POST", "/channels/his-adt/stop"),
+    ("viewer", "POST", "/reload"),
+    ("viewer", "POST", "/messages/1/reprocess"),
+    ("viewer", "POST", "/dead-letters/reprocess"),
+    ("viewer", "GET", "/messages/1/content"),
+    ("viewer", "GET", "/audit"),
+    ("operator", "GET", "/messages/1/content"),
+    ("operator", "GET", "/audit"),
+    ("operator", "GET", "/users"),
+    ("clinical", "POST", "/channels/his-adt/pause"),
+    ("clinical", "POST", "/reload"),
+    ("clinical", "POST", "/dead-letters/reprocess"),
+    ("clinical", "GET", "/audit"),
+]
+
+
+@pytest.fixture(scope="module")
+def role_token(console: Console) -> dict[str, str]:
+    return {role: console.token(f"console/{role}") for role in {r for r, _, _ in REFUSED_BY_ROLE}}
+
+
+@pytest.mark.parametrize(("role", "method", "path"), REFUSED_BY_ROLE)
+def test_an_operations_endpoint_a_role_does_not_reach_is_a_403_naming_the_role_needed(
+    console: Console, role_token: dict[str, str], role: str, method: str, path: str
+) -> None:
+    answer = requests.request(
+        method,
+        f"{console.url}/api/v1{path}",
+        headers={"Authorization": f"Bearer {role_token[role]}"},
+        json={},
+        timeout=30,
+    )
+    assert answer.status_code == 403, answer.text
+    assert "role" in answer.json()["error"]
 
 
 def test_a_token_with_a_console_scope_acts_with_that_role_and_needs_no_csrf_token(console: Console) -> None:

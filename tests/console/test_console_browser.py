@@ -1,23 +1,22 @@
 """The console in a real browser (Debian's chromium driven by Playwright), signed in through the login form as an
 operator with clinical read: the dashboard draws its chart, a search finds a resident's messages, one message
 shows in full, and a dead letter reprocessed from its page (with the session's CSRF token) is sent. Each page is
-saved as a screenshot for docs/console.md."""
+saved as a screenshot (in $HUITONG_CONSOLE_SCREENSHOTS: docs/console refreshes
+docs/console.md's)."""
 
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.console.server import CHEN_ID, REFUSED, Console, county_console
 from tests.support.daemon import huitong
 
 OPERATOR, PASSWORD = "li.ops", "a long enough password"
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
 
 
 @pytest.fixture(scope="module")
@@ -31,16 +30,6 @@ def console(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator
         )
         assert made.returncode == 0, made.stderr
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    chromium = shutil.which("chromium")
-    assert chromium, "the browser tests need Debian's chromium (apt-get install chromium)"
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -58,18 +47,19 @@ def page(browser: Browser, console: Console) -> Iterator[Page]:
     context.close()
 
 
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+def shot(page: Page, shots: Path, name: str) -> None:
+    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
 
-def test_the_dashboard_shows_the_channel_and_draws_its_per_minute_chart(console: Console, page: Page) -> None:
+def test_the_dashboard_shows_the_channel_and_draws_its_per_minute_chart(
+    console: Console, page: Page, shots: Path
+) -> None:
     page.goto(f"{console.base}/ui/")
     expect(page.locator("#channels tr[data-channel='his-adt'] .state")).to_have_text("运行中")
     expect(page.locator("#throughput canvas")).to_have_count(1)
     expect(page.locator("#throughput")).to_have_attribute("data-drawn", "true")
     expect(page.locator("#dead-letters tbody tr")).to_have_count(1)
-    shot(page, "dashboard")
+    shot(page, shots, "dashboard")
 
 
 def test_the_console_speaks_english_when_asked_and_remembers_it(console: Console, page: Page) -> None:
@@ -79,25 +69,25 @@ def test_the_console_speaks_english_when_asked_and_remembers_it(console: Console
     expect(page.locator("h1")).to_have_text("Messages")
 
 
-def test_a_search_by_patient_identifier_lists_the_residents_messages(console: Console, page: Page) -> None:
+def test_a_search_by_patient_identifier_lists_the_residents_messages(console: Console, page: Page, shots: Path) -> None:
     page.goto(f"{console.base}/ui/messages")
     page.fill("input[name=patient]", CHEN_ID)
     page.click("#search button[type=submit]")
     expect(page.locator("#results tbody tr")).to_have_count(5)
     expect(page.locator("#results")).to_contain_text("ORU^R01")
-    shot(page, "messages")
+    shot(page, shots, "messages")
 
 
-def test_a_message_shows_its_raw_text_deliveries_and_mapped_fhir(console: Console, page: Page) -> None:
+def test_a_message_shows_its_raw_text_deliveries_and_mapped_fhir(console: Console, page: Page, shots: Path) -> None:
     page.goto(f"{console.base}/ui/messages?control_id=HIS260708002")
     page.click("#results tbody tr a")
     expect(page.locator("#raw")).to_contain_text("陈桂兰")
     expect(page.locator("#mapped")).to_contain_text('"resourceType": "Observation"')
     expect(page.locator("#deliveries tr[data-destination='lis'] .delivery")).to_have_text("SENT")
-    shot(page, "message")
+    shot(page, shots, "message")
 
 
-def test_a_dead_letter_reprocessed_from_its_page_is_sent(console: Console, page: Page) -> None:
+def test_a_dead_letter_reprocessed_from_its_page_is_sent(console: Console, page: Page, shots: Path) -> None:
     page.goto(f"{console.base}/ui/")
     page.click("#dead-letters tbody tr a")
     expect(page.locator("h1")).to_contain_text("消息")
@@ -107,4 +97,4 @@ def test_a_dead_letter_reprocessed_from_its_page_is_sent(console: Console, page:
     page.click("#reprocess")
     expect(page.locator("#reprocess-outcome")).to_have_text("重新处理完成", timeout=30_000)
     expect(page.locator("#deliveries tr[data-destination='lis'] .delivery")).to_have_text("SENT")
-    shot(page, "reprocessed")
+    shot(page, shots, "reprocessed")

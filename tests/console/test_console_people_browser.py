@@ -4,18 +4,13 @@ they did. Screenshots go to $HUITONG_CONSOLE_SCREENSHOTS (docs/console to refres
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from tests.console.people_server import WANG_ID, Console, call, county_console
-
-CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 
 
 @pytest.fixture(scope="module")
@@ -23,22 +18,6 @@ def console(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator
     root = tmp_path_factory.mktemp("console-people")
     with county_console(root, f"sqlite:///{root / 'store.db'}", log_dir / f"console-people-{root.name}.jsonl") as c:
         yield c
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    wanted = os.environ.get("HUITONG_CONSOLE_SCREENSHOTS")
-    folder = Path(wanted) if wanted else tmp_path_factory.mktemp("screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

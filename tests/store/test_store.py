@@ -9,11 +9,12 @@ import time
 
 import pytest
 from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.exc import OperationalError
 
 from engine.domain.delivery import Delivery
 from engine.domain.outcome import DeliveryStatus, MessageStatus
 from engine.store import journal, outbox
-from engine.store.database import migrate, open_engine
+from engine.store.database import migrate, open_engine, writing
 from engine.store.journal import JournalEntry
 from engine.store.outbox import Queued, Result
 from engine.store.schema import messages
@@ -202,6 +203,25 @@ def test_sqlite_journal_is_wal_with_a_full_fsync_per_commit(tmp_path) -> None:  
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
     engine.dispose()
+
+
+def test_a_sqlite_write_transaction_holds_the_write_lock_from_its_start(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # A transaction that reads and then writes must not start on a read snapshot: another process writing in
+    # between would make its write fail at once ("database is locked"), as a CLI command beside the daemon did.
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    first, other = open_engine(url), open_engine(url)
+    migrate(first)
+    with writing(first) as conn:
+        conn.execute(select(func.count()).select_from(messages))  # a read, nothing written yet
+        with other.connect() as rival:
+            rival.exec_driver_sql("PRAGMA busy_timeout=0")
+            with pytest.raises(OperationalError, match="locked"):
+                rival.exec_driver_sql(
+                    "INSERT INTO console_users (name, roles, failed_logins, created_at, changed_at)"
+                    " VALUES ('x', 'viewer', 0, 0, 0)"
+                )
+    first.dispose()
+    other.dispose()
 
 
 def claim_as(conn: Connection, node: str, now: float) -> list[Delivery]:

@@ -19,7 +19,7 @@ from engine.api.access import require
 from engine.api.console import Part
 from engine.domain.outcome import MessageStatus
 from engine.domain.roles import Role, User
-from engine.store import audit, queries
+from engine.store import queries
 from engine.views import messages
 from engine.views.record_view import PersonNotFound
 
@@ -194,7 +194,10 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/dead-letters/reprocess": {
         "post": {
-            "summary": "Reprocess every message with a dead delivery (of a channel, of a destination) (operator)",
+            "summary": (
+                "Reprocess every message with a dead delivery (of a channel, of a destination: then only that "
+                "destination's deliveries start over) (operator)"
+            ),
             "operationId": "reprocessDeadLetters",
             "requestBody": {
                 "required": False,
@@ -223,10 +226,7 @@ def search_of(request: web.Request) -> messages.Search:
 
 
 async def _audited(ops: Operations, user: User, action: str, target: str, detail: dict[str, Any]) -> None:
-    def job(conn: Connection) -> None:
-        audit.record(conn, action, target, detail, actor=user.name)
-
-    await ops.write(job)
+    await ops.audit([(action, target, detail, user.name)])
 
 
 async def searched(
@@ -295,7 +295,7 @@ def part(store: Engine, ops: Operations) -> Part:
         user = require(request, Role.OPERATOR)
         view = await one(store, id_param(request), with_content=False)
         reason = body_text(await json_body(request), "reason") or ""
-        done, deliveries = await ops.reprocess([view.id], reason, user.name)
+        done, deliveries = await ops.reprocess([view.id], reason, user.name, None)
         return answer({"messages": done, "deliveries": deliveries})
 
     @json_errors
@@ -316,7 +316,8 @@ def part(store: Engine, ops: Operations) -> Part:
         body = await json_body(request)
         channel, destination = body_text(body, "channel"), body_text(body, "destination")
         ids = await read(store, lambda conn: queries.dead_message_ids(conn, channel, destination))
-        done, deliveries = await ops.reprocess(ids, body_text(body, "reason") or "", user.name) if ids else (0, 0)
+        reason = body_text(body, "reason") or ""
+        done, deliveries = await ops.reprocess(ids, reason, user.name, destination) if ids else (0, 0)
         return answer({"messages": done, "deliveries": deliveries})
 
     def add(app: web.Application) -> None:

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from engine.api.access import require
+from engine.api.audit_batch import AuditRow
 from engine.api.console import Part
+from engine.api.shared_read import SharedRead
 from engine.domain.roles import Role
 from engine.store.queries import MessageView
 from engine.views import messages
@@ -47,17 +49,18 @@ class Refused(Exception):
 class Operations:
     """What the daemon lends the management API. ``act(channel, action, actor, reason)`` runs one of ``ACTIONS``
     and returns the state after (Refused: not in a state for it); ``reload(actor, reason)`` reloads engine.yaml and the
-    channel files as SIGHUP does and says what changed; ``reprocess(ids, reason, actor)`` runs messages through
-    the pipeline again (huitong messages reprocess) and returns (messages, deliveries re-queued); ``write(job)``
-    runs ``job(connection)`` in the daemon's store writer (an audit row); ``mapped(message)`` is the FHIR Bundle
-    its channel's mappings make of a message read with its content (``{"error": ...}`` when they cannot; None
-    when the channel is gone)."""
+    channel files as SIGHUP does and says what changed; ``reprocess(ids, reason, actor, destination)`` runs messages
+    through the pipeline again (huitong messages reprocess; only ``destination``'s deliveries start over when it is
+    given) and returns (messages, deliveries re-queued); ``audit(rows)`` commits audit rows of what a user read,
+    with those of the reads answered at the same time (engine/api/audit_batch.py); ``mapped(message)`` is the FHIR
+    Bundle its channel's mappings make of a message read with its content (``{"error": ...}`` when they cannot;
+    None when the channel is gone)."""
 
     channels: Callable[[], Sequence[ChannelState]]
     act: Callable[[str, str, str, str], Awaitable[ChannelState]]
     reload: Callable[[str, str], Awaitable[dict[str, Any]]]
-    reprocess: Callable[[Sequence[int], str, str], Awaitable[tuple[int, int]]]
-    write: Callable[[Callable[[Connection], Any]], Awaitable[Any]]
+    reprocess: Callable[[Sequence[int], str, str, str | None], Awaitable[tuple[int, int]]]
+    audit: Callable[[list[AuditRow]], Awaitable[None]]
     mapped: Callable[[MessageView], dict[str, Any] | None]
 
 
@@ -203,11 +206,14 @@ PATHS: dict[str, dict[str, Any]] = {
 def part(store: Engine, ops: Operations) -> Part:
     """The channels, queues and nodes endpoints on the console listener."""
 
+    shared = SharedRead()
+
     def states() -> dict[str, ChannelState]:
         return {s.name: s for s in ops.channels()}
 
     async def channel_json(found: Sequence[ChannelState]) -> list[dict[str, Any]]:
-        totals = await read(store, lambda conn: messages.channel_totals(conn, [s.name for s in found]))
+        names = tuple(s.name for s in found)
+        totals = await shared.get(names, lambda: read(store, lambda conn: messages.channel_totals(conn, names)))
         return [{**_state_json(s), **totals[s.name]} for s in found]
 
     def named(request: web.Request) -> ChannelState:
@@ -262,7 +268,8 @@ def part(store: Engine, ops: Operations) -> Part:
     async def queues(request: web.Request) -> web.Response:
         require(request, Role.VIEWER)
         now = time.time()
-        return answer({"queues": await read(store, lambda conn: messages.queue_depths(conn, now))})
+        found = await shared.get("queues", lambda: read(store, lambda conn: messages.queue_depths(conn, now)))
+        return answer({"queues": found})
 
     @json_errors
     async def nodes(request: web.Request) -> web.Response:

@@ -1,9 +1,10 @@
 """What the daemon lends the management API's people areas (MPI, record, tasks, indicators, audit), and how their
 handlers read the store and audit what a user saw of a resident (their JSON answers and refusals are common.py's).
 
-A read of a resident's data is audited (``console.read``: the user, the person, what was shown) in a transaction
-committed before the answer leaves; changes are audited by the engine functions that make them (the MPI's own
-``mpi.*`` rows with before and after), with the user as the actor. No log line names a resident.
+A read of a resident's data is audited (``console.read``: the user, the person, what was shown), committed before
+the answer leaves (in one transaction with the reads answered at the same time); changes are audited by the engine
+functions that make them (the MPI's own ``mpi.*`` rows with before and after), with the user as the actor. No log
+line names a resident.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from aiohttp import web
 from sqlalchemy import Connection, Engine
 
 from engine.api import stored
+from engine.api.audit_batch import AuditBatch
 from engine.config import EngineConfig
 from engine.domain.roles import Role, User
-from engine.store import audit
 from engine.views.mpi_review import Scorer
 
 from ..access import require
@@ -51,6 +52,7 @@ class People:
     store: Engine
     config: Callable[[], EngineConfig]
     identities: Callable[[], Identities]
+    audits: AuditBatch
 
     async def read(self, job: Callable[[Connection], Any]) -> Any:
         return await read(self.store, job)
@@ -64,12 +66,7 @@ class People:
         if not shown:
             return
         detail = {"view": what, "path": request.path}
-
-        def job(conn: Connection) -> None:
-            for person in shown:
-                audit.record(conn, "console.read", person, detail, actor=actor(user))
-
-        await self.write(job)
+        await self.audits.record([("console.read", person, detail, actor(user)) for person in shown])
 
 
 def actor(user: User) -> str:

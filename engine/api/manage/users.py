@@ -12,6 +12,9 @@ from engine.api.console import Part
 from engine.domain.roles import Role
 from engine.store import users
 
+from . import openapi
+from .common import API, json_errors
+
 
 def part(store: Engine) -> Part:
     async def listed(request: web.Request) -> web.Response:
@@ -33,6 +36,7 @@ def part(store: Engine) -> Part:
         )
 
     def add(app: web.Application) -> None:
-        app.router.add_get("/api/v1/users", listed)
+        app.router.add_get(f"{API}/users", json_errors(listed))
+        openapi.register(app, "GET", "/users", "who may sign in, with their roles and state", (Role.ADMIN,))
 
     return add

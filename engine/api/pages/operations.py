@@ -15,6 +15,7 @@ from engine.api.console import Part
 from engine.api.manage.common import MAX_LIMIT, id_param, int_param, read
 from engine.api.manage.messages import content_of, one, searched
 from engine.api.manage.operations import Operations
+from engine.api.shared_read import SharedRead
 from engine.domain.outcome import MessageStatus
 from engine.domain.roles import Role
 from engine.views import messages
@@ -25,6 +26,8 @@ PAGE = 50
 
 
 def part(store: Engine, ops: Operations) -> Part:
+    shared = SharedRead()  # the dashboard's counts, read once for the operators who load it together
+
     async def go_to_dashboard(_request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/ui/")
 
@@ -42,7 +45,8 @@ def part(store: Engine, ops: Operations) -> Part:
                 "nodes": messages.nodes(conn, names, now),
             }
 
-        return render(request, "dashboard.html", channels=states, **await read(store, job))
+        shown = await shared.get(tuple(names), lambda: read(store, job))
+        return render(request, "dashboard.html", channels=states, **shown)
 
     @page
     async def browser(request: web.Request) -> web.StreamResponse:

@@ -1,4 +1,5 @@
-"""The mapping engine: declarative YAML mappings compiled into closures that turn one message into FHIR R4.
+"""The mapping engine: declarative YAML mappings compiled into functions that turn one message into FHIR R4
+(generated Python source for HL7 v2 mappings, codegen.py; closures for XML and JSON, template.py).
 
     mappings = load_mappings(Path("mappings"))          # engine.config.mappings: read + compile, with errors
     mapping = mappings.choose(["hl7v2/adt"], "ADT^A01")   # the first named mapping that takes this type
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .codegen import CodeCache
 from .compiler import INPUTS, Located, Mapping, Reader, Source, compile_mapping
 from .errors import BadValue, CompileError, MappingError, NoMapping
 from .result import MRN_TYPE, RESIDENT_ID_SYSTEM, Event, Mapped, Resource
@@ -24,6 +26,7 @@ __all__ = [
     "RESIDENT_ID_SYSTEM",
     "BadValue",
     "Code",
+    "CodeCache",
     "CodeTable",
     "CompileError",
     "Event",

@@ -12,6 +12,7 @@ from engine.domain.formats.hl7v2 import Message
 from engine.domain.routing import type_matches
 
 from . import paths
+from .codegen import CodeCache, SourceCompiler
 from .context import Ctx, Run, Scope, V2View
 from .errors import CompileError, MappingError
 from .expressions import Compiler, absent
@@ -168,8 +169,12 @@ def compile_mapping(
     load: Callable[[str], Source],
     tables: dict[str, Any],
     functions: Callable[[str], Callable[..., Any]],
+    generated: CodeCache | None = None,
 ) -> Mapping:
-    """Compile one runnable mapping; raises Located for the first error, with its file position."""
+    """Compile one runnable mapping; raises Located for the first error, with its file position. With
+    ``generated``, the templates of an HL7 v2 mapping become generated Python functions (codegen.py), their
+    compiled code cached there; else, and for XML and JSON mappings, closures (template.py): reading XPath and
+    JSON is most of their time, and generated code saved them only 5-14% (docs/benchmarks.md)."""
     current = source
 
     def fail(exc: CompileError) -> Located:
@@ -239,13 +244,18 @@ def compile_mapping(
     expressions = Compiler(
         path_getter=getter, all_getter=all_getter, tables=tables, functions=functions, timezone=timezone, rules=names
     )
-    templates = TemplateCompiler(expressions, iterator)
+    templates: TemplateCompiler | SourceCompiler = (
+        SourceCompiler(expressions, iterator, version, generated) if generated is not None and kind == "hl7v2"
+        else TemplateCompiler(expressions, iterator)
+    )
 
     rules: list[Rule] = []
     events: list[EventRule] = []
     seen: set[str] = set()
     for s in sources:
         current = s
+        if isinstance(templates, SourceCompiler):
+            templates.origin = s.name
         try:
             if s is not source:
                 _check_keys(s.data, _FILE_KEYS, (), "a fragment file")
@@ -272,7 +282,7 @@ def _collect_names(items: Any, names: set[str]) -> None:
             _collect_names(item.get("resources") or [], names)
 
 
-def _rules(items: list[Any], path: DataPath, source: Source, templates: TemplateCompiler,
+def _rules(items: list[Any], path: DataPath, source: Source, templates: TemplateCompiler | SourceCompiler,
            iterator: Callable[[str], paths.Iterator], functions: Callable[[str], Callable[..., Any]],
            seen: set[str]) -> list[Rule]:
     out = []
@@ -323,7 +333,7 @@ def _rules(items: list[Any], path: DataPath, source: Source, templates: Template
     return out
 
 
-def _event(item: Any, where: DataPath, source: Source, templates: TemplateCompiler) -> EventRule:
+def _event(item: Any, where: DataPath, source: Source, templates: TemplateCompiler | SourceCompiler) -> EventRule:
     if not isinstance(item, dict):
         raise CompileError("an event is a mapping with kind: and data:", where)
     _check_keys(item, _EVENT_KEYS, where, "an event")

@@ -60,7 +60,7 @@ class Run:
 class V2View:
     """A message's segments, indexed by ID; each segment is split into fields once, on first use."""
 
-    __slots__ = ("_fields", "by_id", "field_sep", "message", "rep_sep", "segments", "seps", "texts")
+    __slots__ = ("by_id", "field_sep", "message", "rep_sep", "segments", "seps", "split", "texts")
 
     def __init__(self, message: Message) -> None:
         self.message = message
@@ -72,7 +72,7 @@ class V2View:
         self.seps = message.header.encoding_chars
         self.rep_sep = self.seps[1]
         self.field_sep = message.header.field_sep
-        self._fields: list[list[str] | None] = [None] * len(self.texts)
+        self.split: list[list[str] | None] = [None] * len(self.texts)  # each segment's fields, once read
 
     def group_end(self, pos: int) -> int:
         """Where the group that segment ``pos`` opens ends: at the next segment of its kind, else the message's end."""
@@ -80,13 +80,13 @@ class V2View:
 
     def fields(self, pos: int) -> list[str]:
         """Raw field texts of segment ``pos`` by field number (MSH-1 is the field separator)."""
-        found = self._fields[pos]
+        found = self.split[pos]
         if found is None:
             text = self.texts[pos]
             found = text.split(self.field_sep)
             if found[0] == "MSH":
                 found.insert(1, self.field_sep)
-            self._fields[pos] = found
+            self.split[pos] = found
         return found
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from . import filters
@@ -22,6 +23,31 @@ _CALL = re.compile(r"(ref|refs)\(\s*([A-Za-z0-9_.-]+)\s*\)")
 _ALL = re.compile(r"all\((.+)\)", re.S)
 _CONSTANTS = {"true": True, "false": False}
 _VARS = ("source_system", "message_type", "control_id", "index")
+
+
+@dataclass(frozen=True)
+class Term:
+    """What an expression reads: ``kind`` is literal, all, index, var, ref, refs or path; ``get`` reads it."""
+
+    kind: str
+    text: str  # the path, the variable's or the rule's name, or the literal as written
+    get: Callable[[Ctx], Any]
+    value: Any = None  # a literal's value
+
+
+@dataclass(frozen=True)
+class Step:
+    """A filter with its arguments bound."""
+
+    name: str
+    args: tuple[Any, ...]
+    fn: filters.Filter
+
+
+@dataclass(frozen=True)
+class Chain:
+    term: Term
+    steps: tuple[Step, ...]
 
 
 def absent(value: Any) -> bool:
@@ -85,9 +111,7 @@ class Compiler:
 
     def expression(self, text: str, field: str) -> Callable[[Ctx], Any]:
         """``field`` (where the expression sits) goes into the errors its filters raise."""
-        if any(not part for part in split_top(text, " or ")):
-            raise CompileError(f"empty alternative in {text!r}")
-        chains = [self._chain(part, field) for part in split_top(text, " or ")]
+        chains = [_chained(chain) for chain in self.parse(text, field)]
         if len(chains) == 1:
             return chains[0]
         if len(chains) == 2:
@@ -108,59 +132,71 @@ class Compiler:
 
         return first_present
 
-    def _chain(self, text: str, field: str) -> Callable[[Ctx], Any]:
+    def parse(self, text: str, field: str) -> list[Chain]:
+        """The alternatives of an expression, each a term and its filters, checked and bound."""
+        if any(not part for part in split_top(text, " or ")):
+            raise CompileError(f"empty alternative in {text!r}")
+        return [self._chain(part, field) for part in split_top(text, " or ")]
+
+    def _chain(self, text: str, field: str) -> Chain:
         parts = split_top(text, "|")
         term = self._term(parts[0])
-        steps = [self._filter(p, field) for p in parts[1:]]
-        if not steps:
-            return term
+        return Chain(term, tuple(self._filter(p, field) for p in parts[1:]))
 
-        def chained(ctx: Ctx) -> Any:
-            value = term(ctx)
-            try:
-                for step in steps:
-                    value = step(value)
-            except BadValue as exc:  # the field is left out; the message is mapped with a note (errors.py)
-                ctx.run.notes.append(exc)
-                return None
-            return value
-
-        return chained
-
-    def _term(self, token: str) -> Callable[[Ctx], Any]:
+    def _term(self, token: str) -> Term:
         if not token:
             raise CompileError("empty expression")
         is_literal, value = _literal(token)
         if is_literal:
-            return lambda ctx: value
+            return Term("literal", token, lambda ctx: value, value)
         every = _ALL.fullmatch(token)
         if every:
-            return self.all_getter(every.group(1).strip())
+            return Term("all", token, self.all_getter(every.group(1).strip()))
         if token.startswith("$"):
             name = token[1:]
             if name not in _VARS:
                 raise CompileError(f"unknown variable {token}; known: {', '.join('$' + v for v in _VARS)}")
             if name == "index":
-                return lambda ctx: ctx.index
-            return lambda ctx: ctx.run.vars.get(name) or None
+                return Term("index", token, lambda ctx: ctx.index)
+            return Term("var", name, lambda ctx: ctx.run.vars.get(name) or None)
         call = _CALL.fullmatch(token)
         if call:
             kind, rule = call.groups()
             if rule not in self.rules:
                 raise CompileError(f"{kind}({rule}): no rule named {rule!r} in this mapping")
-            return _ref(rule) if kind == "ref" else _refs(rule)
-        return self.path_getter(token)
+            return Term(kind, rule, _ref(rule) if kind == "ref" else _refs(rule))
+        return Term("path", token, self.path_getter(token))
 
-    def _filter(self, text: str, field: str) -> filters.Filter:
+    def _filter(self, text: str, field: str) -> Step:
         name, colon, rest = text.partition(":")
         args: list[Any] = []
         if colon:
             for raw in split_top(rest, ","):
                 is_literal, value = _literal(raw)
                 args.append(value if is_literal else raw)
-        return filters.build(
+        fn = filters.build(
             name.strip(), args, tables=self.tables, functions=self.functions, timezone=self.timezone, field=field
         )
+        return Step(name.strip(), tuple(args), fn)
+
+
+def _chained(chain: Chain) -> Callable[[Ctx], Any]:
+    term = chain.term.get
+    steps = [step.fn for step in chain.steps]
+    if not steps:
+        return term
+
+    def chained(ctx: Ctx) -> Any:
+        value = term(ctx)
+        try:
+            for step in steps:
+                value = step(value)
+        except BadValue as exc:  # the field is left out; the message is mapped with a note (errors.py)
+            ctx.run.notes.append(exc)
+            return None
+        return value
+
+    return chained
 
 
 def _ref(rule: str) -> Callable[[Ctx], Any]:

@@ -7,8 +7,6 @@ Revises: 0008_fhir_search_index
 import sqlalchemy as sa
 from alembic import op
 
-from engine.store.fhir_index import reindex
-
 revision = "0009_fhir_search_more"
 down_revision = "0008_fhir_search_index"
 branch_labels = None
@@ -33,6 +31,8 @@ def upgrade() -> None:
     op.create_index("ix_fhir_search_reference_target", "fhir_search_reference", ["target", "type", "param"])
     op.create_index("ix_fhir_search_reference_resource", "fhir_search_reference", ["resource_id"])
     op.create_index("ix_record_resources_type_updated", "record_resources", ["type", "updated_at"])
+    from engine.store.fhir_index import reindex  # here: every CLI command loads the migrations to check them
+
     reindex(op.get_bind())
 
 
