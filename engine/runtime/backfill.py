@@ -30,6 +30,7 @@ from engine.domain.masking import mask_text
 from engine.domain.outcome import PENDING_DELIVERY, DeliveryStatus, MessageStatus
 from engine.domain.routing import type_matches
 from engine.pipeline.mapping import map_message
+from engine.runtime import text_index
 from engine.runtime.delivery import DeliveryWorker
 from engine.runtime.progress import Progress
 from engine.runtime.wiring import Wiring, routes_of
@@ -253,6 +254,7 @@ class Backfill:
             source_state.write(conn, self.spec.channel, {STATE_KEY: after.dumps()})
 
         await writer.append_with([i.entry for i in batch], also)
+        await text_index.catch_up(writer)  # a daemon may not be running: searches find the batch by the index
         state.position, state.first_id, state.counts = after.position, after.first_id, after.counts
         await asyncio.sleep(PAUSE)
         if self.workers and state.first_id is not None:

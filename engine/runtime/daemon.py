@@ -26,7 +26,7 @@ from engine.api.pages import operations as operation_pages
 from engine.config import ChannelSpec, EngineConfig, load_config
 from engine.connectors.http import HttpListener
 from engine.pipeline import mpi_search
-from engine.runtime import alerts, console_people, metrics, retention
+from engine.runtime import alerts, console_people, metrics, retention, text_index
 from engine.runtime.channels import RunningChannel
 from engine.runtime.control import Control
 from engine.runtime.record_process import record_destinations
@@ -116,6 +116,16 @@ class Daemon:
         self.wiring.scheduler.add_job(  # the planner's statistics follow the record as it grows
             self._statistics, "interval", seconds=STATISTICS, id="statistics", max_instances=1, coalesce=True
         )
+        if self.only is None:  # the text index: what was journaled before this start first, then every second
+            self.wiring.scheduler.add_job(
+                self._index_text,
+                "interval",
+                seconds=text_index.EVERY,
+                id="text-index",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(),
+            )
         if self.only is None:  # alerts: the job reads the rules of the configuration in force at each look
             job = alerts.Alerts(lambda: self.config, engine, self.wiring.writer.submit, self.config.node, time.time())
             self.wiring.scheduler.add_job(
@@ -146,6 +156,12 @@ class Daemon:
 
     async def _sweep(self) -> None:
         self.wiring.writer.request_sweep()
+
+    async def _index_text(self) -> None:
+        try:
+            await text_index.catch_up(self.wiring.writer)
+        except Exception as exc:  # the next run tries again; searches scan what is not indexed meanwhile
+            log.error("indexing the journal's text failed; will retry", error=str(exc))
 
     async def _prune(self) -> None:
         specs = [s for s in self.config.channels.values() if s.retention is not None]

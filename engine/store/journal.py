@@ -11,7 +11,7 @@ from sqlalchemy import Connection, bindparam, literal_column, or_, select, updat
 
 from engine.domain.formats.hl7v2 import Message
 from engine.domain.outcome import MessageStatus
-from engine.store import dbapi, message_text
+from engine.store import dbapi
 from engine.store.schema import messages
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -64,7 +64,7 @@ _INSERT = (
 
 
 def append(conn: Connection, entries: Sequence[JournalEntry], node: str) -> None:
-    """Insert entries (with whatever status they carry) and set their ids, in order; index their text."""
+    """Insert entries (with whatever status they carry) and set their ids, in order."""
     rows = [
         (
             e.channel,
@@ -90,7 +90,6 @@ def append(conn: Connection, entries: Sequence[JournalEntry], node: str) -> None
         "INSERT INTO content (message_id, stage, body) VALUES (?, 'ack', ?)",
         [(e.id, e.ack) for e in entries if e.ack is not None],
     )
-    message_text.add(conn, [(e.id, e.raw, e.charset) for e in entries if e.id is not None])
 
 
 def received(

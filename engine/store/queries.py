@@ -54,6 +54,7 @@ def id_query(
     among: Sequence[int] | None = None,
     containing: Sequence[bytes] = (),
     text: str | None = None,
+    unindexed: bool = False,
     limit: int | None = None,
     offset: int = 0,
     newest_first: bool = True,
@@ -90,6 +91,8 @@ def id_query(
         query = query.where(messages.c.id.in_(list(among)))
     if containing:
         query = query.where(or_(*(_holds(conn, each) for each in containing)))
+    if unindexed:
+        query = query.where(message_text.unindexed(conn))
     query = query.order_by(order.desc() if newest_first else order)
     if limit:
         query = query.limit(limit)
@@ -99,8 +102,19 @@ def id_query(
 
 
 def find_ids(conn: Connection, **filters: Any) -> list[int]:
-    """Message ids matching every filter given (id_query's), newest first unless ``newest_first=False``."""
-    return [r.id for r in conn.execute(id_query(conn, **filters))]
+    """Message ids matching every filter given (id_query's), newest first unless ``newest_first=False``. With a
+    ``text``: what the index finds, and what the messages it does not hold yet hold (journaled since it last caught
+    up: few, read and decoded here, so they match as the index would)."""
+    text = filters.get("text")
+    if not text:
+        return [r.id for r in conn.execute(id_query(conn, **filters))]
+    limit, offset, newest = filters.pop("limit", None), filters.pop("offset", 0), filters.get("newest_first", True)
+    found = [r.id for r in conn.execute(id_query(conn, **filters, limit=limit + offset if limit else None))]
+    recent = id_query(conn, **(filters | {"text": None}), unindexed=True)
+    recent = recent.with_only_columns(messages.c.id, messages.c.raw, messages.c.charset)
+    found += [r.id for r in conn.execute(recent) if r.raw and text in message_text.searchable(r.raw, r.charset)]
+    found.sort(reverse=newest)
+    return found[offset : offset + limit if limit else None]
 
 
 def _holds(conn: Connection, part: bytes) -> ColumnElement[bool]:

@@ -1,4 +1,4 @@
-"""the journal's text index (message_text): content search by index, not by scanning every raw message
+"""the journal's text index (message_text), empty: the daemon fills it (message_text.catch_up)
 
 Revision ID: 0015_message_text
 Revises: 0014_messages_channel_status
@@ -13,8 +13,6 @@ down_revision = "0014_messages_channel_status"
 branch_labels = None
 depends_on = None
 
-CHUNK = 5000  # messages read, decoded and indexed at a time: a store may hold millions
-
 
 def upgrade() -> None:
     conn = op.get_bind()
@@ -23,9 +21,8 @@ def upgrade() -> None:
         message_text.create_sqlite(conn)
     else:
         message_text.create_postgresql(conn)
-    done: int | None = 0
-    while done is not None:
-        done = message_text.fill(conn, done, CHUNK)
+    # Empty: the daemon indexes the journal in the background (message_text.catch_up), so an upgrade of a store
+    # of millions of messages does not hold its start; searches scan what is not indexed yet.
     if not sqlite:
         message_text.create_trigram_index(conn)
 
