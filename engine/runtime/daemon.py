@@ -159,7 +159,7 @@ class Daemon:
 
     async def _index_text(self) -> None:
         try:
-            await text_index.catch_up(self.wiring.writer)
+            await text_index.catch_up(self.wiring.writer, busy=lambda: self._senders() > 0)
         except Exception as exc:  # the next run tries again; searches scan what is not indexed meanwhile
             log.error("indexing the journal's text failed; will retry", error=str(exc))
 
