@@ -111,7 +111,10 @@ def find_ids(conn: Connection, **filters: Any) -> list[int]:
     limit, offset, newest = filters.pop("limit", None), filters.pop("offset", 0), filters.get("newest_first", True)
     found = [r.id for r in conn.execute(id_query(conn, **filters, limit=limit + offset if limit else None))]
     recent = id_query(conn, **(filters | {"text": None}), unindexed=True)
-    recent = recent.with_only_columns(messages.c.id, messages.c.raw, messages.c.charset)
+    # streamed: right after the upgrade to migration 0015 that is the whole journal, until the daemon has indexed it
+    recent = recent.with_only_columns(messages.c.id, messages.c.raw, messages.c.charset).execution_options(
+        stream_results=True, yield_per=500
+    )
     found += [r.id for r in conn.execute(recent) if r.raw and text in message_text.searchable(r.raw, r.charset)]
     found.sort(reverse=newest)
     return found[offset : offset + limit if limit else None]
