@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import IntegrityError
 
 TESTS = Path(__file__).parent
 CORPUS = TESTS / "corpus"
@@ -39,11 +40,22 @@ def _log_to_run_dir(log_dir: Path) -> None:
     configure("debug", "json", str(log_dir / "in-process.jsonl"))
 
 
+def _trigram_extension_in_public(admin: Engine) -> None:
+    """pg_trgm, which a store's migration creates in its own schema when the database lacks it: here in public, once,
+    so that dropping a test's schema never drops the extension (and every other test's text index with it)."""
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+    except IntegrityError:  # another worker created it at the same moment
+        pass
+
+
 def postgres_schema_url() -> Iterator[str]:
     if not POSTGRES_URL:
         pytest.skip("HUITONG_TEST_POSTGRES_URL is not set; .ci/run sets it so CI runs the PostgreSQL path")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL)
+    _trigram_extension_in_public(admin)
     with admin.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     try:

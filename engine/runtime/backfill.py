@@ -31,6 +31,7 @@ from engine.domain.masking import mask_text
 from engine.domain.outcome import PENDING_DELIVERY, DeliveryStatus, MessageStatus
 from engine.domain.routing import type_matches
 from engine.pipeline.mapping import map_message
+from engine.runtime import text_index
 from engine.runtime.delivery import DeliveryWorker
 from engine.runtime.pacing import Paced, Pacer
 from engine.runtime.progress import Progress
@@ -265,6 +266,7 @@ class Backfill:
 
         async with self._paced.turn(len(batch)):
             await writer.append_with([i.entry for i in batch], also)
+        await text_index.catch_up(writer)  # a daemon may not be running: searches find the batch by the index
         state.position, state.first_id, state.counts = after.position, after.first_id, after.counts
         if self.workers and state.first_id is not None:
             while not self.interrupted and await asyncio.to_thread(self._due, state, time.time()) > AHEAD * self.batch:

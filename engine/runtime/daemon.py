@@ -26,13 +26,13 @@ from engine.api.pages import operations as operation_pages
 from engine.config import ChannelSpec, EngineConfig, load_config
 from engine.connectors.http import HttpListener
 from engine.pipeline import mpi_search
-from engine.runtime import alerts, console_people, metrics, retention
+from engine.runtime import alerts, console_people, metrics, retention, text_index
 from engine.runtime.channels import RunningChannel
 from engine.runtime.control import Control
 from engine.runtime.record_process import record_destinations
 from engine.runtime.wiring import Wiring, routes_of
 from engine.sources import ChannelStartError
-from engine.store import care_tasks, locks, monitoring
+from engine.store import care_tasks, locks, message_text, monitoring
 from engine.store.database import migrate, open_engine, refresh_statistics
 
 log = structlog.get_logger("huitong.daemon")
@@ -76,6 +76,9 @@ class Daemon:
         self._engine = engine = open_engine(self.config.store)
         await asyncio.to_thread(migrate, engine)
         await asyncio.to_thread(refresh_statistics, engine)
+        unindexed = await asyncio.to_thread(message_text.missing_index_note, engine)
+        if unindexed:
+            log.warning(unindexed)
         single_node = engine.dialect.name == "sqlite"
         wanted = self._wanted(self.config)
         self.wiring = Wiring(
@@ -113,6 +116,16 @@ class Daemon:
         self.wiring.scheduler.add_job(  # the planner's statistics follow the record as it grows
             self._statistics, "interval", seconds=STATISTICS, id="statistics", max_instances=1, coalesce=True
         )
+        if self.only is None:  # the text index: what was journaled before this start first, then every second
+            self.wiring.scheduler.add_job(
+                self._index_text,
+                "interval",
+                seconds=text_index.EVERY,
+                id="text-index",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(),
+            )
         if self.only is None:  # alerts: the job reads the rules of the configuration in force at each look
             job = alerts.Alerts(lambda: self.config, engine, self.wiring.writer.submit, self.config.node, time.time())
             self.wiring.scheduler.add_job(
@@ -143,6 +156,12 @@ class Daemon:
 
     async def _sweep(self) -> None:
         self.wiring.writer.request_sweep()
+
+    async def _index_text(self) -> None:
+        try:
+            await text_index.catch_up(self.wiring.writer, busy=lambda: self._senders() > 0)
+        except Exception as exc:  # the next run tries again; searches scan what is not indexed meanwhile
+            log.error("indexing the journal's text failed; will retry", error=str(exc))
 
     async def _prune(self) -> None:
         specs = [s for s in self.config.channels.values() if s.retention is not None]

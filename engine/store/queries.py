@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, cast, func, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, Select, cast, func, or_, select
 
 from engine.domain.outcome import PENDING_DELIVERY, DeliveryStatus, MessageStatus
+from engine.store import message_text
 from engine.store.schema import content, messages, outbox, record_links, record_resources, record_versions
 
 
@@ -40,7 +42,7 @@ class MessageView:
     content: dict[str, bytes] = field(default_factory=dict)
 
 
-def find_ids(
+def id_query(
     conn: Connection,
     *,
     channel: str | None = None,
@@ -51,14 +53,23 @@ def find_ids(
     control_id: str | None = None,
     among: Sequence[int] | None = None,
     containing: Sequence[bytes] = (),
+    text: str | None = None,
+    unindexed: bool = False,
     limit: int | None = None,
     offset: int = 0,
     newest_first: bool = True,
-) -> list[int]:
-    """Message ids matching every filter given. ``among``: only these ids (a person's messages); ``containing``:
-    the raw message holds any of these byte strings (one text in each charset the sources use), a LIKE over the
-    journal that scans the rows the other filters leave, so the caller bounds it with ``limit``."""
+) -> Select[tuple[int]]:
+    """The ids of the messages matching every filter given. ``among``: only these ids (a person's messages);
+    ``containing``: the raw message holds any of these byte strings (one text in each charset the sources use), a
+    LIKE over the journal that scans the rows the other filters leave, so the caller bounds it with ``limit``;
+    ``text``: the message's text holds it, looked up in the text index (message_text: MIN_TERM characters or
+    more)."""
     query = select(messages.c.id)
+    order: ColumnElement[int] = messages.c.id
+    if text:
+        index, indexed_id, holds = message_text.matches(conn, text)
+        # ordered by the index's own id: SQLite's FTS5 then yields the newest matches first and stops at the page
+        query, order = query.join_from(messages, index, indexed_id == messages.c.id).where(holds), indexed_id
     if channel:
         query = query.where(messages.c.channel == channel)
     if status:
@@ -80,12 +91,33 @@ def find_ids(
         query = query.where(messages.c.id.in_(list(among)))
     if containing:
         query = query.where(or_(*(_holds(conn, each) for each in containing)))
-    query = query.order_by(messages.c.id.desc() if newest_first else messages.c.id)
+    if unindexed:
+        query = query.where(message_text.unindexed(conn))
+    query = query.order_by(order.desc() if newest_first else order)
     if limit:
         query = query.limit(limit)
     if offset:
         query = query.offset(offset)
-    return [r.id for r in conn.execute(query)]
+    return query
+
+
+def find_ids(conn: Connection, **filters: Any) -> list[int]:
+    """Message ids matching every filter given (id_query's), newest first unless ``newest_first=False``. With a
+    ``text``: what the index finds, and what the messages it does not hold yet hold (journaled since it last caught
+    up: few, read and decoded here, so they match as the index would)."""
+    text = filters.get("text")
+    if not text:
+        return [r.id for r in conn.execute(id_query(conn, **filters))]
+    limit, offset, newest = filters.pop("limit", None), filters.pop("offset", 0), filters.get("newest_first", True)
+    found = [r.id for r in conn.execute(id_query(conn, **filters, limit=limit + offset if limit else None))]
+    recent = id_query(conn, **(filters | {"text": None}), unindexed=True)
+    # streamed: right after the upgrade to migration 0015 that is the whole journal, until the daemon has indexed it
+    recent = recent.with_only_columns(messages.c.id, messages.c.raw, messages.c.charset).execution_options(
+        stream_results=True, yield_per=500
+    )
+    found += [r.id for r in conn.execute(recent) if r.raw and text in message_text.searchable(r.raw, r.charset)]
+    found.sort(reverse=newest)
+    return found[offset : offset + limit if limit else None]
 
 
 def _holds(conn: Connection, part: bytes) -> ColumnElement[bool]:

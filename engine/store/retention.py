@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
-from engine.store import dbapi
+from engine.store import dbapi, message_text
 
 PRUNED = b""  # the raw message of a journal row whose content was pruned
 
@@ -40,18 +40,21 @@ def count_prunable(conn: Connection, channel: str, since: float, before: float, 
 
 
 def drop_content(conn: Connection, ids: Sequence[int]) -> None:
-    """The raw messages, their stored stages (ACK, what was sent) and the destinations' answers; the rows stay."""
+    """The raw messages (and their text in the search index), their stored stages (ACK, what was sent) and the
+    destinations' answers; the rows stay."""
     if not ids:
         return
+    message_text.drop(conn, ids)
     dbapi.executemany(conn, f"DELETE FROM content WHERE message_id IN ({_marks(ids)})", [list(ids)])
     dbapi.executemany(conn, f"UPDATE outbox SET response = NULL WHERE message_id IN ({_marks(ids)})", [list(ids)])
     dbapi.executemany(conn, f"UPDATE messages SET raw = ? WHERE id IN ({_marks(ids)})", [[PRUNED, *ids]])
 
 
 def drop_messages(conn: Connection, ids: Sequence[int]) -> None:
-    """The journal rows themselves, with their deliveries, content and duplicate-detection keys."""
+    """The journal rows themselves, with their deliveries, content, indexed text and duplicate-detection keys."""
     if not ids:
         return
+    message_text.drop(conn, ids)
     for table in ("content", "outbox", "message_keys"):
         dbapi.executemany(conn, f"DELETE FROM {table} WHERE message_id IN ({_marks(ids)})", [list(ids)])
     dbapi.executemany(conn, f"DELETE FROM messages WHERE id IN ({_marks(ids)})", [list(ids)])

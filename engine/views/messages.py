@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from engine.domain.instants import local_iso
-from engine.store import queries
+from engine.store import message_text, queries
 from engine.store.queries import MessageView
 from engine.views.record_view import find_person
 
@@ -63,7 +63,8 @@ def detail(view: MessageView) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class Search:
     """What the message browser filters by; each field given must hold. ``patient``: an identifier the record
-    knows (record_view.find_person); ``text``: a LIKE over the raw messages the other filters leave."""
+    knows (record_view.find_person); ``text``: text the message holds (the text index for MIN_TERM characters or
+    more, else a scan of the raw messages the other filters leave)."""
 
     channel: str | None = None
     status: str | None = None
@@ -80,14 +81,28 @@ class Search:
         return bool(self.patient or self.text)
 
 
-def search(conn: Connection, wanted: Search, *, limit: int, offset: int = 0) -> list[MessageView]:
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A page of messages, and how a text was looked for: "index", "scan" (a term shorter than the index
+    takes, or PostgreSQL without pg_trgm), or None (no text)."""
+
+    messages: list[MessageView]
+    text_search: str | None = None
+
+
+def search(conn: Connection, wanted: Search, *, limit: int, offset: int = 0) -> Found:
     """A page of matching messages, newest first (LookupError: the patient identifier names no one person)."""
     among = None
     if wanted.patient:
         among = queries.person_message_ids(conn, [find_person(conn, wanted.patient)])
         if not among:
-            return []
-    containing = sorted({wanted.text.encode(c, "ignore") for c in SEARCH_CHARSETS} - {b""}) if wanted.text else []
+            return Found([], "index" if wanted.text else None)
+    how, text, containing = None, None, []
+    if wanted.text:
+        if len(wanted.text) >= message_text.MIN_TERM and message_text.indexed(conn):
+            how, text = "index", wanted.text
+        else:
+            how, containing = "scan", sorted({wanted.text.encode(c, "ignore") for c in SEARCH_CHARSETS} - {b""})
     ids = queries.find_ids(
         conn,
         channel=wanted.channel,
@@ -98,10 +113,11 @@ def search(conn: Connection, wanted: Search, *, limit: int, offset: int = 0) -> 
         control_id=wanted.control_id,
         among=among,
         containing=containing,
+        text=text,
         limit=limit,
         offset=offset,
     )
-    return queries.messages_by_id(conn, ids)
+    return Found(queries.messages_by_id(conn, ids), how)
 
 
 def channel_totals(conn: Connection, channels: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -6,12 +6,15 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from sqlalchemy import func, select
 
 from engine.connectors.mllp.client import exchange
-from engine.store import audit
+from engine.store import audit, message_text
 from engine.store.database import open_engine
+from engine.store.schema import messages
 from tests.console.server import CHEN_ID, HIS_SAMPLES, REFUSED, Console, county_console
 from tests.support.daemon import wait_until
 from tests.support.messages import adt, field
@@ -81,6 +84,27 @@ def test_a_text_search_finds_the_messages_that_hold_it_in_their_own_charset(api:
     status, body = api.call("GET", "/messages?text=陈桂兰&limit=100".replace("陈桂兰", "%E9%99%88%E6%A1%82%E5%85%B0"))
     assert status == 200
     assert {m["control_id"] for m in body["messages"]} == chen_control_ids()
+
+
+def test_a_text_search_answers_whether_the_text_index_or_a_scan_looked_for_it(api: Console) -> None:
+    _, indexed = api.call("GET", f"/messages?text={quote('陈桂兰')}&limit=100")
+    _, scanned = api.call("GET", f"/messages?text={quote('桂兰')}&limit=100")  # under three characters
+    _, plain = api.call("GET", "/messages?type=ORU")
+    assert (indexed["text_search"], scanned["text_search"], plain["text_search"]) == ("index", "scan", None)
+    assert {m["control_id"] for m in scanned["messages"]} == {m["control_id"] for m in indexed["messages"]}
+
+
+def test_the_daemon_indexes_the_text_of_what_it_journaled(api: Console) -> None:
+    def all_indexed() -> bool:
+        engine = open_engine(module_url(api))
+        try:
+            with engine.connect() as conn:
+                unindexed = select(func.count()).where(message_text.unindexed(conn), func.length(messages.c.raw) > 0)
+                return conn.execute(unindexed).scalar_one() == 0
+        finally:
+            engine.dispose()
+
+    wait_until(all_indexed)
 
 
 def test_an_unknown_patient_or_a_bad_parameter_is_a_400_that_names_it(api: Console) -> None:

@@ -12,7 +12,7 @@ import yaml
 from sqlalchemy import create_engine, func, select
 
 from engine.runtime.backfill import STATE_KEY, Refused, State, plan
-from engine.store import source_state
+from engine.store import message_text, source_state
 from engine.store.database import migrate
 from engine.store.schema import messages, outbox, record_resources, record_versions
 from tests.support.archive import adt, flat_tree, mixed_tree, name, resident_id
@@ -72,6 +72,17 @@ def patient_names(store_url: str) -> list[str]:
         engine.dispose()
 
 
+def left_to_index(store_url: str) -> int:
+    """Journaled messages the text index does not hold (a content search scans them)."""
+    engine = create_engine(store_url)
+    try:
+        with engine.connect() as conn:
+            unindexed = select(func.count()).where(message_text.unindexed(conn), func.length(messages.c.raw) > 0)
+            return conn.execute(unindexed).scalar_one()
+    finally:
+        engine.dispose()
+
+
 def backfill_state(store_url: str) -> State | None:
     engine = create_engine(store_url)
     try:
@@ -96,6 +107,7 @@ def test_a_tree_of_gb18030_utf8_and_batch_files_lands_in_the_record(
     # GB 18030 with MSH-18, UTF-8, inside the batch file, without MSH-18 (the source's encoding): all read right
     assert patient_names(store_url) == sorted(name(n) for n in numbers)
     assert counts(store_url)["encounters"] == len(numbers)
+    assert left_to_index(store_url) == 0  # no daemon needed for content search to find them by the index
     shown = huitong("record", "show", resident_id(6), "--json", config=config)
     assert shown.returncode == 0, shown.stderr
     assert name(6) in json.dumps(json.loads(shown.stdout), ensure_ascii=False)

@@ -90,6 +90,11 @@ SCHEMAS: dict[str, Any] = {
             "limit": {"type": "integer"},
             "offset": {"type": "integer"},
             "next_offset": {"type": ["integer", "null"]},
+            "text_search": {
+                "enum": ["index", "scan", None],
+                "description": "how `text` was looked for: the text index (3 characters or more), or a scan of"
+                " the rows the other filters leave (shorter terms; PostgreSQL without pg_trgm); null without text",
+            },
         },
     },
     "DeadLetter": {
@@ -143,7 +148,7 @@ PATHS: dict[str, dict[str, Any]] = {
                 _q("type", "message type: ADT, or ADT^A01"),
                 _q("control_id", "MSH-10 or the source's own id"),
                 _q("patient", "an identifier the record knows: resident ID, system|value, enterprise person id"),
-                _q("text", "text the raw message holds (a scan of the rows the other filters leave)"),
+                _q("text", "text the message holds: 3 characters or more by the text index, shorter by a scan"),
                 *_PAGING,
             ],
             "responses": {**openapi.ok(_ref("Page")), **openapi.refusals(400)},
@@ -226,7 +231,7 @@ async def _audited(ops: Operations, user: User, action: str, target: str, detail
 
 async def searched(
     request: web.Request, store: Engine, ops: Operations, *, limit: int, offset: int
-) -> list[queries.MessageView]:
+) -> messages.Found:
     """The request's search (its query parameters), with the role it needs: a viewer's without patient or text,
     a clinical user's with them, audited (who looked for which resident or text, and what it found)."""
     user = require(request, Role.VIEWER)
@@ -238,7 +243,7 @@ async def searched(
     except PersonNotFound as exc:
         raise bad("patient", str(exc)) from None
     if wanted.reads_content:
-        detail = {"patient": wanted.patient, "text": wanted.text, "ids": [v.id for v in found]}
+        detail = {"patient": wanted.patient, "text": wanted.text, "ids": [v.id for v in found.messages]}
         await _audited(ops, user, "search messages", "messages", detail)
     return found
 
@@ -268,10 +273,11 @@ def part(store: Engine, ops: Operations) -> Part:
         found = await searched(request, store, ops, limit=limit, offset=offset)
         return answer(
             {
-                "messages": [messages.summary(v) for v in found],
+                "messages": [messages.summary(v) for v in found.messages],
                 "limit": limit,
                 "offset": offset,
-                "next_offset": offset + limit if len(found) == limit else None,
+                "next_offset": offset + limit if len(found.messages) == limit else None,
+                "text_search": found.text_search,
             }
         )
 

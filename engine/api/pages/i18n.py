@@ -60,6 +60,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "received_at": ("接收时间", "Received"),
     "id": ("编号", "ID"),
     "no_messages": ("没有符合条件的消息", "No message matches"),
+    "text_scanned": (
+        "此次内容搜索逐条读取了消息（少于 3 个字，或数据库没有全文索引）：请同时限定通道和时间",
+        "This content search read message by message (under 3 characters, or no text index in the store):"
+        " narrow it by channel and time",
+    ),
     "next_page": ("下一页", "Next page"),
     "previous_page": ("上一页", "Previous page"),
     "message": ("消息", "Message"),

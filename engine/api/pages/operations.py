@@ -57,7 +57,8 @@ def part(store: Engine, ops: Operations) -> Part:
         return render(
             request,
             "messages.html",
-            found=[messages.summary(v) for v in found],
+            found=[messages.summary(v) for v in found.messages],
+            text_search=found.text_search,
             query=query,
             statuses=list(MessageStatus),
             channels=[s.name for s in ops.channels()],
