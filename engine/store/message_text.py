@@ -81,7 +81,12 @@ def drop(conn: Connection, ids: Sequence[int]) -> None:
     if conn.dialect.name != "sqlite":
         dbapi.executemany(conn, f"DELETE FROM message_text WHERE message_id IN ({marks})", [list(ids)])
         return
-    held = dbapi.fetchall(conn, f"SELECT id, raw, charset FROM messages WHERE id IN ({marks})", list(ids))
+    held = dbapi.fetchall(  # only what was indexed: a 'delete' of a row never inserted would corrupt the index
+        conn,
+        f"SELECT id, raw, charset FROM messages WHERE id IN ({marks})"
+        " AND EXISTS (SELECT 1 FROM message_text_docsize d WHERE d.id = messages.id)",
+        list(ids),
+    )
     dbapi.executemany(
         conn,
         "INSERT INTO message_text (message_text, rowid, body) VALUES ('delete', ?, ?)",

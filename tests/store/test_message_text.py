@@ -144,6 +144,18 @@ def test_pruned_content_is_no_longer_found(engine: Engine) -> None:
             conn.execute(text("INSERT INTO message_text (message_text) VALUES ('integrity-check')"))
 
 
+def test_pruning_messages_not_yet_indexed_leaves_the_index_whole(engine: Engine) -> None:
+    again = journal_again(engine)
+    with engine.begin() as conn:
+        retention.drop_content(conn, again[:2])
+        retention.drop_messages(conn, again[2:])
+        assert message_text.catch_up(conn, 1000) == 0
+    assert looked_for(engine, Search(text=CHEN)) == (holding(CHEN), "index")
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO message_text (message_text) VALUES ('integrity-check')"))
+
+
 def test_reprocessing_a_message_does_not_index_it_again(engine: Engine) -> None:
     with engine.begin() as conn:
         chen = queries.find_ids(conn, text=CHEN)
