@@ -37,12 +37,12 @@ from engine.store.schema import messages  # noqa: E402
 COLUMNS = ("channel", "source", "received_at", "message_type", "control_id", "content_hash", "charset", "raw")
 
 
-def at_0014(engine: Engine, count: int) -> None:
+def before_the_index(engine: Engine, count: int) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0014_messages_channel_status")
+        command.upgrade(cfg, "0015_live_intake")
     rows = journal_rows(count, max(1, count // VISITS), time.time())
     while batch := [e for _, (_, _, e) in zip(range(FILL_BATCH), rows, strict=False)]:
         with engine.begin() as conn:
@@ -68,7 +68,7 @@ def run(url: str, count: int) -> dict[str, Any]:
     engine = open_engine(url)
     try:
         started = time.perf_counter()
-        at_0014(engine, count)
+        before_the_index(engine, count)
         filled = time.perf_counter() - started
         started = time.perf_counter()
         migrate(engine)
