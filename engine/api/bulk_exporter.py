@@ -73,6 +73,7 @@ class Exporter:
     async def _loop(self) -> None:
         await asyncio.to_thread(self._tidy)
         while not self.stopping.is_set():
+            self._wake.clear()  # before the work: a wake (a kick-off, the stop) that comes during it is kept
             pause = SWEEP_EVERY
             try:
                 pause = min(pause, await asyncio.to_thread(self._sweep))
@@ -83,7 +84,6 @@ class Exporter:
             except Exception:  # the store could not be reached: try again soon
                 log.exception("bulk export exporter failed")
                 pause = RETRY
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), pause)
 
