@@ -1,4 +1,4 @@
-"""How long migration 0016 (the journal's text index, created empty) takes on a store that already holds N
+"""How long migration 0015 (the journal's text index, created empty) takes on a store that already holds N
 messages, and the daemon's catch-up that then indexes them (batches of text_index.BATCH, as the daemon's job
 runs them): the console benchmark's ADT^A01 (~1.3 KB, GB 18030) written at revision 0014, then upgraded; and the
 index's size.
@@ -42,7 +42,7 @@ def before_the_index(engine: Engine, count: int) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0015_live_intake")
+        command.upgrade(cfg, "0014_messages_channel_status")
     rows = journal_rows(count, max(1, count // VISITS), time.time())
     while batch := [e for _, (_, _, e) in zip(range(FILL_BATCH), rows, strict=False)]:
         with engine.begin() as conn:

@@ -9,10 +9,7 @@ Several senders also means waiting a moment before committing: while one batch c
 the previous one send again, and without a pause the two groups alternate, each paying a whole fsync for half the
 messages. So a batch is committed when every active sender has a message in it, or after GATHER seconds.
 Intake comes first in each round; delivery claims and results, and sweeps for RECEIVED messages, follow in
-transactions of their own. Intake commits also beat live intake's heartbeat (engine/store/live_intake.py, every
-BEAT seconds at most), by which a backfill and the record workers in other processes see live senders. On SQLite
-every transaction is taken at the store's gate (engine/store/gate.py), so a writer waiting for another process's
-transaction to end is woken as it ends, not at SQLite's next poll.
+transactions of their own.
 """
 
 from __future__ import annotations
@@ -31,9 +28,7 @@ from sqlalchemy import Connection, Engine
 from engine.domain.routing import ChannelRoutes
 from engine.pipeline.process import Woken, commit_intake, process_received
 from engine.runtime import metrics
-from engine.runtime.pacing import Pacer
-from engine.store import gate as store_gate
-from engine.store import journal, live_intake, source_state
+from engine.store import journal, source_state
 from engine.store.database import WRITER
 from engine.store.journal import JournalEntry
 
@@ -46,7 +41,6 @@ IntakeDone = Callable[[Exception | None], None]
 class StoreWriter:
     SWEEP_BATCH = 256
     GATHER = 0.0005  # the event loop's timers round this up to 1 ms; it only runs out when a sender goes quiet
-    BEAT = 0.2  # seconds between heartbeats of live intake, written in an intake commit (never one of its own)
 
     def __init__(
         self,
@@ -58,10 +52,7 @@ class StoreWriter:
         sweep_age: float | None,
         clock: Callable[[], float],
         senders: Callable[[], int] = lambda: 1,
-        pacer: Pacer | None = None,
     ) -> None:
-        """``pacer``: a bulk process's (engine/runtime/pacing.py); it is told how long each transaction held the
-        store, BEGIN to COMMIT, and at the gate this writer lets live intake go first."""
         self._engine = engine
         self.node = node
         self.channels = dict(channels)
@@ -73,16 +64,12 @@ class StoreWriter:
         self._jobs: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
         self._sweep_wanted = False
         self._senders = senders
-        self._pacer = pacer
-        self._gate = store_gate.of(engine, yields=pacer is not None)
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="huitong-commit")
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._gathering: asyncio.Future[None] | None = None
         self._pending = 0  # intake messages waiting for the next commit
         self._process = node.partition("/")[2] or "daemon"  # <node>/record, <node>/backfill: the commit time's label
-        self._beaten = float("-inf")  # when live intake's heartbeat was last written
-        self._most = 0  # the most messages in one intake commit since then
 
     # -- API (event loop thread) -----------------------------------------------------------------------------
     def append(self, entries: list[JournalEntry], done: IntakeDone) -> None:
@@ -156,8 +143,6 @@ class StoreWriter:
             self._conn.close()
             self._conn = None
         self._committer.shutdown()
-        if self._gate is not None:
-            self._gate.close()
 
     # -- machinery -------------------------------------------------------------------------------------------
     def _schedule(self) -> None:
@@ -175,8 +160,7 @@ class StoreWriter:
             self._conn = None
 
     def run_now(self, work: Callable[[Connection], T]) -> T:
-        """One transaction, committed on this thread (start-up work, before any sender exists; not at the gate,
-        which a writer of this process may hold until this thread's event loop lets it go)."""
+        """One transaction, committed on this thread (start-up work, before any sender exists)."""
         conn = self._connection()
         try:
             with conn.begin():
@@ -186,28 +170,10 @@ class StoreWriter:
             raise
 
     async def _transaction(self, work: Callable[[Connection], T], *, batch: int = 0) -> T:
-        """One transaction, at the store's gate (SQLite; waited for on a thread, so the loop goes on reading)."""
-        gate = self._gate
-        if gate is None:
-            return await self._transact(work, batch)
-        if not gate.enter_now():
-            waiting = asyncio.get_running_loop().run_in_executor(None, gate.enter)
-            try:
-                await asyncio.shield(waiting)
-            except asyncio.CancelledError:
-                waiting.add_done_callback(lambda _: gate.leave())  # taken after all: let it go
-                raise
-        try:
-            return await self._transact(work, batch)
-        finally:
-            gate.leave()
-
-    async def _transact(self, work: Callable[[Connection], T], batch: int) -> T:
-        """Statements here; the COMMIT on the commit thread when a sender not in this `batch` may send meanwhile,
-        else right here (see the module doc)."""
+        """One transaction: statements here; the COMMIT on the commit thread when a sender not in this `batch`
+        may send meanwhile, else right here (see the module doc)."""
         conn = self._connection()
         txn = conn.begin()
-        begun = time.perf_counter()
         try:
             result = work(conn)
             began = time.perf_counter()
@@ -215,10 +181,7 @@ class StoreWriter:
                 await asyncio.get_running_loop().run_in_executor(self._committer, txn.commit)
             else:
                 txn.commit()
-            done = time.perf_counter()
-            metrics.committed(self._process, done - began)
-            if self._pacer is not None:
-                self._pacer.held(done - begun)
+            metrics.committed(self._process, time.perf_counter() - began)
         except BaseException:
             with contextlib.suppress(Exception):
                 if txn.is_active:  # a failed COMMIT has ended it already
@@ -275,7 +238,9 @@ class StoreWriter:
         entries = [e for group, _ in intake for e in group]
         before = [(e.status, e.error) for e in entries]
         try:
-            woken = await self._transaction(functools.partial(self._intake_work, entries=entries), batch=len(intake))
+            woken = await self._transaction(
+                lambda c: commit_intake(c, entries, self.channels, self.node, self._clock()), batch=len(intake)
+            )
         except Exception as exc:
             # Routing must never cost a message its place in the journal: store them RECEIVED, sweep later.
             log.error("processing at intake failed; journaling unprocessed", error=str(exc), messages=len(entries))
@@ -292,15 +257,6 @@ class StoreWriter:
             done(None)
         if woken:
             self._on_woken(woken)
-
-    def _intake_work(self, conn: Connection, entries: list[JournalEntry]) -> Woken:
-        now = self._clock()
-        woken = commit_intake(conn, entries, self.channels, self.node, now)
-        self._most = max(self._most, len(entries))
-        if now - self._beaten >= self.BEAT:
-            live_intake.beat(conn, self.node, now, self._most)
-            self._beaten, self._most = now, 0
-        return woken
 
     async def _journal_each(self, intake: list[tuple[list[JournalEntry], IntakeDone]]) -> dict[int, Exception]:
         """Journal each sender's entries in a transaction of its own, so one that cannot be stored fails alone

@@ -1,15 +1,15 @@
 """the journal's text index (message_text), empty: the daemon fills it (message_text.catch_up)
 
-Revision ID: 0016_message_text
-Revises: 0015_live_intake
+Revision ID: 0015_message_text
+Revises: 0014_messages_channel_status
 """
 
 from alembic import op
 
 from engine.store import message_text
 
-revision = "0016_message_text"
-down_revision = "0015_live_intake"
+revision = "0015_message_text"
+down_revision = "0014_messages_channel_status"
 branch_labels = None
 depends_on = None
 
