@@ -26,7 +26,7 @@ from engine.domain.formats.hl7v2 import unescape
 from . import paths
 from .errors import BadValue, CompileError
 from .expressions import Chain, Compiler, Step, absent
-from .template import _EXPR, Build, DataPath, _dotted
+from .template import _EXPR, Build, DataPath, _dotted, iterator_of
 
 #: (mapping version, file, template path) -> its compiled source; kept by whoever loads the mappings.
 CodeCache = MutableMapping[tuple[str, str, DataPath], CodeType]
@@ -253,17 +253,11 @@ class SourceCompiler:
         return out
 
     def _repeated(self, node: dict[str, Any], path: DataPath, fn: _Function, ctx: str) -> str:
-        spec = node["for"]
-        if not isinstance(spec, str) or not spec.strip():
-            raise CompileError("for: needs a path, e.g. PID-3 or OBX", (*path, "for"))
-        try:
-            each = self.iterator(spec.strip())
-        except CompileError as exc:
-            raise CompileError(str(exc), (*path, "for")) from None
+        each = iterator_of(self.iterator, node, path)
         out = fn.local("r")
         item = fn.local("c")
         fn.line(f"{out} = []")
-        generated = self._v2_iterator(spec.strip())
+        generated = self._v2_iterator(node["for"].strip())
         items = f"{generated}({ctx}, view)" if generated else f"{fn.bind(each, 'it')}({ctx})"
         fn.line(f"for {item} in {items}:")
         fn.depth += 1

@@ -24,6 +24,17 @@ def _dotted(path: DataPath) -> str:
     return out
 
 
+def iterator_of(iterator: Callable[[str], Iterator], node: dict[str, Any], path: DataPath) -> Iterator:
+    """The iterator of a node's ``for:`` path, its errors named at ``for`` (both template compilers)."""
+    spec = node["for"]
+    if not isinstance(spec, str) or not spec.strip():
+        raise CompileError("for: needs a path, e.g. PID-3 or OBX", (*path, "for"))
+    try:
+        return iterator(spec.strip())
+    except CompileError as exc:
+        raise CompileError(str(exc), (*path, "for")) from None
+
+
 class TemplateCompiler:
     """Compiles templates. A node that holds no expression is a constant and kept as written; an object or
     list that holds expressions is absent when all of them are (so ``{system: X, code: "{{ absent }}"}``
@@ -154,13 +165,7 @@ class TemplateCompiler:
         return build, True
 
     def _repeated(self, node: dict[str, Any], path: DataPath) -> Build:
-        spec = node["for"]
-        if not isinstance(spec, str) or not spec.strip():
-            raise CompileError("for: needs a path, e.g. PID-3 or OBX", (*path, "for"))
-        try:
-            each = self.iterator(spec.strip())
-        except CompileError as exc:
-            raise CompileError(str(exc), (*path, "for")) from None
+        each = iterator_of(self.iterator, node, path)
         body, _ = self._dict({k: v for k, v in node.items() if k != "for"}, path)
 
         def repeat(ctx: Ctx) -> Any:
