@@ -1,4 +1,4 @@
-"""Backfill benchmark: an HL7 v2 archive through `huitong backfill` on SQLite, beside a running daemon.
+"""Backfill benchmark: an HL7 v2 archive through `huitong backfill` on SQLite (or PostgreSQL), beside a running daemon.
 
 Generates an archive of ADT^A04 and ORU^R01 messages (invented residents with Chinese names and valid resident IDs;
 half the files GB 18030, half UTF-8; every tenth file a batch with FHS/BHS), then:
@@ -9,7 +9,9 @@ half the files GB 18030, half UTF-8; every tenth file a batch with FHS/BHS), the
    process) while the live sender goes on, and measures the ACK round trip during the backfill;
 3. reports wall time, messages/s, the backfill's peak RSS (from wait4), and the live ACK p50/p99 idle and during.
 
-    .venv/bin/python bench/backfill.py [--messages 50000] [--out bench/results/backfill.json]
+    .venv/bin/python bench/backfill.py [--messages 50000] [--postgres URL] [--out bench/results/backfill.json]
+
+--postgres: the store is that PostgreSQL database, dropped and made afresh before the run and dropped after.
 
 The issue's target is 1,000,000 messages in 10 minutes with flat memory and live ACK p99 within 2x of idle; run with
 --messages 1000000 for that (about 20 minutes on this machine today, see docs/benchmarks.md).
@@ -32,10 +34,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.fhir_api import fresh_postgres  # noqa: E402
 from bench.machine import cpu_model, versions  # noqa: E402
 from engine.connectors.mllp import FrameDecoder, frame  # noqa: E402
 
@@ -102,7 +107,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def configure(work: Path, port: int) -> Path:
+def configure(work: Path, port: int, store: str) -> Path:
     (work / "channels").mkdir(parents=True)
     record = [{"name": "record", "type": "record", "order_by": "person"}]
     channels = {
@@ -123,7 +128,7 @@ def configure(work: Path, port: int) -> Path:
         (work / "channels" / f"{name}.yaml").write_text(yaml.safe_dump({"channel": name, **body}, allow_unicode=True))
     config = work / "engine.yaml"
     settings = {
-        "store": f"sqlite:///{work / 'store.db'}",
+        "store": store,
         "channels": "channels",
         "mappings": str(ROOT / "mappings"),
         "logging": {"level": "warning", "format": "json", "file": str(work / "huitong.log")},
@@ -167,16 +172,35 @@ def percentile(values: list[float], p: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=50_000)
+    parser.add_argument("--postgres", help="a PostgreSQL database URL to drop, make afresh, use and drop")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "backfill.json"))
     args = parser.parse_args()
+    try:
+        out = measure(args.messages, args.postgres)
+    finally:
+        if args.postgres:
+            drop_postgres(args.postgres)
+    Path(args.out).write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps(out, indent=2, ensure_ascii=False))
+
+
+def drop_postgres(url: str) -> None:
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def measure(messages: int, postgres: str | None) -> dict[str, Any]:
     huitong = [sys.executable, str(ROOT / "cli")]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         archive = work / "archive"
-        files = generate(archive, args.messages)
+        files = generate(archive, messages)
         archive_bytes = sum(p.stat().st_size for p in archive.rglob("*.hl7"))
         port = free_port()
-        config = configure(work, port)
+        config = configure(work, port, fresh_postgres(postgres) if postgres else f"sqlite:///{work / 'store.db'}")
         daemon = subprocess.Popen([*huitong, "daemon", "--config", str(config)], stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 30
@@ -207,15 +231,16 @@ def main() -> None:
             daemon.terminate()
             daemon.wait(60)
     idle, during = sender.samples["idle"], sender.samples["backfill"]
-    out = {
+    return {
         "cpu": cpu_model(),
         "versions": versions(["sqlalchemy"]),
-        "messages": args.messages,
+        "store": "postgresql" if postgres else "sqlite",
+        "messages": messages,
         "files": files,
         "archive_mb": round(archive_bytes / 1e6, 1),
         "exit_status": os.waitstatus_to_exitcode(status),
         "wall_s": round(wall, 1),
-        "messages_per_s": round(args.messages / wall),
+        "messages_per_s": round(messages / wall),
         "backfill_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "live_ack_ms": {
             "idle": {"n": len(idle), "p50": percentile(idle, 0.5), "p99": percentile(idle, 0.99)},
@@ -224,8 +249,6 @@ def main() -> None:
         },
         "summary": summary.strip().splitlines(),
     }
-    Path(args.out).write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
-    print(json.dumps(out, indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -71,7 +71,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     try:
         return backfill.run(
             config,
-            None if args.dry_run else store(args, config, create=True),
+            # No sender waits on a backfill's commits, and each carries its own redo (a batch with its checkpoint,
+            # records with their deliveries): no fsync each, so they hold a store shared with the daemon less long.
+            None if args.dry_run else store(args, config, create=True, fsync_each_commit=False),
             args.channel,
             path=args.path,
             resume=args.resume,
@@ -127,6 +129,8 @@ def print_summary(outcome: Outcome, out: IO[str]) -> None:
         print(f"still queued       {queued} (left to the daemon; why each is not done yet:)", file=out)
         for status in PENDING_DELIVERY:
             _list_failures(outcome, status, out)
+    if outcome.paced:
+        print(f"paced              {outcome.paced} transactions, live senders first", file=out)
     if outcome.interrupted:
         print("interrupted        at a checkpoint; the same command with --resume continues", file=out)
     print(f"time               {outcome.seconds:.1f}s", file=out)

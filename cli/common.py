@@ -62,9 +62,9 @@ def care_rules(settings: Any) -> Any:
     return care
 
 
-def store(args: argparse.Namespace, config: Any = None, *, create: bool = False) -> Any:
+def store(args: argparse.Namespace, config: Any = None, *, create: bool = False, fsync_each_commit: bool = True) -> Any:
     """The store named by engine.yaml, migrated to the newest schema; only a command that fills it (`create`)
-    makes a SQLite file that is not there."""
+    makes a SQLite file that is not there (``fsync_each_commit``: engine.store.database.open_engine)."""
     from engine.store.database import migrate, missing_file, open_engine
 
     url = (config or settings(args)).store
@@ -72,7 +72,7 @@ def store(args: argparse.Namespace, config: Any = None, *, create: bool = False)
     if missing is not None:
         print(no_store(missing, args.config), file=sys.stderr)
         raise SystemExit(1)
-    engine = open_engine(url)
+    engine = open_engine(url, fsync_each_commit=fsync_each_commit)
     migrate(engine)
     return engine
 

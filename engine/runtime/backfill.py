@@ -3,7 +3,8 @@
 A reader turns what the channel's source can read in bulk into journal entries, each with the position after it
 (the source component's bulk reader: a file source over a directory tree, a database source over a range of its
 watermark, a fhir-pull source over a ``_lastUpdated`` range). The entries go
-through the store writer in small transactions — routing and outbox rows as for live traffic — and each commit
+through the store writer in small transactions — routing and outbox rows as for live traffic, paced to leave the
+store to the daemon's live intake first (engine/runtime/pacing.py) — and each commit
 also stores the position (source_state, key ``backfill``), so a backfill killed at any moment resumes after its last
 commit: nothing lost, nothing journaled twice. Delivery workers of the channel's destinations run in this process
 (record destinations included), under a node name of their own, and reading waits while more than a couple of
@@ -30,8 +31,9 @@ from engine.domain.masking import mask_text
 from engine.domain.outcome import PENDING_DELIVERY, DeliveryStatus, MessageStatus
 from engine.domain.routing import type_matches
 from engine.pipeline.mapping import map_message
-from engine.runtime import text_index
+from engine.runtime import pacing, text_index
 from engine.runtime.delivery import DeliveryWorker
+from engine.runtime.pacing import Paced
 from engine.runtime.progress import Progress
 from engine.runtime.wiring import Wiring, routes_of
 from engine.runtime.writer import StoreWriter
@@ -41,8 +43,7 @@ from engine.store import outbox, source_state
 
 log = structlog.get_logger("huitong.backfill")
 
-BATCH = 200  # messages per transaction: a running daemon's intake waits at most one such commit
-PAUSE = 0.02  # seconds between batches, so the daemon's own transactions get the store in between
+BATCH = 200  # messages per transaction (fewer while the daemon has live senders: engine/runtime/pacing.py)
 AHEAD = 2  # batches of due deliveries that may queue before reading waits for the workers
 DOWN_AFTER = 10.0  # at the end, deliveries whose next try is further away than this are left to the daemon
 LOOK = 0.1  # seconds between looks at the queue while waiting for deliveries
@@ -130,6 +131,7 @@ class Outcome:
     left_queued: bool  # deliveries remain for the daemon (a destination down, or failing for max_wait)
     interrupted: bool = False  # stopped by SIGINT/SIGTERM at a checkpoint; --resume continues
     failures: list[Failure] = field(default_factory=list)  # deliveries not SENT, by status and reason
+    paced: int = 0  # transactions that left the store to live senders first (engine/runtime/pacing.py)
 
 
 def load_state(conn: Connection, channel: str) -> State | None:
@@ -173,6 +175,8 @@ class Backfill:
         self.node = f"{config.node}/backfill"
         self.workers: list[DeliveryWorker] = []
         self.interrupted = False
+        self.pacer = pacing.of(engine)
+        self._paced = Paced(self.pacer, batch)
 
     def interrupt(self) -> None:
         """SIGINT/SIGTERM: stop at the next checkpoint (the batch being committed is kept)."""
@@ -191,7 +195,12 @@ class Backfill:
                 return Outcome(state, True, time.monotonic() - started, delivered, False, failures=failures)
         # No sender waits on these commits: commit inline.
         wiring = Wiring(
-            self.config, self.engine, node=self.node, channels={self.spec.channel: self.spec}, on_woken=self._woken
+            self.config,
+            self.engine,
+            node=self.node,
+            channels={self.spec.channel: self.spec},
+            on_woken=self._woken,
+            pacer=self.pacer,
         )
         wiring.start(recover=True)  # what a killed backfill held and had journaled
         writer = wiring.writer
@@ -212,7 +221,8 @@ class Backfill:
             delivered = self._statuses(conn, state)
             failures = self._failures(conn, state)
         seconds = time.monotonic() - started
-        return Outcome(state, already_done, seconds, delivered, left_queued, self.interrupted, failures)
+        paced = self.pacer.paced if self.pacer else 0
+        return Outcome(state, already_done, seconds, delivered, left_queued, self.interrupted, failures, paced)
 
     def _woken(self, _: object) -> None:
         for worker in self.workers:
@@ -226,7 +236,7 @@ class Backfill:
             for read in self.reader.read(state.position):
                 if isinstance(read, Item):
                     batch.append(read)
-                    if len(batch) >= self.batch:
+                    if len(batch) >= self._paced.rows():
                         await self._commit(writer, state, batch)
                         batch = []
                         if self.interrupted:
@@ -242,8 +252,8 @@ class Backfill:
             progress.close()
 
     async def _commit(self, writer: StoreWriter, state: State, batch: list[Item]) -> None:
-        """The batch and the position after it, in one transaction; then a pause, and a wait for the workers
-        while too much is queued for them."""
+        """The batch and the position after it, in one transaction, in the pacer's turn; then a wait for the
+        workers while too much is queued for them."""
         position = batch[-1].position if batch else state.position
         after = State(state.what, position, state.done, state.first_id, state.counts.copy())
 
@@ -253,10 +263,10 @@ class Backfill:
                 after.first_id = batch[0].entry.id
             source_state.write(conn, self.spec.channel, {STATE_KEY: after.dumps()})
 
-        await writer.append_with([i.entry for i in batch], also)
-        await text_index.catch_up(writer)  # a daemon may not be running: searches find the batch by the index
+        async with self._paced.turn(len(batch)):
+            await writer.append_with([i.entry for i in batch], also)
+            await text_index.catch_up(writer)  # a daemon may not be running: searches find the batch by the index
         state.position, state.first_id, state.counts = after.position, after.first_id, after.counts
-        await asyncio.sleep(PAUSE)
         if self.workers and state.first_id is not None:
             while not self.interrupted and await asyncio.to_thread(self._due, state, time.time()) > AHEAD * self.batch:
                 await asyncio.sleep(LOOK)

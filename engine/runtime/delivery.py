@@ -20,6 +20,7 @@ from engine.domain.outcome import DeliveryStatus
 from engine.domain.retry import RetryPolicy
 from engine.pipeline.stages import Stage
 from engine.runtime import metrics
+from engine.runtime.pacing import Paced, Pacer
 from engine.runtime.writer import StoreWriter
 from engine.store import outbox
 
@@ -44,7 +45,10 @@ class DeliveryWorker:
         ordered: bool,
         writer: StoreWriter,
         scheduler: AsyncIOScheduler,
+        pacer: Pacer | None = None,
     ) -> None:
+        """``pacer``: a bulk process's (backfill, record workers), whose transactions give live intake the store
+        first (engine/runtime/pacing.py); None in the daemon."""
         self.channel = channel
         self.name = name
         self.connector = connector
@@ -60,6 +64,7 @@ class DeliveryWorker:
         self._task: asyncio.Task[None] | None = None
         self._job_id = f"wake:{channel}:{name}"
         self._attempted: set[int] = set()  # rows of the batch in hand that were sent (not postponed)
+        self._paced = Paced(pacer, self.BATCH)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=self._job_id)
@@ -105,7 +110,9 @@ class DeliveryWorker:
         try:
             while not self._stopping:
                 # The results of one batch are recorded in the same transaction that claims the next.
-                rows = await self._writer.submit(functools.partial(self._record_and_claim, results=results))
+                results = await self._record_in_turns(results)
+                async with self._paced.turn(len(results)):
+                    rows = await self._writer.submit(functools.partial(self._record_and_claim, results=results))
                 if renewing is not None:
                     renewing.cancel()
                 results = []
@@ -117,10 +124,21 @@ class DeliveryWorker:
                 await self.connector.commit()
                 if not more:
                     break
-            return await self._writer.submit(functools.partial(self._record_and_look_ahead, results=results))
+            results = await self._record_in_turns(results)
+            async with self._paced.turn(len(results)):
+                return await self._writer.submit(functools.partial(self._record_and_look_ahead, results=results))
         finally:
             if renewing is not None:
                 renewing.cancel()
+
+    async def _record_in_turns(self, results: list[Result]) -> list[Result]:
+        """Record results in transactions of the rows the pace allows (all at once without a pacer, or while no
+        live sender is active), but the last of them; returns those, recorded with the next claim."""
+        while len(results) > (rows := self._paced.rows()):
+            now, results = results[:rows], results[rows:]
+            async with self._paced.turn(len(now)):
+                await self._writer.submit(functools.partial(self._record, results=now))
+        return results
 
     async def _renew(self, ids: list[int]) -> None:
         """Keep a claimed batch this node's until its results are recorded (a slow peer may take minutes)."""
@@ -137,9 +155,10 @@ class DeliveryWorker:
         still turn SENT into ERROR or DEAD)."""
         if not results:
             return results
+        ids = {r.id for r in results}
         results = self._written(conn, results)
         metrics.attempts(self.channel, self.name, (r.status for r in results if r.id in self._attempted))
-        self._attempted.clear()
+        self._attempted -= ids
         return results
 
     def _written(self, conn: Connection, results: list[Result]) -> list[Result]:
@@ -171,6 +190,9 @@ class DeliveryWorker:
             ]
         savepoint.commit()
         return written
+
+    def _record(self, conn: Connection, results: list[Result]) -> None:
+        outbox.record(conn, self._write(conn, results))
 
     def _record_and_claim(self, conn: Connection, results: list[Result]) -> list[Delivery]:
         if self._orphaned:  # alive, so its own leases need not wait out their time (only a dead node's do)

@@ -20,6 +20,7 @@ import structlog
 
 from engine.config import EngineConfig
 from engine.pipeline import stages
+from engine.runtime import pacing
 from engine.runtime.wiring import Wiring
 from engine.store.database import open_engine
 
@@ -51,7 +52,8 @@ async def run(config: EngineConfig, node: str, only: str | None = None) -> int:
     loop = asyncio.get_running_loop()
     engine = open_engine(config.store, fsync_each_commit=False)  # its transactions carry their own redo
     # No sender waits on these commits (and they do not fsync): commit inline, not on the commit thread.
-    wiring = Wiring(config, engine, node=node, channels={})
+    # Live intake first: while live senders are active its transactions are short and spaced (runtime/pacing.py).
+    wiring = Wiring(config, engine, node=node, channels={}, pacer=pacing.of(engine))
     wiring.start(recover=False)  # takes back what this node held before a crash
     workers = [
         wiring.worker(config.channels[channel], config.channels[channel].destination(name))

@@ -28,6 +28,7 @@ from engine.pipeline.mpi import MpiResolver
 from engine.runtime import metrics
 from engine.runtime.channels import RunningChannel
 from engine.runtime.delivery import DeliveryWorker
+from engine.runtime.pacing import Pacer
 from engine.runtime.writer import StoreWriter, Woken
 from engine.sources import Context, Running, component_of, rules_for
 from engine.store import outbox
@@ -89,11 +90,14 @@ class Wiring:
         on_woken: Callable[[Woken], None] = lambda _: None,
         sweep_age: float | None = None,
         senders: Callable[[], int] = lambda: 0,
+        pacer: Pacer | None = None,
     ) -> None:
         """``channels``: those whose messages this process journals (routed to their destinations); ``senders``:
-        how many intake commits to gather (0: no sender waits, commit inline)."""
+        how many intake commits to gather (0: no sender waits, commit inline); ``pacer``: a bulk process's, whose
+        workers give live intake the store first (engine/runtime/pacing.py)."""
         self.engine = engine
         self.node = node
+        self.pacer = pacer
         self.writer = StoreWriter(
             engine,
             {name: routes_of(spec) for name, spec in channels.items()},
@@ -102,6 +106,7 @@ class Wiring:
             sweep_age=sweep_age,
             clock=time.time,
             senders=senders,
+            pacer=pacer,
         )
         self.scheduler = AsyncIOScheduler()
         self.configure(config)
@@ -139,6 +144,7 @@ class Wiring:
             ordered=spec.order_by == "person",
             writer=self.writer,
             scheduler=self.scheduler,
+            pacer=self.pacer,
         )
         worker.start()
         return worker

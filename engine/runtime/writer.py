@@ -9,7 +9,9 @@ Several senders also means waiting a moment before committing: while one batch c
 the previous one send again, and without a pause the two groups alternate, each paying a whole fsync for half the
 messages. So a batch is committed when every active sender has a message in it, or after GATHER seconds.
 Intake comes first in each round; delivery claims and results, and sweeps for RECEIVED messages, follow in
-transactions of their own.
+transactions of their own. Intake commits also beat live intake's heartbeat (engine/store/live_intake.py, every
+BEAT seconds at most), by which a backfill and the record workers in other processes see live senders and leave
+the store to them first (engine/runtime/pacing.py).
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from sqlalchemy import Connection, Engine
 from engine.domain.routing import ChannelRoutes
 from engine.pipeline.process import Woken, commit_intake, process_received
 from engine.runtime import metrics
-from engine.store import journal, source_state
-from engine.store.database import WRITER
+from engine.runtime.pacing import Pacer
+from engine.store import journal, live_intake, source_state
+from engine.store.database import LIVE_WRITER, WRITER
 from engine.store.journal import JournalEntry
 
 T = TypeVar("T")
@@ -41,6 +44,7 @@ IntakeDone = Callable[[Exception | None], None]
 class StoreWriter:
     SWEEP_BATCH = 256
     GATHER = 0.0005  # the event loop's timers round this up to 1 ms; it only runs out when a sender goes quiet
+    BEAT = 0.2  # seconds between heartbeats of live intake, written in an intake commit (never one of its own)
 
     def __init__(
         self,
@@ -52,7 +56,11 @@ class StoreWriter:
         sweep_age: float | None,
         clock: Callable[[], float],
         senders: Callable[[], int] = lambda: 1,
+        pacer: Pacer | None = None,
     ) -> None:
+        """``pacer``: a bulk process's on SQLite (engine/runtime/pacing.py); it is told how long each transaction
+        held the store, BEGIN to COMMIT. A writer without one is live: it looks closely at a held SQLite write
+        lock (engine.store.database.LIVE_WRITER), so it takes the lock in the gaps a bulk writer leaves."""
         self._engine = engine
         self.node = node
         self.channels = dict(channels)
@@ -64,12 +72,15 @@ class StoreWriter:
         self._jobs: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
         self._sweep_wanted = False
         self._senders = senders
+        self._pacer = pacer
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="huitong-commit")
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._gathering: asyncio.Future[None] | None = None
         self._pending = 0  # intake messages waiting for the next commit
         self._process = node.partition("/")[2] or "daemon"  # <node>/record, <node>/backfill: the commit time's label
+        self._beaten = float("-inf")  # when live intake's heartbeat was last written
+        self._most = 0  # the most messages in one intake commit since then
 
     # -- API (event loop thread) -----------------------------------------------------------------------------
     def append(self, entries: list[JournalEntry], done: IntakeDone) -> None:
@@ -150,7 +161,7 @@ class StoreWriter:
 
     def _connection(self) -> Connection:
         if self._conn is None:
-            self._conn = self._engine.connect().execution_options(**WRITER)
+            self._conn = self._engine.connect().execution_options(**(LIVE_WRITER if self._pacer is None else WRITER))
         return self._conn
 
     def _discard_connection(self) -> None:
@@ -174,6 +185,7 @@ class StoreWriter:
         may send meanwhile, else right here (see the module doc)."""
         conn = self._connection()
         txn = conn.begin()
+        begun = time.perf_counter()
         try:
             result = work(conn)
             began = time.perf_counter()
@@ -181,7 +193,10 @@ class StoreWriter:
                 await asyncio.get_running_loop().run_in_executor(self._committer, txn.commit)
             else:
                 txn.commit()
-            metrics.committed(self._process, time.perf_counter() - began)
+            done = time.perf_counter()
+            metrics.committed(self._process, done - began)
+            if self._pacer is not None:
+                self._pacer.held(done - begun)
         except BaseException:
             with contextlib.suppress(Exception):
                 if txn.is_active:  # a failed COMMIT has ended it already
@@ -238,9 +253,7 @@ class StoreWriter:
         entries = [e for group, _ in intake for e in group]
         before = [(e.status, e.error) for e in entries]
         try:
-            woken = await self._transaction(
-                lambda c: commit_intake(c, entries, self.channels, self.node, self._clock()), batch=len(intake)
-            )
+            woken = await self._transaction(functools.partial(self._intake_work, entries=entries), batch=len(intake))
         except Exception as exc:
             # Routing must never cost a message its place in the journal: store them RECEIVED, sweep later.
             log.error("processing at intake failed; journaling unprocessed", error=str(exc), messages=len(entries))
@@ -257,6 +270,15 @@ class StoreWriter:
             done(None)
         if woken:
             self._on_woken(woken)
+
+    def _intake_work(self, conn: Connection, entries: list[JournalEntry]) -> Woken:
+        now = self._clock()
+        woken = commit_intake(conn, entries, self.channels, self.node, now)
+        self._most = max(self._most, len(entries))
+        if now - self._beaten >= self.BEAT:
+            live_intake.beat(conn, self.node, now, self._most)
+            self._beaten, self._most = now, 0
+        return woken
 
     async def _journal_each(self, intake: list[tuple[list[JournalEntry], IntakeDone]]) -> dict[int, Exception]:
         """Journal each sender's entries in a transaction of its own, so one that cannot be stored fails alone

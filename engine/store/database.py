@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +19,9 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 WRITER = {"sqlite_begin_immediate": True}  # execution options of a connection that writes (engine.runtime.writer)
+LIVE_WRITER = {**WRITER, "sqlite_look_closely": True}  # ... on whose commits senders wait (the daemon's)
+BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's write lock before it fails
+LOOK_CLOSELY = 0.0005  # seconds between a live writer's looks at a write lock another process holds
 
 
 @contextmanager
@@ -37,7 +42,7 @@ def _sqlite_pragmas(dbapi_connection, _record, synchronous: str = "FULL") -> Non
         cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")  # (on a file with tables it would wait for a write lock)
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA synchronous={synchronous}")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
     cursor.close()
 
 
@@ -45,7 +50,34 @@ def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
     # Two processes write one SQLite file (the daemon and its record process). A transaction that reads and
     # then writes would fail at once with "database is locked" if the other wrote in between (WAL snapshots
     # cannot be upgraded); BEGIN IMMEDIATE takes the write lock first, waiting up to busy_timeout instead.
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("sqlite_begin_immediate") else "BEGIN")
+    options = conn.get_execution_options()
+    if not options.get("sqlite_begin_immediate"):
+        conn.exec_driver_sql("BEGIN")
+    elif options.get("sqlite_look_closely"):
+        _begin_looking_closely(conn)
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _begin_looking_closely(conn) -> None:  # type: ignore[no-untyped-def]
+    """BEGIN IMMEDIATE, looking at a held write lock every LOOK_CLOSELY seconds. SQLite's own wait (busy_timeout)
+    sleeps 1, 2, 5, 10 ... 100 ms between looks, so a live writer would sleep past the short gaps a bulk writer in
+    another process leaves between its transactions (engine/runtime/pacing.py), and its senders' ACKs with it."""
+    driver = conn.connection.driver_connection
+    driver.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                    raise
+            time.sleep(LOOK_CLOSELY)
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # the last look: fails as any writer's wait does
+    finally:
+        driver.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
 
 
 def open_engine(url: str, *, fsync_each_commit: bool = True) -> Engine:

@@ -142,6 +142,16 @@ source_state = Table(
     Column("value", Text, nullable=False),
 )
 
+# Live intake's heartbeat (engine/store/live_intake.py): per node, when its intake last journaled messages from
+# live senders and how many came in one commit. Bulk writers read it to give live traffic the store first.
+live_intake = Table(
+    "live_intake",
+    metadata,
+    Column("node", String(128), primary_key=True),
+    Column("seen_at", Double, nullable=False),
+    Column("queued", Integer, nullable=False),
+)
+
 # --- unified health record ---------------------------------------------------------------------------------
 # Ids of persons and resources are uuid4 hex: made without a round trip, and never reused across stores.
 RecordId = String(32)

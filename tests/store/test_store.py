@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -13,8 +14,8 @@ from sqlalchemy.exc import OperationalError
 
 from engine.domain.delivery import Delivery
 from engine.domain.outcome import DeliveryStatus, MessageStatus
-from engine.store import journal, outbox
-from engine.store.database import migrate, open_engine, writing
+from engine.store import database, journal, outbox
+from engine.store.database import LIVE_WRITER, WRITER, migrate, open_engine, writing
 from engine.store.journal import JournalEntry
 from engine.store.outbox import Queued, Result
 from engine.store.schema import messages
@@ -222,6 +223,44 @@ def test_a_sqlite_write_transaction_holds_the_write_lock_from_its_start(tmp_path
                 )
     first.dispose()
     other.dispose()
+
+
+def test_a_live_writer_waits_for_another_writers_lock_and_takes_it_once_let_go(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    live, bulk = open_engine(url), open_engine(url)
+    migrate(live)
+    began = threading.Event()
+
+    def live_transaction() -> None:
+        with live.connect().execution_options(**LIVE_WRITER) as conn, conn.begin():
+            began.set()
+        with live.connect() as conn:  # its connection waits for locks with SQLite's busy_timeout again
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == database.BUSY_TIMEOUT * 1000
+
+    with bulk.connect().execution_options(**WRITER) as holder:
+        txn = holder.begin()
+        waiting = threading.Thread(target=live_transaction)
+        waiting.start()
+        assert not began.wait(0.2)  # the lock is held: it waits
+        txn.commit()
+        assert began.wait(10)
+        waiting.join()
+    live.dispose()
+    bulk.dispose()
+
+
+def test_a_live_writer_fails_after_the_busy_timeout_like_any_writer(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    live, bulk = open_engine(url), open_engine(url)
+    migrate(live)
+    monkeypatch.setattr(database, "BUSY_TIMEOUT", 0.05)
+    holder = bulk.connect().execution_options(**WRITER)
+    holder.begin()
+    with pytest.raises(OperationalError, match="locked"), live.connect().execution_options(**LIVE_WRITER) as conn:
+        conn.begin()
+    holder.close()
+    live.dispose()
+    bulk.dispose()
 
 
 def claim_as(conn: Connection, node: str, now: float) -> list[Delivery]:

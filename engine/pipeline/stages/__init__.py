@@ -29,8 +29,9 @@ class Stage(Protocol):
     async def commit(self) -> None: ...
 
     def write(self, conn: Connection, results: list[Result]) -> list[Result]:
-        """Store what the batch produced, in the transaction that records the results; returns the results,
-        changed for deliveries that failed here."""
+        """Store what the batch produced for these results, in the transaction that records them; returns the
+        results, changed for deliveries that failed here. A paced worker passes a batch in parts, one transaction
+        each (engine/runtime/pacing.py), so a part writes its own deliveries only."""
 
     async def close(self) -> None: ...
 

@@ -1,9 +1,11 @@
 """The contract stage: family-doctor contract XML into the contract register and the record.
 
 Reading happens at send (pure: the document is parsed and checked against the XSD); the register and the record
-are written by ``write``, inside the transaction that marks the deliveries SENT. A snapshot the register refuses
-(the sender reused a version for other content, or the step is impossible) marks its delivery DEAD with the
-reason, to be looked at and reprocessed; a resend or an older version is simply SENT, having changed nothing.
+are written by ``write``, inside the transaction that marks the deliveries SENT. A paced record worker writes a
+batch in parts (engine/runtime/pacing.py), so each part takes only its own deliveries' documents. A snapshot the
+register refuses (the sender reused a version for other content, or the step is impossible) marks its delivery
+DEAD with the reason, to be looked at and reprocessed; a resend or an older version is simply SENT, having
+changed nothing.
 """
 
 from __future__ import annotations
@@ -76,7 +78,6 @@ class ContractStage:
                 reason = "; ".join(f"contract {a.contract_id} v{a.version}: {a.reason}" for a in refused)
                 result = dataclasses.replace(result, status="DEAD", error=reason)
             out.append(result)
-        self._pending.clear()
         return out
 
     async def close(self) -> None:
