@@ -5,9 +5,9 @@ held meanwhile by whichever process took it. So while live senders are active (t
 engine/store/live_intake.py, is fresh), a bulk writer keeps each transaction within BUDGET seconds of holding the
 lock (the rows it takes are sized from how long its last ones held it, as the store writer measures from BEGIN to
 COMMIT) and leaves a gap of PAUSE seconds per message in the live intake's last commits (its queue) after each one,
-PAUSE_MAX at the most. The daemon's writer looks at a held lock closely (engine.store.database.LIVE_WRITER), so it
-takes the lock in that gap: an ACK waits for one bulk transaction at most, and bulk work goes on at most of its
-pace. With no live senders there is no gap and transactions are full.
+PAUSE_MAX at the most. A writer waiting for the lock looks at it closely (engine.store.database), so the daemon's
+intake takes the lock in that gap: an ACK waits for one bulk transaction at most, and bulk work goes on at most of
+its pace. With no live senders there is no gap and transactions are full.
 
 PostgreSQL has no single write lock: its bulk writers are not paced (``of``), and live ACKs do not wait for them.
 """
@@ -26,7 +26,7 @@ from engine.store.live_intake import Live
 
 ACTIVE = 1.0  # seconds after live intake's last heartbeat during which its senders count as active
 LOOK = 0.1  # seconds between looks at the heartbeat
-BUDGET = 0.002  # seconds a bulk transaction may hold the write lock while live senders are active
+BUDGET = 0.005  # seconds a bulk transaction may hold the write lock while live senders are active
 PAUSE = 0.001  # seconds between bulk transactions, per message in a live intake commit
 PAUSE_MAX = 0.02  # ... at the most: bulk work goes on at no less than one transaction per PAUSE_MAX + BUDGET
 SMOOTHING = 0.3  # weight of the last transaction in the time per row

@@ -32,7 +32,7 @@ from engine.pipeline.process import Woken, commit_intake, process_received
 from engine.runtime import metrics
 from engine.runtime.pacing import Pacer
 from engine.store import journal, live_intake, source_state
-from engine.store.database import LIVE_WRITER, WRITER
+from engine.store.database import WRITER
 from engine.store.journal import JournalEntry
 
 T = TypeVar("T")
@@ -59,8 +59,7 @@ class StoreWriter:
         pacer: Pacer | None = None,
     ) -> None:
         """``pacer``: a bulk process's on SQLite (engine/runtime/pacing.py); it is told how long each transaction
-        held the store, BEGIN to COMMIT. A writer without one is live: it looks closely at a held SQLite write
-        lock (engine.store.database.LIVE_WRITER), so it takes the lock in the gaps a bulk writer leaves."""
+        held the store, BEGIN to COMMIT."""
         self._engine = engine
         self.node = node
         self.channels = dict(channels)
@@ -161,7 +160,7 @@ class StoreWriter:
 
     def _connection(self) -> Connection:
         if self._conn is None:
-            self._conn = self._engine.connect().execution_options(**(LIVE_WRITER if self._pacer is None else WRITER))
+            self._conn = self._engine.connect().execution_options(**WRITER)
         return self._conn
 
     def _discard_connection(self) -> None:

@@ -19,9 +19,8 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 WRITER = {"sqlite_begin_immediate": True}  # execution options of a connection that writes (engine.runtime.writer)
-LIVE_WRITER = {**WRITER, "sqlite_look_closely": True}  # ... on whose commits senders wait (the daemon's)
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's write lock before it fails
-LOOK_CLOSELY = 0.0005  # seconds between a live writer's looks at a write lock another process holds
+LOOK_CLOSELY = 0.0005  # seconds between a writer's looks at a write lock another process holds
 
 
 @contextmanager
@@ -50,19 +49,17 @@ def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
     # Two processes write one SQLite file (the daemon and its record process). A transaction that reads and
     # then writes would fail at once with "database is locked" if the other wrote in between (WAL snapshots
     # cannot be upgraded); BEGIN IMMEDIATE takes the write lock first, waiting up to busy_timeout instead.
-    options = conn.get_execution_options()
-    if not options.get("sqlite_begin_immediate"):
-        conn.exec_driver_sql("BEGIN")
-    elif options.get("sqlite_look_closely"):
+    if conn.get_execution_options().get("sqlite_begin_immediate"):
         _begin_looking_closely(conn)
     else:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN")
 
 
 def _begin_looking_closely(conn) -> None:  # type: ignore[no-untyped-def]
     """BEGIN IMMEDIATE, looking at a held write lock every LOOK_CLOSELY seconds. SQLite's own wait (busy_timeout)
-    sleeps 1, 2, 5, 10 ... 100 ms between looks, so a live writer would sleep past the short gaps a bulk writer in
-    another process leaves between its transactions (engine/runtime/pacing.py), and its senders' ACKs with it."""
+    sleeps 1, 2, 5, 10 ... 100 ms between looks, so the daemon's intake would sleep past the short gaps a bulk
+    writer in another process leaves between its transactions (engine/runtime/pacing.py), and its senders' ACKs
+    with it; and a bulk writer would sleep long after each live commit."""
     driver = conn.connection.driver_connection
     driver.execute("PRAGMA busy_timeout=0")
     try:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from engine.domain.delivery import Delivery
 from engine.domain.outcome import DeliveryStatus, MessageStatus
 from engine.store import database, journal, outbox
-from engine.store.database import LIVE_WRITER, WRITER, migrate, open_engine, writing
+from engine.store.database import WRITER, migrate, open_engine, writing
 from engine.store.journal import JournalEntry
 from engine.store.outbox import Queued, Result
 from engine.store.schema import messages
@@ -225,42 +225,42 @@ def test_a_sqlite_write_transaction_holds_the_write_lock_from_its_start(tmp_path
     other.dispose()
 
 
-def test_a_live_writer_waits_for_another_writers_lock_and_takes_it_once_let_go(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_writer_waits_for_another_processes_write_lock_and_takes_it_once_let_go(tmp_path) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    live, bulk = open_engine(url), open_engine(url)
-    migrate(live)
+    waiter, holder_engine = open_engine(url), open_engine(url)
+    migrate(waiter)
     began = threading.Event()
 
-    def live_transaction() -> None:
-        with live.connect().execution_options(**LIVE_WRITER) as conn, conn.begin():
+    def transaction() -> None:
+        with waiter.connect().execution_options(**WRITER) as conn, conn.begin():
             began.set()
-        with live.connect() as conn:  # its connection waits for locks with SQLite's busy_timeout again
+        with waiter.connect() as conn:  # its connection waits for locks with SQLite's busy_timeout again
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == database.BUSY_TIMEOUT * 1000
 
-    with bulk.connect().execution_options(**WRITER) as holder:
+    with holder_engine.connect().execution_options(**WRITER) as holder:
         txn = holder.begin()
-        waiting = threading.Thread(target=live_transaction)
+        waiting = threading.Thread(target=transaction)
         waiting.start()
         assert not began.wait(0.2)  # the lock is held: it waits
         txn.commit()
         assert began.wait(10)
         waiting.join()
-    live.dispose()
-    bulk.dispose()
+    waiter.dispose()
+    holder_engine.dispose()
 
 
-def test_a_live_writer_fails_after_the_busy_timeout_like_any_writer(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_writer_waiting_for_the_write_lock_fails_after_the_busy_timeout(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    live, bulk = open_engine(url), open_engine(url)
-    migrate(live)
+    waiter, holder_engine = open_engine(url), open_engine(url)
+    migrate(waiter)
     monkeypatch.setattr(database, "BUSY_TIMEOUT", 0.05)
-    holder = bulk.connect().execution_options(**WRITER)
+    holder = holder_engine.connect().execution_options(**WRITER)
     holder.begin()
-    with pytest.raises(OperationalError, match="locked"), live.connect().execution_options(**LIVE_WRITER) as conn:
+    with pytest.raises(OperationalError, match="locked"), waiter.connect().execution_options(**WRITER) as conn:
         conn.begin()
     holder.close()
-    live.dispose()
-    bulk.dispose()
+    waiter.dispose()
+    holder_engine.dispose()
 
 
 def claim_as(conn: Connection, node: str, now: float) -> list[Delivery]:
