@@ -26,8 +26,8 @@ from engine.store.live_intake import Live
 
 ACTIVE = 1.0  # seconds after live intake's last heartbeat during which its senders count as active
 LOOK = 0.1  # seconds between looks at the heartbeat
-BUDGET = 0.005  # seconds a bulk transaction may hold the write lock while live senders are active
-PAUSE = 0.001  # seconds between bulk transactions, per message in a live intake commit
+BUDGET = 0.015  # seconds a bulk transaction may hold the write lock while live senders are active
+PAUSE = 0.002  # seconds between bulk transactions, per message in a live intake commit
 PAUSE_MAX = 0.02  # ... at the most: bulk work goes on at no less than one transaction per PAUSE_MAX + BUDGET
 SMOOTHING = 0.3  # weight of the last transaction in the time per row
 
