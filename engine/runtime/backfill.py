@@ -44,7 +44,7 @@ from engine.store import outbox, source_state
 log = structlog.get_logger("huitong.backfill")
 
 BATCH = 200  # messages per transaction (fewer while the daemon has live senders: engine/runtime/pacing.py)
-PAUSE = 0.02  # seconds between batches on a store without a pacer (PostgreSQL), so the daemon's own work goes on
+PAUSE = 0.02  # seconds between full batches (no pacer, or no live senders), so the daemon's own work goes on
 AHEAD = 2  # batches of due deliveries that may queue before reading waits for the workers
 DOWN_AFTER = 10.0  # at the end, deliveries whose next try is further away than this are left to the daemon
 LOOK = 0.1  # seconds between looks at the queue while waiting for deliveries
@@ -253,8 +253,9 @@ class Backfill:
             progress.close()
 
     async def _commit(self, writer: StoreWriter, state: State, batch: list[Item]) -> None:
-        """The batch and the position after it, in one transaction, in the pacer's turn (or followed by a pause
-        without one); then a wait for the workers while too much is queued for them."""
+        """The batch and the position after it, in one transaction, in the pacer's turn (a full batch, with no
+        live senders to pace for, is followed by a pause); then a wait for the workers while too much is queued
+        for them."""
         position = batch[-1].position if batch else state.position
         after = State(state.what, position, state.done, state.first_id, state.counts.copy())
 
@@ -268,7 +269,7 @@ class Backfill:
             await writer.append_with([i.entry for i in batch], also)
             await text_index.catch_up(writer)  # a daemon may not be running: searches find the batch by the index
         state.position, state.first_id, state.counts = after.position, after.first_id, after.counts
-        if self.pacer is None:
+        if self.pacer is None or self.pacer.live() is None:
             await asyncio.sleep(PAUSE)
         if self.workers and state.first_id is not None:
             while not self.interrupted and await asyncio.to_thread(self._due, state, time.time()) > AHEAD * self.batch:
