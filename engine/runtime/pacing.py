@@ -6,8 +6,8 @@ engine/store/live_intake.py, is fresh), a bulk writer keeps each transaction wit
 lock (the rows it takes are sized from how long its last ones held it, as the store writer measures from BEGIN to
 COMMIT) and leaves a gap of PAUSE seconds per message in the live intake's last commits (its queue) after each one,
 PAUSE_MAX at the most. A writer waiting for the lock looks at it closely (engine.store.database), so the daemon's
-intake takes the lock in that gap: an ACK waits for one bulk transaction at most, and bulk work goes on at most of
-its pace. With no live senders there is no gap and transactions are full.
+intake takes the lock in that gap: an ACK waits for about one bulk transaction (of each bulk process), and bulk
+work goes on at most of its pace. With no live senders there is no gap and transactions are full.
 
 PostgreSQL has no single write lock: its bulk writers are not paced (``of``), and live ACKs do not wait for them.
 """
