@@ -7,11 +7,17 @@ half the files GB 18030, half UTF-8; every tenth file a batch with FHS/BHS), the
    every 20 ms while idle;
 2. runs `huitong backfill archive --path <archive>` (journal, routing, mapping, MPI, record, care loop, in its own
    process) while the live sender goes on, and measures the ACK round trip during the backfill;
-3. reports wall time, messages/s, the backfill's peak RSS (from wait4), and the live ACK p50/p99 idle and during.
+3. reports wall time, messages/s, the backfill's peak RSS (from wait4) and its RSS every 10 s (flat memory or not),
+   and the live ACK p50/p99 idle and during.
 
-    .venv/bin/python bench/backfill.py [--messages 50000] [--postgres URL] [--out bench/results/backfill.json]
+    .venv/bin/python bench/backfill.py [--messages 50000] [--postgres URL] [--record-processes K]
+                                       [--live-seconds S] [--out bench/results/backfill.json]
 
 --postgres: the store is that PostgreSQL database, dropped and made afresh before the run and dropped after.
+--record-processes: the daemon's `record.processes` (its record workers claim the archive's record deliveries
+beside the backfill's own worker, as other nodes of a shared PostgreSQL would).
+--live-seconds: the live sender stops that long after the backfill starts (default: it sends throughout), so one long
+run gives the live ACK beside the backfill and the backfill's rate once it has the store to itself.
 
 The issue's target is 1,000,000 messages in 10 minutes with flat memory and live ACK p99 within 2x of idle; run with
 --messages 1000000 for that (about 20 minutes on this machine today, see docs/benchmarks.md).
@@ -107,7 +113,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def configure(work: Path, port: int, store: str) -> Path:
+def configure(work: Path, port: int, store: str, record_processes: int) -> Path:
     (work / "channels").mkdir(parents=True)
     record = [{"name": "record", "type": "record", "order_by": "person"}]
     channels = {
@@ -129,6 +135,7 @@ def configure(work: Path, port: int, store: str) -> Path:
     config = work / "engine.yaml"
     settings = {
         "store": store,
+        "record": {"processes": record_processes},
         "channels": "channels",
         "mappings": str(ROOT / "mappings"),
         "logging": {"level": "warning", "format": "json", "file": str(work / "huitong.log")},
@@ -164,6 +171,28 @@ class LiveSender(threading.Thread):
                 time.sleep(0.02)
 
 
+class Sampler(threading.Thread):
+    """Every EVERY seconds: the seconds since the start, the backfill's RSS in MB (flat memory or not)."""
+
+    EVERY = 10.0
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.started = time.perf_counter()
+        self.samples: list[tuple[float, float]] = []
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.EVERY):
+            try:
+                status = Path(f"/proc/{self.pid}/status").read_text()
+            except OSError:
+                return
+            rss = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+            self.samples.append((round(time.perf_counter() - self.started, 1), round(rss / 1024, 1)))
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * p))], 2) if ordered else 0.0
@@ -173,10 +202,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--postgres", help="a PostgreSQL database URL to drop, make afresh, use and drop")
+    parser.add_argument("--record-processes", type=int, default=1, help="the daemon's record.processes")
+    parser.add_argument("--live-seconds", type=float, help="stop the live sender this long after the backfill starts")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "backfill.json"))
     args = parser.parse_args()
     try:
-        out = measure(args.messages, args.postgres)
+        out = measure(args.messages, args.postgres, args.record_processes, args.live_seconds)
     finally:
         if args.postgres:
             drop_postgres(args.postgres)
@@ -192,7 +223,7 @@ def drop_postgres(url: str) -> None:
     admin.dispose()
 
 
-def measure(messages: int, postgres: str | None) -> dict[str, Any]:
+def measure(messages: int, postgres: str | None, record_processes: int, live_seconds: float | None) -> dict[str, Any]:
     huitong = [sys.executable, str(ROOT / "cli")]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -200,7 +231,8 @@ def measure(messages: int, postgres: str | None) -> dict[str, Any]:
         files = generate(archive, messages)
         archive_bytes = sum(p.stat().st_size for p in archive.rglob("*.hl7"))
         port = free_port()
-        config = configure(work, port, fresh_postgres(postgres) if postgres else f"sqlite:///{work / 'store.db'}")
+        store = fresh_postgres(postgres) if postgres else f"sqlite:///{work / 'store.db'}"
+        config = configure(work, port, store, record_processes)
         daemon = subprocess.Popen([*huitong, "daemon", "--config", str(config)], stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 30
@@ -222,8 +254,13 @@ def measure(messages: int, postgres: str | None) -> dict[str, Any]:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
             )
+            sampler = Sampler(backfill.pid)
+            sampler.start()
+            if live_seconds is not None:
+                threading.Timer(live_seconds, sender.stopping.set).start()
             _, status, usage = os.wait4(backfill.pid, 0)
             wall = time.perf_counter() - started
+            sampler.stopping.set()
             summary = backfill.stdout.read().decode() if backfill.stdout else ""
             sender.stopping.set()
             sender.join(5)
@@ -235,6 +272,8 @@ def measure(messages: int, postgres: str | None) -> dict[str, Any]:
         "cpu": cpu_model(),
         "versions": versions(["sqlalchemy"]),
         "store": "postgresql" if postgres else "sqlite",
+        "record_processes": record_processes,
+        "live_seconds": live_seconds,
         "messages": messages,
         "files": files,
         "archive_mb": round(archive_bytes / 1e6, 1),
@@ -242,6 +281,7 @@ def measure(messages: int, postgres: str | None) -> dict[str, Any]:
         "wall_s": round(wall, 1),
         "messages_per_s": round(messages / wall),
         "backfill_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "backfill_rss_mb_by_s": sampler.samples,
         "live_ack_ms": {
             "idle": {"n": len(idle), "p50": percentile(idle, 0.5), "p99": percentile(idle, 0.99)},
             "during_backfill": {"n": len(during), "p50": percentile(during, 0.5), "p99": percentile(during, 0.99)},
