@@ -107,15 +107,15 @@ def by_facts(conn: Connection, pairs: Iterable[tuple[str, str]]) -> list[Row]:
 
 
 def patients(conn: Connection, persons: Iterable[str]) -> list[Row]:
-    """Every source's Patient resource of these persons, least recently updated first."""
+    """Every source's Patient resource of these persons, least recently updated first.
+
+    Sorted here, not by ORDER BY: with it SQLite walks every Patient on file by (type, updated_at) instead of
+    looking up these persons' rows by (person_id, type), a cost that grows with the record (~1 ms at 3,000)."""
     out: list[Row] = []
     for part, marks in _chunks(sorted(set(persons))):
-        query = (
-            f"SELECT {_ROW} FROM record_resources r WHERE r.person_id IN ({marks}) AND r.type = 'Patient'"
-            " ORDER BY r.updated_at, r.id"
-        )
+        query = f"SELECT {_ROW} FROM record_resources r WHERE r.person_id IN ({marks}) AND r.type = 'Patient'"
         out.extend(Row(*r) for r in dbapi.fetchall(conn, query, part))
-    return out
+    return sorted(out, key=lambda r: (r.updated_at, r.id))
 
 
 def last_merge(conn: Connection) -> int:

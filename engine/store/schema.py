@@ -163,6 +163,10 @@ record_persons = Table(
     Column("created_at", Double, nullable=False),
     Column("merged_into", RecordId, doc="set when a merge retired this person; its rows now belong to that one"),
 )
+# Who was merged into these persons (record.merged_persons_of, for every batch the record process writes): without
+# it each lookup scans every person on file. Only retired persons have a merged_into, so the index stays small.
+_retired = record_persons.c.merged_into.is_not(None)
+Index("ix_record_persons_merged_into", record_persons.c.merged_into, sqlite_where=_retired, postgresql_where=_retired)
 
 # Resolution looks identifiers up by value first (many systems, few values each), so value leads the key.
 record_identifiers = Table(
