@@ -18,6 +18,8 @@ half the files GB 18030, half UTF-8; every tenth file a batch with FHS/BHS), the
 beside the backfill's own worker, as other nodes of a shared PostgreSQL would).
 --live-seconds: the live sender stops that long after the backfill starts (default: it sends throughout), so one long
 run gives the live ACK beside the backfill and the backfill's rate once it has the store to itself.
+--max-minutes: the backfill is interrupted (SIGINT: it stops at its next checkpoint, as an operator's Ctrl-C) after
+that long; the figures are then those of the messages it journaled.
 
 The issue's target is 1,000,000 messages in 10 minutes with flat memory and live ACK p99 within 2x of idle; run with
 --messages 1000000 for that (about 20 minutes on this machine today, see docs/benchmarks.md).
@@ -29,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import signal
 import socket
 import statistics
 import subprocess
@@ -172,15 +175,17 @@ class LiveSender(threading.Thread):
 
 
 class Sampler(threading.Thread):
-    """Every EVERY seconds: the seconds since the start, the backfill's RSS in MB (flat memory or not)."""
+    """Every EVERY seconds: the seconds since the start, the backfill's RSS in MB (flat memory or not), and the
+    archive's messages journaled so far (the rate as the record grows)."""
 
     EVERY = 10.0
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, store: str) -> None:
         super().__init__(daemon=True)
         self.pid = pid
+        self.store = create_engine(store)
         self.started = time.perf_counter()
-        self.samples: list[tuple[float, float]] = []
+        self.samples: list[tuple[float, float, int]] = []
         self.stopping = threading.Event()
 
     def run(self) -> None:
@@ -190,7 +195,11 @@ class Sampler(threading.Thread):
             except OSError:
                 return
             rss = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
-            self.samples.append((round(time.perf_counter() - self.started, 1), round(rss / 1024, 1)))
+            self.samples.append((round(time.perf_counter() - self.started, 1), round(rss / 1024, 1), self.journaled()))
+
+    def journaled(self) -> int:
+        with self.store.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM messages WHERE channel = 'archive'")).scalar_one())
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -204,10 +213,11 @@ def main() -> None:
     parser.add_argument("--postgres", help="a PostgreSQL database URL to drop, make afresh, use and drop")
     parser.add_argument("--record-processes", type=int, default=1, help="the daemon's record.processes")
     parser.add_argument("--live-seconds", type=float, help="stop the live sender this long after the backfill starts")
+    parser.add_argument("--max-minutes", type=float, help="interrupt the backfill after this long")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "backfill.json"))
     args = parser.parse_args()
     try:
-        out = measure(args.messages, args.postgres, args.record_processes, args.live_seconds)
+        out = measure(args.messages, args.postgres, args.record_processes, args.live_seconds, args.max_minutes)
     finally:
         if args.postgres:
             drop_postgres(args.postgres)
@@ -223,7 +233,9 @@ def drop_postgres(url: str) -> None:
     admin.dispose()
 
 
-def measure(messages: int, postgres: str | None, record_processes: int, live_seconds: float | None) -> dict[str, Any]:
+def measure(
+    messages: int, postgres: str | None, record_processes: int, live_seconds: float | None, max_minutes: float | None
+) -> dict[str, Any]:
     huitong = [sys.executable, str(ROOT / "cli")]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -254,13 +266,16 @@ def measure(messages: int, postgres: str | None, record_processes: int, live_sec
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
             )
-            sampler = Sampler(backfill.pid)
+            sampler = Sampler(backfill.pid, store)
             sampler.start()
             if live_seconds is not None:
                 threading.Timer(live_seconds, sender.stopping.set).start()
+            if max_minutes is not None:
+                threading.Timer(max_minutes * 60, backfill.send_signal, [signal.SIGINT]).start()
             _, status, usage = os.wait4(backfill.pid, 0)
             wall = time.perf_counter() - started
             sampler.stopping.set()
+            journaled = sampler.journaled()
             summary = backfill.stdout.read().decode() if backfill.stdout else ""
             sender.stopping.set()
             sender.join(5)
@@ -274,12 +289,14 @@ def measure(messages: int, postgres: str | None, record_processes: int, live_sec
         "store": "postgresql" if postgres else "sqlite",
         "record_processes": record_processes,
         "live_seconds": live_seconds,
+        "max_minutes": max_minutes,
         "messages": messages,
         "files": files,
         "archive_mb": round(archive_bytes / 1e6, 1),
         "exit_status": os.waitstatus_to_exitcode(status),
         "wall_s": round(wall, 1),
-        "messages_per_s": round(messages / wall),
+        "journaled": journaled,
+        "messages_per_s": round(journaled / wall),
         "backfill_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "backfill_rss_mb_by_s": sampler.samples,
         "live_ack_ms": {
