@@ -125,8 +125,8 @@ def _holds(conn: Connection, part: bytes) -> ColumnElement[bool]:
     message is not), a bytea LIKE on PostgreSQL."""
     if conn.dialect.name == "sqlite":
         return func.instr(messages.c.raw, part) > 0
-    literal = part.replace(b"!", b"!!").replace(b"%", b"!%").replace(b"_", b"!_")  # ESCAPE is read as bytea: not \\
-    return messages.c.raw.like(b"%" + literal + b"%", escape="!")
+    literal = part.replace(b"\\", b"\\\\").replace(b"%", b"\\%").replace(b"_", b"\\_")  # LIKE's own escape, \\
+    return messages.c.raw.op("LIKE", is_comparison=True)(b"%" + literal + b"%")
 
 
 def person_message_ids(conn: Connection, persons: Sequence[str]) -> list[int]:

@@ -130,6 +130,11 @@ def test_a_term_shorter_than_three_characters_is_found_by_a_scan_that_says_so(en
     assert looked_for(engine, Search(text=CHEN[:2])) == (holding(CHEN[:2]), "scan")
 
 
+@pytest.mark.parametrize("term", ["%", "_", "\\"])
+def test_like_wildcards_in_a_scanned_term_match_only_themselves(engine: Engine, term: str) -> None:
+    assert looked_for(engine, Search(text=term)) == (holding(term), "scan")
+
+
 def test_pruned_content_is_no_longer_found(engine: Engine) -> None:
     with engine.begin() as conn:
         chen = queries.find_ids(conn, text=CHEN)
