@@ -22,7 +22,8 @@ run gives the live ACK beside the backfill and the backfill's rate once it has t
 that long; the figures are then those of the messages it journaled.
 
 The issue's target is 1,000,000 messages in 10 minutes with flat memory and live ACK p99 within 2x of idle; run with
---messages 1000000 for that (about 20 minutes on this machine today, see docs/benchmarks.md).
+--messages 1000000 for that (add --max-minutes to bound it: about 1.6 hours on this machine today, see
+docs/benchmarks.md).
 """
 
 from __future__ import annotations
