@@ -142,7 +142,8 @@ def pure_rows(mappings, interpreted) -> list[dict]:  # type: ignore[no-untyped-d
     return rows
 
 
-def start_daemon(workdir: Path, port: int, record_processes: int = 1) -> subprocess.Popen[bytes]:
+def write_config(workdir: Path, port: int, record_processes: int = 1) -> Path:
+    """engine.yaml and one MLLP channel of ADT into the record, on a SQLite store in ``workdir``."""
     import yaml
 
     (workdir / "channels").mkdir(parents=True, exist_ok=True)
@@ -153,16 +154,22 @@ def start_daemon(workdir: Path, port: int, record_processes: int = 1) -> subproc
         "map": "hl7v2/adt",
         "destinations": [{"name": "record", "type": "record", "order_by": "person"}],
     }))
-    (workdir / "engine.yaml").write_text(yaml.safe_dump({
+    config = workdir / "engine.yaml"
+    config.write_text(yaml.safe_dump({
         "store": f"sqlite:///{workdir / 'store.db'}",
         "channels": "channels",
         "mappings": str(ROOT / "mappings"),
         "record": {"processes": record_processes},
         "logging": {"level": "warning", "format": "json", "file": str(workdir / "daemon.log")},
     }))
+    return config
+
+
+def start_daemon(workdir: Path, port: int, record_processes: int = 1) -> subprocess.Popen[bytes]:
+    config = write_config(workdir, port, record_processes)
     huitong = str(Path(sys.executable).with_name("huitong"))
     # Not pinned: the daemon and its record process share the machine's two cores with the client.
-    proc = subprocess.Popen([huitong, "daemon", "--config", str(workdir / "engine.yaml")], stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([huitong, "daemon", "--config", str(config)], stderr=subprocess.DEVNULL)
     wait_port(port)
     return proc
 

@@ -36,10 +36,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import yaml  # noqa: E402
 from sqlalchemy import Engine  # noqa: E402
 
 from bench.machine import cpu_model  # noqa: E402
+from bench.mapping import write_config  # noqa: E402
 from bench.messages import adt_a01, adt_a04  # noqa: E402
 from engine.config.loader import load_config_or_raise  # noqa: E402
 from engine.domain import fhir_search  # noqa: E402
@@ -145,20 +145,8 @@ def instrumented(steps: Steps, stage: Any) -> Iterator[None]:
 
 
 def configure(workdir: Path) -> Any:
-    (workdir / "channels").mkdir()
-    (workdir / "channels" / "bench.yaml").write_text(yaml.safe_dump({
-        "channel": "bench",
-        "source_system": "his.bench",
-        "source": {"type": "mllp", "listen": "127.0.0.1:1", "encoding": "gb18030"},
-        "map": "hl7v2/adt",
-        "destinations": [{"name": "record", "type": "record", "order_by": "person"}],
-    }))
-    (workdir / "engine.yaml").write_text(yaml.safe_dump({
-        "store": f"sqlite:///{workdir / 'store.db'}",
-        "channels": "channels",
-        "mappings": str(ROOT / "mappings"),
-    }))
-    return load_config_or_raise(workdir / "engine.yaml", check_environment=False)
+    """The full pipeline's configuration (bench/mapping.py), loaded; its MLLP port is never opened here."""
+    return load_config_or_raise(write_config(workdir, port=1), check_environment=False)
 
 
 def journal(engine: Engine, config: Any, raws: list[bytes]) -> None:

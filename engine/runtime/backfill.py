@@ -269,7 +269,7 @@ class Backfill:
             await writer.append_with([i.entry for i in batch], also)
             await text_index.catch_up(writer)  # a daemon may not be running: searches find the batch by the index
         state.position, state.first_id, state.counts = after.position, after.first_id, after.counts
-        if self.pacer is None or self.pacer.live() is None:
+        if not self._paced.active():
             await asyncio.sleep(PAUSE)
         if self.workers and state.first_id is not None:
             while not self.interrupted and await asyncio.to_thread(self._due, state, time.time()) > AHEAD * self.batch:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -25,6 +27,8 @@ from engine.runtime.writer import StoreWriter
 from engine.store import outbox
 
 log = structlog.get_logger("huitong.delivery")
+
+T = TypeVar("T")
 
 
 class DeliveryWorker:
@@ -115,9 +119,7 @@ class DeliveryWorker:
         try:
             while not self._stopping:
                 # The results of one batch are recorded in the same transaction that claims the next.
-                results = await self._record_in_turns(results)
-                async with self._paced.turn(len(results)):
-                    rows = await self._writer.submit(functools.partial(self._record_and_claim, results=results))
+                rows = await self._record_then(results, self._record_and_claim)
                 if renewing is not None:
                     renewing.cancel()
                 results = []
@@ -131,21 +133,20 @@ class DeliveryWorker:
                     break
                 if len(rows) < self.BATCH and isinstance(self.connector, Stage):
                     await asyncio.sleep(self.STAGE_GATHER)
-            results = await self._record_in_turns(results)
-            async with self._paced.turn(len(results)):
-                return await self._writer.submit(functools.partial(self._record_and_look_ahead, results=results))
+            return await self._record_then(results, self._record_and_look_ahead)
         finally:
             if renewing is not None:
                 renewing.cancel()
 
-    async def _record_in_turns(self, results: list[Result]) -> list[Result]:
+    async def _record_then(self, results: list[Result], then: Callable[..., T]) -> T:
         """Record results in transactions of the rows the pace allows (all at once without a pacer, or while no
-        live sender is active), but the last of them; returns those, recorded with the next claim."""
+        live sender is active); the last of them in the transaction of ``then`` (the next claim, the look ahead)."""
         while len(results) > (rows := self._paced.rows()):
             now, results = results[:rows], results[rows:]
             async with self._paced.turn(len(now)):
                 await self._writer.submit(functools.partial(self._record, results=now))
-        return results
+        async with self._paced.turn(len(results)):
+            return await self._writer.submit(functools.partial(then, results=results))
 
     async def _renew(self, ids: list[int]) -> None:
         """Keep a claimed batch this node's until its results are recorded (a slow peer may take minutes)."""

@@ -100,9 +100,13 @@ class Paced:
         self.most = most
         self._per_row: float | None = None  # seconds per row, smoothed; None until measured
 
+    def active(self) -> bool:
+        """Paced now: a bulk process on SQLite while live senders are active."""
+        return self._pacer is not None and self._pacer.live() is not None
+
     def rows(self) -> int:
         """Rows for the next transaction: ``most``, or while live senders are active what fits in BUDGET."""
-        if self._pacer is None or self._pacer.live() is None:
+        if not self.active():
             return self.most
         if self._per_row is None:
             return 1

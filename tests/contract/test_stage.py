@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import Engine
 
 from engine.domain.contract import ContractReader, Status
@@ -15,17 +13,8 @@ from engine.domain.delivery import Delivery, Result
 from engine.pipeline.care_events import CareEvents
 from engine.pipeline.stages.contracts import ContractStage
 from engine.store import contracts
-from engine.store.database import migrate, open_engine
 from tests.contract.conftest import SAMPLES
 from tests.support.mpi import shipped_resolver
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Engine]:
-    engine = open_engine(store_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_a_batch_written_in_parts_applies_every_part(store: Engine, reader: ContractReader) -> None:
